@@ -1,0 +1,100 @@
+"""The API's request and response bodies (pydantic, so the OpenAPI document comes from them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from tamtam.phone import InvalidPhoneNumber, to_e164
+from tamtam.providers.registry import PROVIDER_NAMES
+from tamtam.settings import get_settings
+
+
+def _e164(value: str) -> str:
+    try:
+        return to_e164(value, get_settings().phone_default_region)
+    except InvalidPhoneNumber as exc:
+        raise PydanticCustomError("invalid_phone", "{reason}", {"reason": str(exc)}) from exc
+
+
+def _provider(value: str | None) -> str | None:
+    if value is not None and value not in PROVIDER_NAMES:
+        raise PydanticCustomError(
+            "unknown_provider", "unknown provider; one of: {names}", {"names": ", ".join(PROVIDER_NAMES)}
+        )
+    return value
+
+
+PhoneNumber = Annotated[
+    str,
+    Field(description="E.164 (+224622000001) or national format of the default region", examples=["+224622000001"]),
+    AfterValidator(_e164),
+]
+
+
+class SendMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: PhoneNumber
+    text: str = Field(min_length=1, max_length=1600, description="the message; at most 10 SMS segments")
+    sender: str | None = Field(None, min_length=1, max_length=11, description="sender name (provider-approved)")
+    provider: Annotated[str | None, AfterValidator(_provider)] = Field(
+        None, description="pin a provider instead of the route", examples=["smsgate"]
+    )
+    channel: Literal["sms", "whatsapp"] = "sms"
+
+
+class MessageAccepted(BaseModel):
+    id: str
+    status: str
+    to: str
+    provider: str
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: str
+    reason: str | None = None
+    provider: str | None = None
+
+
+class AttemptView(BaseModel):
+    provider: str
+    at: str
+    outcome: str
+    reason: str | None = None
+    raw_status: str | None = None
+    raw_text: str | None = None
+
+
+class MessageView(BaseModel):
+    id: str
+    status: str
+    to: str
+    sender: str | None
+    channel: str
+    provider: str
+    route: list[str]
+    segments: int
+    encoding: str
+    provider_message_id: str | None
+    reason: str | None
+    created_at: str
+    updated_at: str
+    batch_id: str | None = None
+    history: list[StatusChange]
+    attempts: list[AttemptView]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable")
+    message: str = Field(description="for humans")
+    field: str | None = Field(None, description="the request field at fault, if any")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

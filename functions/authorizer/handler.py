@@ -1,0 +1,45 @@
+"""REQUEST authorizer: `Authorization: Bearer <tenant key>` -> the tenant id, passed to the API
+as authorizer context. Keys are looked up by their SHA-256; the key itself is never logged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tamtam import aws
+from tamtam.observability import logger
+from tamtam.settings import get_settings
+from tamtam.tenants import tenant_for_key
+
+
+def _bearer(headers: dict[str, str] | None) -> str | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "authorization" and value:
+            scheme, _, token = value.strip().partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+def _api_wide_arn(method_arn: str) -> str:
+    """arn:...:api-id/stage/METHOD/path -> arn:...:api-id/stage/*/* (so a cached answer covers
+    every route of the tenant)."""
+    parts = method_arn.split("/")
+    return "/".join(parts[:2] + ["*", "*"]) if len(parts) >= 2 else method_arn
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    key = _bearer(event.get("headers"))
+    tenant_id = tenant_for_key(aws.table(get_settings().table_name), key) if key else None
+    if tenant_id is None:
+        logger.info("request refused: missing or unknown API key")
+        raise Exception("Unauthorized")  # API Gateway's contract for a 401
+    return {
+        "principalId": tenant_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_wide_arn(event["methodArn"])}],
+        },
+        "context": {"tenant_id": tenant_id},
+    }

@@ -1,0 +1,54 @@
+"""Sender: SQS-triggered, one deployed function per provider (same code). Claims each record,
+sends it through the provider client, records the outcome. The records of a batch are sent
+concurrently; a record to retry stays on the queue with a backoff (partial batch failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tamtam import aws
+from tamtam.messaging.clients import ClientCache
+from tamtam.messaging.send import QueueBody, process
+from tamtam.observability import capture_lambda_handler, logger, metrics
+from tamtam.secrets import provider_secret
+from tamtam.settings import get_settings
+
+_clients = ClientCache(provider_secret)
+_executor = ThreadPoolExecutor(max_workers=10)
+
+
+class RetryLater(Exception):
+    """The record goes back to its queue (its visibility already set to the backoff)."""
+
+
+def _send_one(record: SQSRecord) -> None:
+    settings = get_settings()
+    body = QueueBody(**{k: v for k, v in json.loads(record.body).items() if k in QueueBody.__dataclass_fields__})
+    outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients)
+    metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
+    if outcome.retry_after is not None:
+        queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
+        if queue_url:
+            aws.client("sqs").change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=outcome.retry_after
+            )
+        raise RetryLater(outcome.result)
+
+
+async def _record_handler(record: SQSRecord) -> None:
+    await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    processor = AsyncBatchProcessor(event_type=EventType.SQS)  # per call: the local stack runs calls in parallel
+    return async_process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""tamtam: the code every function shares (settings, storage, queues, providers, rules)."""

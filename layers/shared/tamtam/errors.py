@@ -1,0 +1,43 @@
+"""Domain errors. Each carries a stable code, a human message and the field at fault; the API
+maps them to HTTP once (functions/api), the SQS consumers to a failed record."""
+
+from __future__ import annotations
+
+
+class TamtamError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class InvalidRequest(TamtamError):
+    status = 422
+    code = "invalid_value"
+
+
+class NotFound(TamtamError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(TamtamError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(TamtamError):
+    status = 401
+    code = "unauthorized"
+
+
+class ServiceUnavailable(TamtamError):
+    """A dependency failed after the request was valid (e.g. the queue refused the message)."""
+
+    status = 503
+    code = "unavailable"

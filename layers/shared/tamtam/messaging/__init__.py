@@ -1,0 +1,1 @@
+"""Message logic shared by the functions: accepting a send, and sending a claimed one."""

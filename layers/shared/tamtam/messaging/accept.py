@@ -1,0 +1,88 @@
+"""Accepting a send: validate, route, store as `queued`, enqueue on the provider's queue.
+
+Nothing accepted is ever silently lost: if the enqueue fails, the record is marked failed and
+the caller gets an error it can retry on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tamtam import clock, queues
+from tamtam.errors import InvalidRequest, ServiceUnavailable
+from tamtam.ids import new_id
+from tamtam.observability import logger
+from tamtam.providers.registry import channels
+from tamtam.routing import route_for
+from tamtam.segments import analyse
+from tamtam.settings import get_settings
+from tamtam.status import Status
+from tamtam.store import messages
+from tamtam.store.message_item import HistoryEntry, MessageItem
+
+RETENTION_SECONDS = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    to: str  # E.164, already validated
+    text: str
+    sender: str | None = None
+    provider: str | None = None
+    channel: str = "sms"
+
+
+def build_message(req: SendRequest, tenant_id: str, *, batch_id: str | None = None) -> MessageItem:
+    """A validated, routed message record in status `queued` (not yet stored)."""
+    info = analyse(req.text)
+    if info.segments == 0:
+        raise InvalidRequest("text is empty", field="text", code="text_empty")
+    if info.segments > get_settings().max_segments:
+        raise InvalidRequest(
+            f"text is {info.segments} segments long; the limit is {get_settings().max_segments}",
+            field="text",
+            code="text_too_long",
+        )
+    route = route_for(req.to, pinned=req.provider)
+    route = [p for p in route if req.channel in channels(p)]
+    if not route:
+        raise InvalidRequest(f"no provider of the route carries {req.channel}", field="channel", code="channel_unavailable")
+    at = clock.iso()
+    return MessageItem(
+        id=new_id("msg"),
+        tenant_id=tenant_id,
+        to=req.to,
+        text=req.text,
+        sender=req.sender,
+        channel=req.channel,
+        provider=route[0],
+        route=route,
+        status=Status.QUEUED,
+        segments=info.segments,
+        encoding=info.encoding,
+        created_at=at,
+        updated_at=at,
+        history=[HistoryEntry(status=Status.QUEUED, at=at, provider=route[0])],
+        batch_id=batch_id,
+        expires_at=int(clock.now()) + RETENTION_SECONDS,
+    )
+
+
+def queue_body(message: MessageItem) -> dict[str, Any]:
+    return {"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": queues.TX}
+
+
+def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
+    message = build_message(req, tenant_id)
+    messages.put_new(table, message)
+    try:
+        queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
+    except Exception as exc:
+        logger.exception("enqueue failed", extra={"message_id": message.id, "provider": message.provider})
+        messages.transition(
+            table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed"
+        )
+        raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc
+    logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider})
+    return message

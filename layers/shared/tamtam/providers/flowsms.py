@@ -1,0 +1,296 @@
+"""FLOW SMS: a Django REST framework API behind simplejwt tokens.
+
+Wire facts (see docs: providers.md, section 3):
+- `POST token/` `{"username","password"}` -> `{"access","refresh"}`; wrong credentials -> 401;
+- `POST token/refresh/` `{"refresh"}` -> `{"access"}` (plus a new `refresh` when the server
+  rotates them); a dead refresh token -> 401 `{"code":"token_not_valid"}`;
+- `POST send-sms/` with `Authorization: Bearer <access>` and
+  `{"sender_id","message","phone_numbers":[E.164]}`; every path keeps its trailing slash
+  (Django cannot redirect a POST to the slashed path).
+
+Tokens live in memory. The access token is used until shortly before the `exp` read from its
+own payload (no signature check: we only need to know when to renew it); then the refresh
+token buys a new one; when the refresh token is dead too, the client logs in again. A 401 on
+a send means the provider did not take the message, so the client renews once and retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tamtam.providers import http
+from tamtam.providers.base import (
+    AmbiguousError,
+    AuthError,
+    OutboundMessage,
+    PermanentError,
+    ProviderClient,
+    Reason,
+    SendResult,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+_RAW_TEXT_MAX = 300
+
+
+class FlowSmsSecret(BaseModel):
+    """The provider's Secrets Manager JSON."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    base_url: str = "https://votredomaine.com/campaigns/api/"
+    username: str
+    password: SecretStr
+    sender_id: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class FlowSmsSettings(BaseSettings):
+    """Tunables, from `TAMTAM_FLOWSMS_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TAMTAM_FLOWSMS_", extra="ignore")
+
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    token_leeway: float = 30.0  # renew a token this many seconds before its exp
+    fallback_access_lifetime: float = 300.0  # when the access token's exp cannot be read
+    fallback_refresh_lifetime: float = 86400.0  # the same for the refresh token
+
+
+# --- pure helpers ------------------------------------------------------------------------
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT (seconds since the epoch), read without checking the
+    signature; None when the token is not a readable JWT or has no numeric `exp`."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return None
+    return float(exp)
+
+
+def _lower_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False).lower() if value is not None else ""
+
+
+def text_reason(text: str) -> Reason:
+    """A reason for a free-text refusal (non-field errors, failed messages)."""
+    if any(word in text for word in ("credit", "balance", "solde", "insufficient")):
+        return Reason.INSUFFICIENT_CREDIT
+    if "sender" in text:
+        return Reason.SENDER_NOT_APPROVED
+    if any(word in text for word in ("phone", "number", "numéro", "recipient")):
+        return Reason.INVALID_NUMBER
+    if any(word in text for word in ("gateway", "route", "offline", "unreachable", "operator")):
+        return Reason.DEVICE_OFFLINE
+    return Reason.REJECTED
+
+
+def field_errors_reason(body: Any) -> Reason:
+    """The reason for a DRF 400 body `{field: [messages]}` (or `non_field_errors`)."""
+    if not isinstance(body, dict):
+        return Reason.REJECTED
+    if "phone_numbers" in body:
+        return Reason.INVALID_NUMBER
+    if "sender_id" in body:
+        return Reason.SENDER_NOT_APPROVED
+    return text_reason(_lower_text(body.get("non_field_errors") or body.get("detail") or body))
+
+
+def provider_message_id(body: Mapping[str, Any]) -> str | None:
+    """`messages[0].message_id`, else `messages[0].id`, else `campaign_id`."""
+    messages = body.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    candidates = (first.get("message_id"), first.get("id")) if isinstance(first, dict) else ()
+    for value in (*candidates, body.get("campaign_id")):
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _raw(response: requests.Response) -> dict[str, str]:
+    return {"raw_status": str(response.status_code), "raw_text": response.text[:_RAW_TEXT_MAX]}
+
+
+def _unexpected(response: requests.Response, what: str) -> Exception:
+    if response.status_code >= 500 or response.status_code == 429:
+        return TransientError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=what)
+    return PermanentError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=f"unexpected answer to {what}")
+
+
+def send_result(response: requests.Response) -> SendResult:
+    """Map the answer to `send-sms/` (any 401 has been dealt with already)."""
+    code = response.status_code
+    body = _json(response)
+    if code in (200, 201, 202):
+        if not isinstance(body, dict):
+            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail="unreadable answer to a send")
+        failed = body.get("success") is False or (not body.get("messages_sent") and body.get("messages_failed"))
+        if failed:
+            raise PermanentError(text_reason(_lower_text(body.get("failed_messages"))), **_raw(response))
+        messages = body.get("messages")
+        first = messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
+        return SendResult(provider_message_id(body), raw_status=first.get("status") or "sent")
+    if code == 400:
+        raise PermanentError(field_errors_reason(body), **_raw(response))
+    if code == 402:
+        raise PermanentError(Reason.INSUFFICIENT_CREDIT, **_raw(response))
+    if code == 403:
+        reason = Reason.SENDER_NOT_APPROVED if "sender" in response.text.lower() else Reason.AUTH_FAILED
+        raise PermanentError(reason, **_raw(response))
+    raise _unexpected(response, "a send")
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+@dataclass
+class _Tokens:
+    access: str | None = None
+    access_exp: float = 0.0
+    refresh: str | None = None
+    refresh_exp: float = 0.0
+
+
+class FlowSmsClient(ProviderClient):
+    name = "flowsms"
+    channels = frozenset({"sms"})
+
+    def __init__(
+        self,
+        secret: FlowSmsSecret,
+        settings: FlowSmsSettings | None = None,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._secret = secret
+        self._settings = settings or FlowSmsSettings()
+        self._session = session or http.make_session()
+        self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)
+        self._clock = clock
+        self._tokens = _Tokens()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_secret(
+        cls,
+        secret: Mapping[str, Any],
+        *,
+        settings: FlowSmsSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> FlowSmsClient:
+        return cls(FlowSmsSecret.model_validate(dict(secret)), settings, clock=clock)
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if message.channel != "sms":
+            raise PermanentError(Reason.REJECTED, detail=f"channel {message.channel!r} not supported")
+        body = {
+            "sender_id": message.sender or self._secret.sender_id,
+            "message": message.text,
+            "phone_numbers": ["+" + message.to.strip().lstrip("+")],
+        }
+        response = self._post_send(self._access_token(), body)
+        if response.status_code == 401:
+            # Refused before the message was taken: renew the access token and retry once.
+            self._forget_access()
+            response = self._post_send(self._access_token(), body)
+            if response.status_code == 401:
+                raise AuthError(**_raw(response), detail="access token refused after renewal")
+        return send_result(response)
+
+    def _post_send(self, access: str, body: dict[str, Any]) -> requests.Response:
+        return http.call(
+            self._session, "POST", self._secret.base_url + "send-sms/", timeout=self._timeout,
+            json=body, headers={"Authorization": f"Bearer {access}"}, allow_redirects=False,
+        )
+
+    # tokens
+
+    def _forget_access(self) -> None:
+        with self._lock:
+            self._tokens.access = None
+
+    def _access_token(self) -> str:
+        with self._lock:
+            now, leeway, tokens = self._clock(), self._settings.token_leeway, self._tokens
+            if tokens.access and now < tokens.access_exp - leeway:
+                return tokens.access
+            if tokens.refresh and now < tokens.refresh_exp - leeway:
+                access = self._refresh(tokens.refresh)
+                if access:
+                    return access
+            return self._login()
+
+    def _token_call(self, path: str, body: dict[str, str]) -> requests.Response:
+        try:
+            return http.call(
+                self._session, "POST", self._secret.base_url + path, timeout=self._timeout,
+                json=body, allow_redirects=False,
+            )
+        except AmbiguousError as exc:
+            # No message went out yet: a token call that got no answer is simply a failure.
+            raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail=f"no answer from {path}") from exc
+
+    def _login(self) -> str:
+        password = self._secret.password.get_secret_value()
+        response = self._token_call("token/", {"username": self._secret.username, "password": password})
+        body = _json(response)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(**_raw(response), detail="login refused")
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access"):
+            raise _unexpected(response, "the login")
+        logger.info("flowsms login", extra={"provider": self.name})
+        self._store(body["access"], body.get("refresh"))
+        return body["access"]
+
+    def _refresh(self, refresh: str) -> str | None:
+        """A new access token, or None when the refresh token is dead (log in again)."""
+        response = self._token_call("token/refresh/", {"refresh": refresh})
+        body = _json(response)
+        if response.status_code in (400, 401, 403):
+            logger.info("flowsms refresh token refused", extra={"provider": self.name})
+            self._tokens.refresh = None
+            return None
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access"):
+            raise _unexpected(response, "the token refresh")
+        self._store(body["access"], body.get("refresh") or refresh)
+        return body["access"]
+
+    def _store(self, access: str, refresh: str | None) -> None:
+        now = self._clock()
+        self._tokens.access = access
+        self._tokens.access_exp = jwt_expiry(access) or now + self._settings.fallback_access_lifetime
+        if refresh and refresh != self._tokens.refresh:
+            self._tokens.refresh = refresh
+            self._tokens.refresh_exp = jwt_expiry(refresh) or now + self._settings.fallback_refresh_lifetime

@@ -1,0 +1,40 @@
+"""Validated settings, read from the environment on first use (never at import).
+
+The four application variables come from template.yaml Globals (docs/architecture.md);
+the rest are tunables with defaults, overridable per deployment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    table_name: str = Field(description="the DynamoDB table")
+    queue_urls: dict[str, str] = Field(default_factory=dict, description="queue key -> URL")
+    provider_secrets: dict[str, str] = Field(default_factory=dict, description="provider -> secret id")
+    event_bus_name: str = ""
+
+    phone_default_region: str = Field("GN", description="region for numbers given without +")
+    max_segments: int = Field(10, description="longest accepted text, in SMS segments")
+    send_max_tries: int = Field(4, description="provider tries before a message is exhausted")
+    retry_base_seconds: int = Field(5, description="first retry delay; doubles each try")
+    retry_max_seconds: int = Field(300, description="longest retry delay")
+    claim_stale_seconds: int = Field(120, description="a `sending` claim older than this is stale")
+    secret_max_age_seconds: int = Field(300, description="how long a provider secret is cached")
+    sender_concurrency: int = Field(10, description="records of one batch sent at once")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]
+
+
+def reset_settings() -> None:
+    """For tests that change the environment."""
+    get_settings.cache_clear()

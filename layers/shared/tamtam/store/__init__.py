@@ -1,0 +1,1 @@
+"""DynamoDB access (one table, pk/sk). Only this package builds DynamoDB requests."""

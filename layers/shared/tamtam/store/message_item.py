@@ -1,0 +1,71 @@
+"""The stored shape of a message (pk `MSG#<id>`, sk `MSG`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class HistoryEntry(BaseModel):
+    status: str
+    at: str
+    reason: str | None = None
+    provider: str | None = None
+
+
+class Attempt(BaseModel):
+    provider: str
+    at: str
+    outcome: str  # sent | retry | failed | unconfirmed | duplicate
+    reason: str | None = None
+    raw_status: str | None = None
+    raw_text: str | None = None
+
+
+class MessageItem(BaseModel):
+    id: str
+    tenant_id: str
+    to: str
+    text: str
+    sender: str | None = None
+    channel: str = "sms"
+    provider: str
+    route: list[str]
+    status: str
+    segments: int
+    encoding: str
+    created_at: str
+    updated_at: str
+    history: list[HistoryEntry] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
+    provider_message_id: str | None = None
+    reason: str | None = None
+    tries: int = 0
+    claim_at: float | None = None
+    batch_id: str | None = None
+    expires_at: int | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> MessageItem:
+        data = {k: v for k, v in item.items() if not k.startswith(("pk", "sk", "gsi"))}
+        for key in ("segments", "tries", "expires_at"):
+            if data.get(key) is not None:
+                data[key] = int(data[key])
+        if data.get("claim_at") is not None:
+            data["claim_at"] = float(data["claim_at"])
+        return cls.model_validate(data)
+
+    def to_item(self) -> dict[str, Any]:
+        item = self.model_dump(exclude_none=True)
+        if self.claim_at is not None:
+            from decimal import Decimal  # noqa: PLC0415
+
+            item["claim_at"] = Decimal(str(self.claim_at))
+        item["pk"] = message_pk(self.id)
+        item["sk"] = "MSG"
+        return item
+
+
+def message_pk(message_id: str) -> str:
+    return f"MSG#{message_id}"

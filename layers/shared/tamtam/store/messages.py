@@ -1,0 +1,111 @@
+"""Message records: create, read, and every status transition as one conditional write.
+
+Each transition appends to `history` (and, for a provider call, to `attempts`) and is
+conditional on the statuses it may leave, so two concurrent writers can never both win.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tamtam import clock
+from tamtam.status import Status
+from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
+
+# Statuses that the status poller and the scheduler sweep through gsi1.
+_SWEPT = {Status.SENT: "STATUS#sent", Status.SCHEDULED: "STATUS#scheduled"}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def put_new(table: Any, message: MessageItem) -> None:
+    item = message.to_item()
+    table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+
+def get(table: Any, message_id: str, *, consistent: bool = True) -> MessageItem | None:
+    answer = table.get_item(Key={"pk": message_pk(message_id), "sk": "MSG"}, ConsistentRead=consistent)
+    item = answer.get("Item")
+    return MessageItem.from_item(item) if item else None
+
+
+def transition(
+    table: Any,
+    message_id: str,
+    new_status: Status,
+    *,
+    expect: set[Status] | frozenset[Status],
+    reason: str | None = None,
+    provider: str | None = None,
+    attempt: Attempt | None = None,
+    fields: dict[str, Any] | None = None,
+    increment_tries: bool = False,
+    expect_provider: str | None = None,
+) -> MessageItem | None:
+    """Move a message to `new_status` if it is in one of `expect`; None when it was not."""
+    at = clock.iso()
+    names = {"#s": "status", "#h": "history", "#u": "updated_at"}
+    values: dict[str, Any] = {
+        ":new": new_status.value,
+        ":at": at,
+        ":h": [HistoryEntry(status=new_status, at=at, reason=reason, provider=provider).model_dump(exclude_none=True)],
+    }
+    sets = ["#s = :new", "#u = :at", "#h = list_append(#h, :h)"]
+    removes: list[str] = []
+    if attempt is not None:
+        names["#a"] = "attempts"
+        values[":a"] = [attempt.model_dump(exclude_none=True)]
+        sets.append("#a = list_append(if_not_exists(#a, :empty), :a)")
+        values[":empty"] = []
+    if reason is not None:
+        names["#r"] = "reason"
+        values[":r"] = reason
+        sets.append("#r = :r")
+    if increment_tries:
+        names["#t"] = "tries"
+        values[":one"] = 1
+        values[":zero"] = 0
+        sets.append("#t = if_not_exists(#t, :zero) + :one")
+    for i, (key, value) in enumerate((fields or {}).items()):
+        names[f"#f{i}"] = key
+        if value is None:
+            removes.append(f"#f{i}")
+        else:
+            values[f":f{i}"] = Decimal(str(value)) if isinstance(value, float) else value
+            sets.append(f"#f{i} = :f{i}")
+    if new_status in _SWEPT:
+        names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
+        values.update({":g1": _SWEPT[new_status], ":g2": f"{at}#{message_id}"})
+        sets += ["#g1 = :g1", "#g2 = :g2"]
+    else:
+        names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
+        removes += ["#g1", "#g2"]
+    expect_keys = []
+    for i, status in enumerate(sorted(expect)):
+        values[f":e{i}"] = status.value
+        expect_keys.append(f":e{i}")
+    condition = f"#s IN ({', '.join(expect_keys)})"
+    if expect_provider is not None:
+        names["#p"] = "provider"
+        values[":p"] = expect_provider
+        condition += " AND #p = :p"
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        answer = table.update_item(
+            Key={"pk": message_pk(message_id), "sk": "MSG"},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    return MessageItem.from_item(answer["Attributes"])
