@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import api_context
 import api_errors
 import api_messages
-from tamtam.observability import capture_lambda_handler, logger, metrics
+from tamtam.observability import capture_lambda_handler, logger
 
 app = APIGatewayRestResolver(enable_validation=True)
 api_context.bind(app)
@@ -33,7 +33,6 @@ def openapi_json():  # noqa: ANN201  (a Response annotation would enter the Open
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=schema)
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

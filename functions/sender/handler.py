@@ -9,6 +9,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import ClientError
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,9 +37,12 @@ def _send_one(record: SQSRecord) -> None:
     if outcome.retry_after is not None:
         queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
         if queue_url:
-            aws.client("sqs").change_message_visibility(
-                QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=outcome.retry_after
-            )
+            try:
+                aws.client("sqs").change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=outcome.retry_after
+                )
+            except ClientError:  # the queue's own visibility timeout applies instead
+                logger.warning("could not set the retry delay", extra={"message_id": body.message_id})
         raise RetryLater(outcome.result)
 
 
@@ -50,5 +54,5 @@ async def _record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = AsyncBatchProcessor(event_type=EventType.SQS)  # per call: the local stack runs calls in parallel
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)  # per call: the local stack runs calls in parallel
     return async_process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

@@ -26,10 +26,14 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def create_tenant(name: str, table: Any | None = None) -> NewTenant:
+def create_tenant(name: str, table: Any | None = None, *, api_key: str | None = None) -> NewTenant:
+    """Create a tenant and its first key. `api_key` is for the local stack's fixed demo key
+    only; real tenants get a fresh random one."""
     table = table or aws.table(get_settings().table_name)
     tenant_id = new_id("ten")
-    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    if api_key is not None and (not api_key.startswith(KEY_PREFIX) or len(api_key) < 24):
+        raise ValueError("an explicit key must start with tt_ and be at least 24 characters")
+    api_key = api_key or KEY_PREFIX + secrets.token_urlsafe(32)
     at = clock.iso()
     client = table.meta.client
     client.transact_write_items(

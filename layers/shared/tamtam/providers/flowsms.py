@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.observability import logger
 from tamtam.providers import http
 from tamtam.providers.base import (
     AmbiguousError,
@@ -41,8 +41,6 @@ from tamtam.providers.base import (
     SendResult,
     TransientError,
 )
-
-logger = logging.getLogger(__name__)
 
 _RAW_TEXT_MAX = 300
 
@@ -109,6 +107,20 @@ def text_reason(text: str) -> Reason:
     return Reason.REJECTED
 
 
+def failure_text(failed_messages: Any) -> str:
+    """The error words of `failed_messages` items (their shape is unknown: strings, or
+    objects with an error-ish key), lower-cased; phone numbers and ids are left out."""
+    items = failed_messages if isinstance(failed_messages, list) else [failed_messages]
+    words: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            words.append(item)
+        elif isinstance(item, dict):
+            keys = ("error", "error_description", "reason", "message", "detail", "status")
+            words.extend(str(item[key]) for key in keys if item.get(key))
+    return " ".join(words).lower()
+
+
 def field_errors_reason(body: Any) -> Reason:
     """The reason for a DRF 400 body `{field: [messages]}` (or `non_field_errors`)."""
     if not isinstance(body, dict):
@@ -157,7 +169,7 @@ def send_result(response: requests.Response) -> SendResult:
             raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail="unreadable answer to a send")
         failed = body.get("success") is False or (not body.get("messages_sent") and body.get("messages_failed"))
         if failed:
-            raise PermanentError(text_reason(_lower_text(body.get("failed_messages"))), **_raw(response))
+            raise PermanentError(text_reason(failure_text(body.get("failed_messages"))), **_raw(response))
         messages = body.get("messages")
         first = messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
         return SendResult(provider_message_id(body), raw_status=first.get("status") or "sent")

@@ -127,7 +127,7 @@ def delivery_report(item: Mapping[str, Any]) -> DeliveryReport:
     except (TypeError, ValueError):
         status = 0
     if code == "DELIVERY_FAILED" or status not in (1, 2, 3):
-        return DeliveryReport("failed", code or f"status {status}", raw_text=code or None)
+        return DeliveryReport("failed", code or f"status {status}", Reason.REJECTED, raw_text=code or None)
     if status in (1, 2):
         return DeliveryReport("sending", code or ("queued" if status == 1 else "pending"))
     if code == "SMS_DELIVERED":

@@ -31,7 +31,11 @@ from tamtam.providers.http import call, make_session
 
 GUINEA_PREFIX = "+224"
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-_AUTH_WORDS = re.compile(r"api[\s_-]?key|client[\s_-]?id|unauthori[sz]ed|forbidden|authenticat", re.I)
+_AUTH_WORDS = re.compile(
+    r"(invalid|wrong|bad|unknown|expired|revoked)\W+(api\W?)?key|api\W?key\W+(is\W+)?(invalid|wrong|expired|revoked)"
+    r"|(invalid|wrong|unknown)\W+client|unauthori[sz]ed|forbidden|authenticat",
+    re.I,
+)
 _CREDIT_WORDS = re.compile(r"balance|solde|credit|crédit|insufficient|insuffisant", re.I)
 _NUMBER_WORDS = re.compile(r"contact|phone|number|numéro|numero|recipient", re.I)
 _SENDER_WORDS = re.compile(r"sender", re.I)
@@ -111,12 +115,18 @@ def check_answer(response: requests.Response) -> dict[str, Any]:
         raise TransientError(Reason.PROVIDER_UNAVAILABLE, raw_status, text)
     if status == 402:
         raise PermanentError(Reason.INSUFFICIENT_CREDIT, raw_status, text)
-    failed = not isinstance(body, dict) or status >= 300 or str(body.get("status", "success")).lower() in ("error", "failed")
+    # "status" is "success"/"error" on sends, but the message state on status queries.
+    failed = (
+        not isinstance(body, dict)
+        or status >= 300
+        or str(body.get("status", "")).lower() == "error"
+        or body.get("success") is False
+    )
     if not failed:
         return body
     if not isinstance(body, dict):
         raise PermanentError(Reason.REJECTED, raw_status, text, detail="answer is not JSON")
-    if _AUTH_WORDS.search(text) and not _CREDIT_WORDS.search(text):
+    if status != 404 and _AUTH_WORDS.search(text) and not _CREDIT_WORDS.search(text):
         raise AuthError(raw_status, text)
     raise PermanentError(_reason_from_text(text), raw_status, text)
 
@@ -160,7 +170,9 @@ class PasseInfoClient(ProviderClient):
         }
         answer = self._request("POST", "message/single_message", body)
         provider_id = answer.get("message_id") or answer.get("message")
-        return SendResult(str(provider_id) if provider_id is not None else None, raw_status=str(answer.get("status")))
+        if provider_id is not None and (not str(provider_id).strip() or " " in str(provider_id).strip()):
+            provider_id = None  # "message" holding prose ("Message sent") rather than the id
+        return SendResult(str(provider_id).strip() if provider_id is not None else None, str(answer.get("status")))
 
     def status(self, provider_message_id: str) -> DeliveryReport:
         answer = self._request("GET", f"message/get_single_status/{provider_message_id}")

@@ -1,0 +1,316 @@
+"""SMSGate / SMS Gateway for Android cloud API (docs/providers.md section 5).
+
+Basic auth (`username`/`password`) by default; Bearer JWT when the secret holds tokens
+instead (a 401 then renews the pair once with the refresh token: the message was not taken).
+Our message id travels as the SMSGate message `id`, so a repeated send answers 409, which
+this client raises as `DuplicateError` (the earlier attempt went through).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import requests
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tamtam.providers.base import (
+    AuthError,
+    DeliveryReport,
+    DuplicateError,
+    OutboundMessage,
+    PermanentError,
+    ProviderClient,
+    ProviderError,
+    Reason,
+    SendResult,
+    TransientError,
+)
+from tamtam.providers.http import call, make_session
+
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_MAX_ID = 36
+_MAX_RAW = 300
+_STATES = {
+    "Pending": "sending",
+    "Processed": "sending",
+    "Cancelling": "sending",
+    "Sent": "sent",
+    "Delivered": "delivered",
+    "Failed": "failed",
+    "Cancelled": "failed",
+}
+
+
+class SmsGateSecret(BaseModel):
+    """The provider secret's JSON: Basic credentials, or a token pair (JWT mode)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    base_url: str = "https://api.sms-gate.app/3rdparty/v1"
+    username: str | None = None
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    device_id: str | None = None
+    webhook_signing_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _has_credentials(self) -> SmsGateSecret:
+        if not (self.username and self.password) and not (self.access_token or self.refresh_token):
+            raise ValueError("an SMSGate secret needs username and password, or an access/refresh token")
+        return self
+
+
+class SmsGateSettings(BaseSettings):
+    """Non-secret client settings (environment, prefix `TAMTAM_SMSGATE_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="TAMTAM_SMSGATE_")
+
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    skip_phone_validation: bool = False
+    with_delivery_report: bool = True
+    priority: int | None = None  # >= 100 bypasses the device's send limits
+    sim_number: int | None = None
+    device_active_within: int | None = None  # hours; only devices seen within them are chosen
+    token_scopes: list[str] = Field(
+        default_factory=lambda: ["messages:send", "messages:read", "webhooks:list", "webhooks:write", "webhooks:delete"]
+    )
+    token_ttl: int = 0  # seconds; 0: the server's maximum
+    webhook_max_skew: int = 300  # seconds of clock skew accepted on a webhook's X-Timestamp
+
+
+@lru_cache(maxsize=1)
+def smsgate_settings() -> SmsGateSettings:
+    return SmsGateSettings()
+
+
+class TokenPair(BaseModel):
+    """`POST /auth/token[/refresh]` answer: snake_case on the wire, camelCase in the PyPI client."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    token_type: str = Field("Bearer", validation_alias=AliasChoices("token_type", "tokenType"))
+    access_token: SecretStr = Field(validation_alias=AliasChoices("access_token", "accessToken"))
+    refresh_token: SecretStr | None = Field(None, validation_alias=AliasChoices("refresh_token", "refreshToken"))
+    expires_at: str | None = Field(None, validation_alias=AliasChoices("expires_at", "expiresAt"))
+
+
+class RecipientState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    phoneNumber: str = ""
+    state: str = ""
+    error: str | None = None
+
+
+class MessageState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    state: str
+    deviceId: str | None = None
+    recipients: list[RecipientState] = Field(default_factory=list)
+
+
+def verify_webhook_signature(
+    key: str, body: bytes, timestamp: str, signature: str, *, max_skew: int = 300, now: float | None = None
+) -> bool:
+    """True when `signature` (X-Signature) is HMAC-SHA256(key, raw body + X-Timestamp) in
+    lowercase hex and the timestamp is within `max_skew` seconds of now."""
+    try:
+        skew = abs((time.time() if now is None else now) - int(timestamp))
+    except (TypeError, ValueError):
+        return False
+    expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+    return skew <= max_skew and hmac.compare_digest(expected, signature or "")
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])[:_MAX_RAW]
+    return response.text[:_MAX_RAW]
+
+
+def error_for(response: requests.Response) -> ProviderError:
+    """The error an SMSGate non-2xx answer means (`{"message": ...}` with the real status)."""
+    status, text = response.status_code, _error_text(response)
+    raw = str(status)
+    if status in (401, 403):
+        return AuthError(raw, text)
+    if status == 409:
+        return DuplicateError(Reason.REJECTED, raw, text, detail="SMSGate already holds this message id")
+    if status == 429 or status >= 500:
+        return TransientError(Reason.PROVIDER_UNAVAILABLE, raw, text)
+    if status == 400 and "phone" in text.lower():
+        return PermanentError(Reason.INVALID_NUMBER, raw, text)
+    if status == 400 and "device" in text.lower():
+        return PermanentError(Reason.DEVICE_OFFLINE, raw, text)
+    return PermanentError(Reason.REJECTED, raw, text)
+
+
+class SmsGateClient(ProviderClient):
+    name = "smsgate"
+    refuses_duplicate_ids = True
+    answers_status_queries = True
+
+    def __init__(
+        self, secret: SmsGateSecret, settings: SmsGateSettings | None = None, session: requests.Session | None = None
+    ):
+        self.secret = secret
+        self.settings = settings or smsgate_settings()
+        self.session = session or make_session()
+        self._base = secret.base_url.rstrip("/")
+        self._timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        self._access = secret.access_token
+        self._refresh = secret.refresh_token
+
+    @classmethod
+    def from_secret(cls, secret: Mapping[str, Any]) -> SmsGateClient:
+        return cls(SmsGateSecret.model_validate(secret))
+
+    @property
+    def uses_basic_auth(self) -> bool:
+        return bool(self.secret.username and self.secret.password)
+
+    @property
+    def tokens(self) -> tuple[SecretStr | None, SecretStr | None]:
+        """The (access, refresh) pair in use in JWT mode, renewed ones included."""
+        return self._access, self._refresh
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, retry_auth: bool = True, **kwargs: Any) -> requests.Response:
+        headers = {"Accept": "application/json"}
+        if self.uses_basic_auth:
+            kwargs["auth"] = (self.secret.username, self.secret.password.get_secret_value())  # type: ignore[union-attr]
+        else:
+            if self._access is None:
+                self.refresh_tokens()
+            headers["Authorization"] = f"Bearer {self._access.get_secret_value()}"  # type: ignore[union-attr]
+        response = call(self.session, method, f"{self._base}/{path}", timeout=self._timeout, headers=headers, **kwargs)
+        if response.status_code == 401 and retry_auth and not self.uses_basic_auth and self._refresh is not None:
+            self.refresh_tokens()  # the 401 means nothing was taken: one retry with a new pair
+            return self._request(method, path, retry_auth=False, **kwargs)
+        return response
+
+    # -- messages --------------------------------------------------------------------------
+    def send(self, message: OutboundMessage) -> SendResult:
+        if not _E164.match(message.to):
+            raise PermanentError(Reason.INVALID_NUMBER, detail="recipient is not an E.164 number")
+        if len(message.message_id) > _MAX_ID:
+            raise PermanentError(Reason.REJECTED, detail=f"message id longer than {_MAX_ID} characters")
+        body: dict[str, Any] = {
+            "id": message.message_id,
+            "phoneNumbers": [message.to],
+            "textMessage": {"text": message.text},
+            "withDeliveryReport": self.settings.with_delivery_report,
+        }
+        optional = {
+            "deviceId": self.secret.device_id,
+            "simNumber": self.settings.sim_number,
+            "priority": self.settings.priority,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        params: dict[str, str] = {}
+        if self.settings.skip_phone_validation:
+            params["skipPhoneValidation"] = "true"
+        if self.settings.device_active_within is not None:
+            params["deviceActiveWithin"] = str(self.settings.device_active_within)
+        response = self._request("POST", "messages", json=body, params=params)
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+        state = response.json() if response.content else {}
+        raw_state = state.get("state") if isinstance(state, dict) else None
+        return SendResult(message.message_id, raw_status=raw_state)
+
+    def status(self, provider_message_id: str) -> DeliveryReport:
+        response = self._request("GET", f"messages/{provider_message_id}")
+        if response.status_code == 404:
+            raise PermanentError(Reason.REJECTED, "404", _error_text(response), detail="SMSGate knows no such message")
+        if response.status_code != 200:
+            raise error_for(response)
+        state = MessageState.model_validate(response.json())
+        status = _STATES.get(state.state, "sending")
+        if status != "failed":
+            return DeliveryReport(status, state.state)
+        errors = "; ".join(r.error for r in state.recipients if r.error) or state.state
+        return DeliveryReport("failed", state.state, Reason.REJECTED, errors[:_MAX_RAW])
+
+    # -- tokens (JWT mode) -----------------------------------------------------------------
+    def issue_token(self, scopes: list[str] | None = None, ttl: int | None = None) -> TokenPair:
+        """A new token pair (needs Basic auth, or a JWT holding `tokens:manage`)."""
+        body: dict[str, Any] = {"scopes": scopes or self.settings.token_scopes}
+        token_ttl = self.settings.token_ttl if ttl is None else ttl
+        if token_ttl:
+            body["ttl"] = token_ttl
+        response = self._request("POST", "auth/token", json=body)
+        return _token_pair(response)
+
+    def refresh_tokens(self) -> TokenPair:
+        """Trade the refresh token for a new pair, used from now on. The old refresh token is
+        revoked by the server (a second use is a replay: 401)."""
+        if self._refresh is None:
+            raise AuthError(detail="no SMSGate refresh token to renew the access token with")
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {self._refresh.get_secret_value()}"}
+        response = call(self.session, "POST", f"{self._base}/auth/token/refresh", timeout=self._timeout, headers=headers)
+        pair = _token_pair(response)
+        self._access, self._refresh = pair.access_token, pair.refresh_token or self._refresh
+        return pair
+
+    def revoke_token(self, jti: str) -> None:
+        response = self._request("DELETE", f"auth/token/{jti}")
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+
+    # -- webhooks --------------------------------------------------------------------------
+    def register_webhook(self, url: str, event: str, webhook_id: str | None = None) -> dict[str, Any]:
+        """Register (or replace, same id) the webhook for one event; answers it as stored."""
+        body: dict[str, Any] = {"url": url, "event": event}
+        if webhook_id:
+            body["id"] = webhook_id
+        if self.secret.device_id:
+            body["deviceId"] = self.secret.device_id
+        response = self._request("POST", "webhooks", json=body)
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+        return response.json()
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        response = self._request("GET", "webhooks")
+        if response.status_code != 200:
+            raise error_for(response)
+        return list(response.json())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        response = self._request("DELETE", f"webhooks/{webhook_id}")
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+
+    def verify_webhook(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """Check a webhook call against the secret's signing key (False without a key)."""
+        key = self.secret.webhook_signing_key
+        if key is None:
+            return False
+        return verify_webhook_signature(
+            key.get_secret_value(), body, timestamp, signature, max_skew=self.settings.webhook_max_skew
+        )
+
+
+def _token_pair(response: requests.Response) -> TokenPair:
+    if response.status_code == 501:
+        raise PermanentError(Reason.REJECTED, "501", _error_text(response), detail="JWT is disabled on this server")
+    if not 200 <= response.status_code < 300:
+        raise error_for(response)
+    return TokenPair.model_validate(response.json())

@@ -1,0 +1,118 @@
+"""The sender against moto and the provider sandbox over HTTP: exactly-once sends, retries,
+failures with reasons, ambiguous answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tamtam.status import Status
+from tamtam.store import messages
+from tests.integration import seed
+from tests.integration.lambdas import event, invoke
+
+
+def body(msg, lane="tx"):
+    return {"message_id": msg.id, "tenant_id": msg.tenant_id, "provider": msg.provider, "lane": lane}
+
+
+def test_given_the_events_file_when_the_sender_runs_then_the_message_is_sent_through_passeinfo(provisioned, sandbox):
+    seed.message(message_id=seed.EVENTS_MESSAGE)
+    result = invoke("sender", event("sender/passeinfo_tx"))
+    assert result == {"batchItemFailures": []}
+    stored = messages.get(seed.table(), seed.EVENTS_MESSAGE)
+    assert stored.status == Status.SENT
+    assert stored.provider_message_id
+    assert [h.status for h in stored.history] == ["queued", "sending", "sent"]
+    outbox = sandbox.sandbox.outbox_items(provider="passeinfo")
+    assert [(o["to"], o["text"]) for o in outbox] == [("+224622000001", "Hello")]
+
+
+def test_given_a_record_delivered_twice_when_the_sender_runs_then_the_provider_is_called_once(provisioned, sandbox):
+    msg = seed.message(provider="smsgate")
+    twice = seed.sqs_event([body(msg), body(msg)])
+    failures = invoke("sender", twice)["batchItemFailures"]
+    assert len(failures) <= 1  # the copy that met the claim in flight comes back later
+    again = invoke("sender", seed.sqs_event([body(msg)]))
+    assert again == {"batchItemFailures": []}
+    assert len(sandbox.sandbox.outbox_items(provider="smsgate")) == 1
+    assert messages.get(seed.table(), msg.id).status == Status.SENT
+
+
+def test_given_a_batch_of_ten_when_the_sender_runs_then_all_are_sent_once(provisioned, sandbox):
+    batch = [seed.message(to=f"+22462200{i:04d}", text=f"n{i}", provider="passeinfo") for i in range(10)]
+    assert invoke("sender", seed.sqs_event([body(m) for m in batch])) == {"batchItemFailures": []}
+    assert {m.id: messages.get(seed.table(), m.id).status for m in batch} == {m.id: "sent" for m in batch}
+    assert sorted(o["text"] for o in sandbox.sandbox.outbox_items()) == sorted(f"n{i}" for i in range(10))
+
+
+def test_given_a_provider_answering_503_then_the_record_is_retried_and_the_claim_released(provisioned, sandbox):
+    from local.sandbox.core import Fault
+
+    msg = seed.message(provider="passeinfo")
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="error", status=503))
+    result = invoke("sender", seed.sqs_event([body(msg)]))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "id-0"}]}
+    stored = messages.get(seed.table(), msg.id)
+    assert stored.status == Status.QUEUED
+    assert stored.attempts[-1].outcome == "retry" and stored.attempts[-1].reason == "provider_unavailable"
+    assert sandbox.sandbox.outbox_items() == []
+
+
+def test_given_a_pinned_provider_that_keeps_failing_then_the_message_ends_failed_with_the_reason(provisioned, sandbox):
+    from local.sandbox.core import Fault
+
+    msg = seed.message(provider="passeinfo")
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="error", status=503))
+    for _ in range(4):
+        invoke("sender", seed.sqs_event([body(msg)]))
+    stored = messages.get(seed.table(), msg.id)
+    assert stored.status == Status.FAILED
+    assert stored.reason == "provider_unavailable"
+    assert [a.outcome for a in stored.attempts] == ["retry", "retry", "retry", "failed"]
+
+
+def test_given_an_invalid_number_answer_then_the_message_fails_without_failover(provisioned, sandbox):
+    from local.sandbox.core import Fault
+
+    msg = seed.message()  # route passeinfo -> messagepro -> smsgate
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="reject", reason="invalid_number"))
+    assert invoke("sender", seed.sqs_event([body(msg)])) == {"batchItemFailures": []}
+    stored = messages.get(seed.table(), msg.id)
+    assert (stored.status, stored.reason, stored.provider) == ("failed", "invalid_number", "passeinfo")
+
+
+def test_given_a_lost_answer_at_passeinfo_then_the_message_is_unconfirmed_and_never_resent(provisioned, sandbox):
+    from local.sandbox.core import Fault
+
+    msg = seed.message(provider="passeinfo", message_id="msg_timeout000000000000000001")
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="drop"))
+    invoke("sender", seed.sqs_event([body(msg)]))
+    stored = messages.get(seed.table(), msg.id)
+    assert stored.status == Status.UNCONFIRMED
+    sandbox.sandbox.clear_faults()
+    invoke("sender", seed.sqs_event([body(msg)]))
+    assert len(sandbox.sandbox.outbox_items(provider="passeinfo")) == 1
+
+
+def test_given_a_lost_answer_at_smsgate_then_the_retry_is_refused_as_duplicate_and_counts_as_sent(provisioned, sandbox):
+    from local.sandbox.core import Fault
+
+    msg = seed.message(provider="smsgate")
+    sandbox.sandbox.set_fault("smsgate", Fault(mode="drop", times=1))
+    first = invoke("sender", seed.sqs_event([body(msg)]))
+    assert first == {"batchItemFailures": [{"itemIdentifier": "id-0"}]}
+    assert messages.get(seed.table(), msg.id).status == Status.QUEUED
+    invoke("sender", seed.sqs_event([body(msg)]))
+    stored = messages.get(seed.table(), msg.id)
+    assert stored.status == Status.SENT
+    assert [a.outcome for a in stored.attempts] == ["retry", "duplicate"]
+    assert len(sandbox.sandbox.outbox_items(provider="smsgate")) == 1
+
+
+@pytest.mark.parametrize(("status", "expected"), [("queued", "failed"), ("sending", "unconfirmed")])
+def test_given_a_dead_letter_when_the_finalizer_runs_then_the_message_is_final(provisioned, status, expected):
+    msg = seed.message(message_id=seed.EVENTS_MESSAGE)
+    if status == "sending":
+        messages.transition(seed.table(), msg.id, Status.SENDING, expect={Status.QUEUED})
+    invoke("finalizer", event("finalizer/dead_letter"))
+    assert messages.get(seed.table(), msg.id).status == expected
