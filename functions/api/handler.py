@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import api_context
 import api_errors
 import api_messages
+from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -35,5 +36,6 @@ def openapi_json():  # noqa: ANN201  (a Response annotation would enter the Open
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @capture_lambda_handler
+@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

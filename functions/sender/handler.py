@@ -14,9 +14,10 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tamtam import aws
+from tamtam import aws, health
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.send import QueueBody, process
+from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
@@ -53,6 +54,14 @@ async def _record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 @capture_lambda_handler
+@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)  # per call: the local stack runs calls in parallel
-    return async_process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    # A processor per call: the local stack runs several calls in one process.
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    try:
+        return async_process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    finally:
+        try:
+            health.flush(aws.table(get_settings().table_name))
+        except Exception:  # health counts are advisory; never fail a batch over them
+            logger.exception("provider health not recorded")

@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
 from local.stack.resources import provision
-from tamtam import aws, routing
+from tamtam import aws, health, routing
 from tamtam.settings import get_settings, reset_settings
 
 REGION = "eu-west-1"
@@ -76,6 +76,7 @@ def provisioned(provisioned_once, sandbox, monkeypatch: pytest.MonkeyPatch):
     aws.reset()
     reset_settings()
     routing.configured_routes.cache_clear()
+    health.reset_cache()
     _empty(result)
     sm = aws.client("secretsmanager")
     for provider, secret_id in result.secret_ids.items():

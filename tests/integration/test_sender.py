@@ -116,3 +116,19 @@ def test_given_a_dead_letter_when_the_finalizer_runs_then_the_message_is_final(p
         messages.transition(seed.table(), msg.id, Status.SENDING, expect={Status.QUEUED})
     invoke("finalizer", event("finalizer/dead_letter"))
     assert messages.get(seed.table(), msg.id).status == expected
+
+
+def test_given_a_provider_failing_repeatedly_then_its_breaker_opens_and_messages_fail_over(provisioned, sandbox, monkeypatch):
+    from local.sandbox.core import Fault
+    from tamtam import health
+
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="error", status=503))
+    failing = [seed.message() for _ in range(5)]
+    invoke("sender", seed.sqs_event([body(m) for m in failing]))
+    assert health.is_open(seed.table(), "passeinfo")
+    fresh = seed.message()
+    invoke("sender", seed.sqs_event([body(fresh)]))
+    stored = messages.get(seed.table(), fresh.id)
+    assert stored.provider == "messagepro" and stored.status == Status.QUEUED
+    assert stored.attempts[-1].provider == "passeinfo" and stored.attempts[-1].outcome == "failed"
+    assert sandbox.sandbox.outbox_items() == []

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam import clock, queues
+from tamtam import clock, health, queues
 from tamtam.messaging.clients import ClientCache
+from tamtam.messaging.texts import text_for
 from tamtam.observability import logger
 from tamtam.providers.base import (
     PROVIDER_SIDE_REASONS,
+    Reason,
     AmbiguousError,
     AuthError,
     DuplicateError,
@@ -137,13 +139,18 @@ def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessag
 
 def _send_claimed(message: MessageItem, body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
     provider = message.provider
+    if _next_provider(message) and health.is_open(table, provider):
+        unhealthy = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="circuit open")
+        return _fail_or_failover(message, unhealthy, body, table=table, sqs=sqs, exhausted=True)
     client = clients.get(provider)
-    outbound = OutboundMessage(message.id, message.to, message.text, message.sender, message.channel)
+    outbound = OutboundMessage(message.id, message.to, text_for(message, table=table), message.sender, message.channel)
     try:
         result = _call(client, clients, outbound)
     except DuplicateError as exc:
+        health.record(provider, ok=True)
         return _record_sent(table, message, None, _attempt(provider, "duplicate", exc))
     except AmbiguousError as exc:
+        health.record(provider, ok=False)
         if client.refuses_duplicate_ids:
             return _retry_or_exhaust(message, exc, body, table=table, sqs=sqs)
         messages.transition(
@@ -152,9 +159,13 @@ def _send_claimed(message: MessageItem, body: QueueBody, *, table: Any, sqs: Any
         )
         return Outcome("unconfirmed")
     except TransientError as exc:
+        health.record(provider, ok=False)
         return _retry_or_exhaust(message, exc, body, table=table, sqs=sqs)
     except PermanentError as exc:
+        if exc.reason in PROVIDER_SIDE_REASONS:
+            health.record(provider, ok=False)
         return _fail_or_failover(message, exc, body, table=table, sqs=sqs)
+    health.record(provider, ok=True)
     return _record_sent(table, message, result.provider_message_id, _attempt(provider, "sent"))
 
 

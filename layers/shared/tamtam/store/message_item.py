@@ -44,6 +44,7 @@ class MessageItem(BaseModel):
     tries: int = 0
     claim_at: float | None = None
     batch_id: str | None = None
+    otp_id: str | None = None  # set for a one-time code: `text` is then the template, never the code
     expires_at: int | None = None
 
     @classmethod

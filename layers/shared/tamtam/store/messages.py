@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tamtam import clock
+from tamtam import clock, events
 from tamtam.status import Status
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
@@ -26,6 +26,10 @@ def _conditional_failed(exc: ClientError) -> bool:
 def put_new(table: Any, message: MessageItem) -> None:
     item = message.to_item()
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    events.emit(
+        tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=None,
+        new=message.status, reason=None, provider=message.provider, at=message.created_at,
+    )
 
 
 def get(table: Any, message_id: str, *, consistent: bool = True) -> MessageItem | None:
@@ -108,4 +112,11 @@ def transition(
         if _conditional_failed(exc):
             return None
         raise
-    return MessageItem.from_item(answer["Attributes"])
+    message = MessageItem.from_item(answer["Attributes"])
+    old = message.history[-2].status if len(message.history) > 1 else None
+    if old != new_status.value:
+        events.emit(
+            tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=old,
+            new=new_status.value, reason=reason, provider=message.provider, at=at,
+        )
+    return message

@@ -1,0 +1,98 @@
+"""Provider health: a circuit breaker whose state lives in DynamoDB, so every sender
+invocation sees it.
+
+Outcomes are counted in memory during an invocation and written once at its end (one
+UpdateItem per provider and minute window, not one per message). When a window holds at least
+`min_calls` provider-side failures making `failure_ratio` of its calls, the breaker opens for
+`open_seconds`; after that, traffic flows again (half-open) and the next window decides.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from tamtam import clock
+
+WINDOW_SECONDS = 60
+_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    min_calls: int = int(os.environ.get("BREAKER_MIN_FAILURES", "5"))
+    failure_ratio: float = float(os.environ.get("BREAKER_FAILURE_RATIO", "0.5"))
+    open_seconds: int = int(os.environ.get("BREAKER_OPEN_SECONDS", "60"))
+
+
+_lock = threading.Lock()
+_counts: Counter[tuple[str, str]] = Counter()
+_state_cache: dict[str, tuple[float, float]] = {}  # provider -> (read at, open until)
+
+
+def health_key(provider: str) -> dict[str, str]:
+    return {"pk": f"PROVIDER#{provider}", "sk": "HEALTH"}
+
+
+def window_key(provider: str, window: int) -> dict[str, str]:
+    return {"pk": f"PROVIDER#{provider}", "sk": f"WINDOW#{window}"}
+
+
+def record(provider: str, ok: bool) -> None:
+    with _lock:
+        _counts[(provider, "ok" if ok else "fail")] += 1
+
+
+def is_open(table: Any, provider: str) -> bool:
+    """True while the provider's breaker is open (cached for a few seconds per process)."""
+    now = time.monotonic()
+    with _lock:
+        cached = _state_cache.get(provider)
+    if cached is None or now - cached[0] > _CACHE_SECONDS:
+        item = table.get_item(Key=health_key(provider)).get("Item") or {}
+        cached = (now, float(item.get("open_until", 0)))
+        with _lock:
+            _state_cache[provider] = cached
+    return cached[1] > clock.now()
+
+
+def flush(table: Any, settings: BreakerSettings | None = None) -> None:
+    """Write this invocation's counts; open a breaker whose window went bad."""
+    settings = settings or BreakerSettings()
+    with _lock:
+        counts = dict(_counts)
+        _counts.clear()
+    window = int(clock.now()) // WINDOW_SECONDS
+    for provider in {p for p, _ in counts}:
+        ok, fail = counts.get((provider, "ok"), 0), counts.get((provider, "fail"), 0)
+        answer = table.update_item(
+            Key=window_key(provider, window),
+            UpdateExpression="ADD ok_count :ok, fail_count :fail SET expires_at = :exp",
+            ExpressionAttributeValues={":ok": ok, ":fail": fail, ":exp": (window + 2) * WINDOW_SECONDS + 86400},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        total_ok, total_fail = int(answer.get("ok_count", 0)), int(answer.get("fail_count", 0))
+        if fail and total_fail >= settings.min_calls and total_fail / (total_ok + total_fail) >= settings.failure_ratio:
+            open_until = clock.now() + settings.open_seconds
+            table.put_item(Item={**health_key(provider), "open_until": int(open_until), "opened_at": clock.iso()})
+            with _lock:
+                _state_cache[provider] = (time.monotonic(), float(int(open_until)))
+
+
+def recent(table: Any, provider: str, windows: int = 15) -> tuple[int, int]:
+    """(ok, failed) calls over the last `windows` minutes."""
+    now_window = int(clock.now()) // WINDOW_SECONDS
+    keys = [window_key(provider, w) for w in range(now_window - windows + 1, now_window + 1)]
+    answer = table.meta.client.batch_get_item(RequestItems={table.name: {"Keys": keys}})
+    items = answer.get("Responses", {}).get(table.name, [])
+    return sum(int(i.get("ok_count", 0)) for i in items), sum(int(i.get("fail_count", 0)) for i in items)
+
+
+def reset_cache() -> None:
+    with _lock:
+        _counts.clear()
+        _state_cache.clear()
