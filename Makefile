@@ -26,7 +26,7 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 
 venv: $(STAMP) ## create the project virtualenv (python3.13)
 
-test: $(STAMP) ## install what is needed and run every test (unit, integration, e2e, infra)
+test: $(STAMP) tools ## install what is needed and run every test (unit, integration, e2e, infra)
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP) ## unit tests only

@@ -6,10 +6,10 @@ the caller gets an error it can retry on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tamtam import clock, queues
+from tamtam import clock, queues, tenant_settings
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.ids import new_id
 from tamtam.observability import logger
@@ -33,8 +33,11 @@ class SendRequest:
     channel: str = "sms"
 
 
-def build_message(req: SendRequest, tenant_id: str, *, batch_id: str | None = None) -> MessageItem:
-    """A validated, routed message record in status `queued` (not yet stored)."""
+def build_message(
+    req: SendRequest, tenant_id: str, *, batch_id: str | None = None, table: Any | None = None
+) -> MessageItem:
+    """A validated, routed message record in status `queued` (not yet stored). With `table`,
+    the tenant's own route overrides (tenant item `routes`) apply."""
     info = analyse(req.text)
     if info.segments == 0:
         raise InvalidRequest("text is empty", field="text", code="text_empty")
@@ -44,7 +47,8 @@ def build_message(req: SendRequest, tenant_id: str, *, batch_id: str | None = No
             field="text",
             code="text_too_long",
         )
-    route = route_for(req.to, pinned=req.provider)
+    overrides = tenant_settings.route_overrides(table, tenant_id) if table is not None and req.provider is None else None
+    route = route_for(req.to, pinned=req.provider, overrides=overrides)
     route = [p for p in route if req.channel in channels(p)]
     if not route:
         raise InvalidRequest(f"no provider of the route carries {req.channel}", field="channel", code="channel_unavailable")
@@ -74,7 +78,7 @@ def queue_body(message: MessageItem) -> dict[str, Any]:
 
 
 def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
-    message = build_message(req, tenant_id)
+    message = build_message(req, tenant_id, table=table)
     messages.put_new(table, message)
     try:
         queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
@@ -85,4 +89,42 @@ def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) ->
         )
         raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc
     logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider})
+    return message
+
+
+def build_otp_message(
+    req: SendRequest, tenant_id: str, *, otp_id: str, sized_as: str, route: list[str] | None = None,
+    table: Any | None = None,
+) -> MessageItem:
+    """A message carrying a one-time code, validated and routed like any other, but stored with
+    `text` = `req.text`: the template with the literal `{{code}}` placeholder. The code itself is
+    never stored; the sender renders it in memory (tamtam.messaging.texts). `sized_as` is the
+    text as it will go out (a stand-in code of the right length), so segments are counted on
+    what the provider gets. `route`, when given (a resend), replaces the computed route: its
+    first provider carries the message."""
+    message = build_message(replace(req, text=sized_as), tenant_id, table=table)
+    chosen = list(route) if route else message.route
+    return message.model_copy(
+        update={
+            "text": req.text,
+            "otp_id": otp_id,
+            "provider": chosen[0],
+            "route": chosen,
+            "history": [HistoryEntry(status=Status.QUEUED, at=message.created_at, provider=chosen[0])],
+        }
+    )
+
+
+def enqueue_new(message: MessageItem, *, table: Any, sqs: Any) -> MessageItem:
+    """Store a built message (`queued`) and put it on its provider's transactional queue, with
+    the same guarantee as accept_message: if the enqueue fails the record is marked failed and
+    the caller gets a 503."""
+    messages.put_new(table, message)
+    try:
+        queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
+    except Exception as exc:
+        logger.exception("enqueue failed", extra={"message_id": message.id, "provider": message.provider})
+        messages.transition(table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed")
+        raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc
+    logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider, "otp_id": message.otp_id})
     return message

@@ -1,0 +1,55 @@
+"""OTP outcomes that are not plain successes. Each is a TamtamError (stable code, message,
+field), so the API's one mapping applies; the two that carry more (a Retry-After delay, the
+attempts left) get their own exception handlers in functions/api/api_otp.py."""
+
+from __future__ import annotations
+
+from tamtam.errors import TamtamError
+
+
+class OtpExpired(TamtamError):
+    status = 410
+    code = "otp_expired"
+
+
+class OtpAlreadyUsed(TamtamError):
+    status = 409
+    code = "otp_already_used"
+
+
+class OtpLocked(TamtamError):
+    """Every allowed attempt was used: no code is accepted any more, not even the right one."""
+
+    status = 429
+    code = "otp_locked"
+
+
+class DestinationNotAllowed(TamtamError):
+    """The tenant's allow-list of country prefixes does not cover the number."""
+
+    status = 403
+    code = "destination_not_allowed"
+
+
+class RateLimited(TamtamError):
+    """A send limit or the resend cooldown; `retry_after` whole seconds until it would pass."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, field: str | None = None):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = max(int(retry_after), 1)
+
+
+class CodeRejected(TamtamError):
+    """A wrong code; the attempt was counted."""
+
+    status = 422
+    code = "code_mismatch"
+
+    def __init__(self, attempts_left: int):
+        super().__init__(
+            "the code does not match" + ("; no attempt left" if attempts_left <= 0 else ""), field="code"
+        )
+        self.attempts_left = max(attempts_left, 0)

@@ -1,0 +1,36 @@
+"""The OTP settings (environment, prefix `OTP_`), validated and cached like tamtam.settings.
+
+`OTP_KEY_ID` and `OTP_PEPPER_SECRET` come from template.yaml Globals; every limit is a tunable
+with a default. A limit of 0 turns that limit off.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OTP_", extra="ignore", case_sensitive=False)
+
+    key_id: str = Field("", description="KMS key (id, ARN or alias) that encrypts the code for resends")
+    pepper_secret: str = Field("", description="Secrets Manager id of the HMAC pepper ({'pepper': ...} or plain)")
+    pepper_max_age_seconds: int = Field(300, ge=0, description="how long the pepper is cached")
+    max_attempts: int = Field(5, ge=1, le=20, description="verification attempts before the code is locked")
+    resend_cooldown_seconds: int = Field(30, ge=0, description="shortest time between two sends of one code")
+    phone_max_sends: int = Field(5, ge=0, description="sends to one number (per tenant) in the phone window")
+    phone_window_seconds: int = Field(900, ge=1, description="the sliding window of the per-phone limit")
+    tenant_daily_max_sends: int = Field(10000, ge=0, description="sends per tenant per UTC day")
+    limit_write_tries: int = Field(5, ge=1, description="optimistic-lock tries of a per-phone counter update")
+
+
+@lru_cache(maxsize=1)
+def get_otp_settings() -> OtpSettings:
+    return OtpSettings()
+
+
+def reset_otp_settings() -> None:
+    """For tests that change the environment."""
+    get_otp_settings.cache_clear()

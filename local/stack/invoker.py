@@ -1,0 +1,236 @@
+"""Run a function's `lambda_handler(event, context)` in this process, the way the Lambda Python
+runtime would: the handler module loaded once from its file, the event and the result passed
+through JSON, a LambdaContext with a deadline, a timeout reported as an error.
+
+Every function shares this process and its environment (docs/architecture.md: the function
+environment is identical for all functions, anything function-specific travels in the event).
+Each function's code directory is appended to `sys.path` once so that its private modules import
+as top-level modules (their names are unique across functions by convention); the handler module
+itself gets a private name derived from the logical id and its path, so two `handler.py` never
+collide in `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import decimal
+import hashlib
+import importlib.util
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger("local.stack.invoker")
+
+ACCOUNT_ID = "123456789012"
+
+_IMPORT_LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
+_LOADED: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the invoker needs to know about one function."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str = "handler.lambda_handler"  # "<module path>.<function>", as in template.yaml
+    function_name: str = ""  # the physical name; defaults to the logical id
+    timeout: float = 30.0  # seconds
+    memory_mb: int = 128
+
+    @property
+    def name(self) -> str:
+        return self.function_name or self.logical_id
+
+
+class FunctionError(Exception):
+    """The function failed: it raised, timed out, could not be imported, or returned a result
+    that is not JSON. Carries the error as Lambda reports it (errorType, errorMessage)."""
+
+    def __init__(self, logical_id: str, error_type: str, message: str, request_id: str):
+        super().__init__(f"{logical_id}: {error_type}: {message}")
+        self.logical_id = logical_id
+        self.error_type = error_type
+        self.error_message = message
+        self.request_id = request_id
+
+
+@dataclass
+class CognitoIdentity:
+    cognito_identity_id: str | None = None
+    cognito_identity_pool_id: str | None = None
+
+
+@dataclass
+class LambdaContext:
+    """The context object of the Lambda Python runtime (awslambdaric), same attribute names."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: str  # the runtime passes it as a string (from an env var)
+    aws_request_id: str
+    deadline: float  # time.monotonic() value
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: CognitoIdentity = field(default_factory=CognitoIdentity)
+    client_context: Any = None
+    tenant_id: str | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.deadline - time.monotonic()) * 1000), 0)
+
+    def log(self, msg: str) -> None:
+        sys.stdout.write(msg)
+
+
+def _decimal_default(value: Any) -> Any:
+    # The Python runtime serialises Decimal results (DynamoDB numbers) as numbers.
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def load_handler(cfg: FunctionConfig) -> Callable[[Any, Any], Any]:
+    """Import `cfg.handler` from `cfg.code_dir` once (thread-safe) and return the callable."""
+    module_path, _, attr = cfg.handler.rpartition(".")
+    if not module_path or not attr:
+        raise ValueError(f"{cfg.logical_id}: handler {cfg.handler!r} is not '<module>.<function>'")
+    code_dir = Path(cfg.code_dir).resolve()
+    file = code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+    key = (str(file), attr)
+    with _IMPORT_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        if str(code_dir) not in sys.path:
+            sys.path.append(str(code_dir))
+        digest = hashlib.sha1(str(file).encode()).hexdigest()[:8]
+        safe_id = "".join(c if c.isalnum() else "_" for c in cfg.logical_id)
+        name = f"_tamtam_fn_{safe_id}_{digest}_{module_path.replace('.', '_')}"
+        module = _exec_module(name, file)
+        fn = getattr(module, attr, None)
+        if not callable(fn):
+            sys.modules.pop(name, None)
+            raise AttributeError(f"{cfg.logical_id}: {file} has no callable {attr!r}")
+        _LOADED[key] = fn
+        return fn
+
+
+def _exec_module(name: str, file: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)  # Lambda retries the init on the next invoke
+        raise
+    return module
+
+
+class Invoker:
+    """Invokes functions by logical id. Thread-safe; counts invocations and errors."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionConfig],
+        region: str = "eu-west-1",
+        account_id: str = ACCOUNT_ID,
+    ):
+        self.functions = {f.logical_id: f for f in functions}
+        self.region = region
+        self.account_id = account_id
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._in_flight = 0
+
+    def arn(self, logical_id: str) -> str:
+        name = self.functions[logical_id].name
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def errors(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._errors)
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Call the function with `event`; return its (JSON round-tripped) result or raise
+        FunctionError."""
+        cfg = self.functions[logical_id]
+        request_id = str(uuid.uuid4())
+        payload = json.loads(json.dumps(event))
+        with self._lock:
+            self._counts[logical_id] += 1
+            self._in_flight += 1
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            result = self._call(cfg, payload, request_id, started)
+            outcome = "ok"
+            return result
+        finally:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            with self._lock:
+                self._in_flight -= 1
+                if outcome != "ok":
+                    self._errors[logical_id] += 1
+            log.info(
+                "invoke function=%s request_id=%s duration_ms=%.1f outcome=%s",
+                logical_id, request_id, elapsed_ms, outcome,
+            )
+
+    def _call(self, cfg: FunctionConfig, payload: Any, request_id: str, started: float) -> Any:
+        def fail(error_type: str, message: str) -> FunctionError:
+            return FunctionError(cfg.logical_id, error_type, message, request_id)
+
+        try:
+            handler = load_handler(cfg)
+        except Exception as exc:
+            log.error("init failed function=%s\n%s", cfg.logical_id, traceback.format_exc())
+            raise fail("Runtime.ImportModuleError", str(exc)) from exc
+        context = self._context(cfg, request_id, started)
+        try:
+            result = handler(payload, context)
+        except Exception as exc:
+            log.warning("function=%s raised\n%s", cfg.logical_id, traceback.format_exc())
+            raise fail(type(exc).__name__, str(exc)) from exc
+        if time.monotonic() - started > cfg.timeout:
+            raise fail("Sandbox.Timedout", f"Task timed out after {cfg.timeout:.2f} seconds")
+        try:
+            return json.loads(json.dumps(result, default=_decimal_default))
+        except (TypeError, ValueError) as exc:
+            raise fail("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+
+    def _context(self, cfg: FunctionConfig, request_id: str, started: float) -> LambdaContext:
+        today = datetime.now(UTC).strftime("%Y/%m/%d")
+        return LambdaContext(
+            function_name=cfg.name,
+            invoked_function_arn=self.arn(cfg.logical_id),
+            memory_limit_in_mb=str(cfg.memory_mb),
+            aws_request_id=request_id,
+            deadline=started + cfg.timeout,
+            log_group_name=f"/aws/lambda/{cfg.name}",
+            log_stream_name=f"{today}/[$LATEST]{uuid.uuid4().hex}",
+        )

@@ -1,0 +1,322 @@
+"""`LocalStack`: the whole gateway in one process on 127.0.0.1.
+
+Start order: moto server -> process environment (AWS endpoint, dummy credentials, the functions'
+environment) -> provisioning (infra/ + template.yaml into moto) -> provider sandbox and the
+providers' secrets pointing at it -> API Gateway, SQS pollers, schedules. `stop()` undoes it in
+reverse order and restores the environment.
+
+The provisioning result is read through `_functions`, `_routes`, ... below: those adapters are
+the only place that knows the shape of `local.stack.resources.Provisioned`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from local.stack.apigw import ApiGateway, AuthorizerConfig, GatewayResponse, Route
+from local.stack.invoker import FunctionConfig, Invoker
+from local.stack.pollers import Pollers, SqsSource
+from local.stack.schedules import ScheduleSpec, Schedules
+
+log = logging.getLogger("local.stack")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """First present attribute (or mapping key) of `names`."""
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def _events(spec: Any, kind: str) -> list[Any]:
+    """A function's events of one kind ('sqs', 'api', 'schedule'), whether the spec keeps them
+    in per-kind lists or in one `events` list with a `type`."""
+    per_kind = _get(spec, f"{kind}_events", f"{kind}s")
+    if per_kind is not None:
+        return list(per_kind.values() if isinstance(per_kind, dict) else per_kind)
+    types = {"sqs": {"SQS"}, "api": {"Api"}, "schedule": {"Schedule", "ScheduleV2"}}[kind]
+    events = _get(spec, "events", default=[]) or []
+    events = events.values() if isinstance(events, dict) else events
+    return [e for e in events if _get(e, "type", "Type") in types]
+
+
+def functions_from(provisioned: Any) -> list[FunctionConfig]:
+    out = []
+    for logical_id, spec in provisioned.functions.items():
+        code_dir = Path(_get(spec, "code_dir", "code_uri", "codeuri"))
+        out.append(FunctionConfig(
+            logical_id=logical_id,
+            code_dir=code_dir if code_dir.is_absolute() else REPO_ROOT / code_dir,
+            handler=_get(spec, "handler", default="handler.lambda_handler"),
+            function_name=_get(spec, "function_name", "name", default="") or "",
+            timeout=float(_get(spec, "timeout", default=30) or 30),
+            memory_mb=int(_get(spec, "memory_size", "memory_mb", "memory", default=128) or 128),
+        ))
+    return out
+
+
+def sqs_sources_from(provisioned: Any) -> list[SqsSource]:
+    out = []
+    for logical_id, spec in provisioned.functions.items():
+        for ev in _events(spec, "sqs"):
+            out.append(SqsSource(
+                function=logical_id,
+                queue_url=_get(ev, "queue_url"),
+                batch_size=int(_get(ev, "batch_size", default=10) or 10),
+                batching_window=float(_get(ev, "maximum_batching_window_in_seconds",
+                                           "maximum_batching_window", "batching_window", default=0) or 0),
+                report_batch_item_failures=bool(_get(ev, "report_batch_item_failures", default=False)),
+                maximum_concurrency=_get(ev, "maximum_concurrency"),
+                enabled=bool(_get(ev, "enabled", default=True)),
+            ))
+    return out
+
+
+def routes_from(provisioned: Any) -> list[Route]:
+    out = []
+    for logical_id, spec in provisioned.functions.items():
+        for ev in _events(spec, "api"):
+            auth = _get(ev, "auth", "authorizer", default=None)
+            authorized = auth is True or (auth not in (False, "NONE") and not (
+                isinstance(auth, str) and auth.upper() == "NONE"))
+            out.append(Route(method=str(_get(ev, "method")).upper(), path=_get(ev, "path"),
+                             function=logical_id, authorized=authorized))
+    return out
+
+
+def schedules_from(provisioned: Any) -> list[ScheduleSpec]:
+    out = []
+    for logical_id, spec in provisioned.functions.items():
+        for ev in _events(spec, "schedule"):
+            raw_input = _get(ev, "input", default=None)
+            out.append(ScheduleSpec(
+                function=logical_id,
+                name=_get(ev, "name", "logical_id", default=logical_id),
+                expression=_get(ev, "schedule", "expression"),
+                input=raw_input if raw_input is None or isinstance(raw_input, str) else json.dumps(raw_input),
+                enabled=bool(_get(ev, "enabled", default=True)),
+                kind=_get(ev, "type", "kind", default="Schedule"),
+            ))
+    return out
+
+
+def authorizer_from(provisioned: Any) -> AuthorizerConfig | None:
+    auth = _get(provisioned, "authorizer")
+    if not auth:
+        return None
+    return AuthorizerConfig(
+        function=_get(auth, "function", "function_logical_id", "function_id"),
+        identity_header=_get(auth, "identity_header", "header", default="Authorization"),
+        ttl=int(_get(auth, "ttl", "reauthorize_every", default=0) or 0),
+    )
+
+
+def gateway_responses_from(provisioned: Any) -> dict[str, GatewayResponse]:
+    out = {}
+    for kind, resp in (_get(provisioned, "gateway_responses", default={}) or {}).items():
+        status = _get(resp, "status", "status_code", "StatusCode")
+        template = _get(resp, "template", "body_template", "body")
+        if isinstance(template, dict):  # per content type
+            template = template.get("application/json") or next(iter(template.values()), None)
+        out[kind] = GatewayResponse(status=int(status) if status else None, template=template,
+                                    headers=dict(_get(resp, "headers", default={}) or {}))
+    return out
+
+
+def _default_provision(endpoint_url: str, region: str, name: str, environment: str) -> Any:
+    from local.stack.resources import provision  # the provisioning helper's module
+
+    return provision(endpoint_url, region, name, environment)
+
+
+def _default_local_secret(provider: str, sandbox_url: str) -> Any:
+    from local.sandbox.secrets import local_secret
+
+    return local_secret(provider, sandbox_url)
+
+
+def _reset_function_caches() -> None:
+    """The shared layer caches settings and boto3 clients per process: reset them whenever the
+    environment they were built from changes."""
+    try:
+        from tamtam import aws, settings
+    except ImportError:
+        return
+    for reset in (getattr(aws, "reset", None), getattr(settings, "reset_settings", None)):
+        if callable(reset):
+            reset()
+
+
+class LocalStack:
+    """The local gateway. Use as a context manager, or `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 3000,
+        sandbox_port: int = 0,
+        moto_port: int = 0,
+        region: str = "eu-west-1",
+        name: str = "tamtam",
+        environment: str = "local",
+        duplicate_rate: float = 0.0,
+        schedule_speedup: float = 1.0,
+        start_schedules: bool = True,
+        reset_moto: bool = True,
+        provision: Callable[[str, str, str, str], Any] | None = None,
+        local_secret: Callable[[str, str], Any] | None = None,
+    ):
+        self.port, self.sandbox_port, self.moto_port = port, sandbox_port, moto_port
+        self.region, self.name, self.environment = region, name, environment
+        self.duplicate_rate = duplicate_rate
+        self.schedule_speedup = schedule_speedup
+        self.start_schedules = start_schedules
+        self.reset_moto = reset_moto
+        self._provision = provision or _default_provision
+        self._local_secret = local_secret or _default_local_secret
+        self.moto_url = self.api_url = self.sandbox_url = ""
+        self.provisioned: Any = None
+        self.invoker: Invoker | None = None
+        self.sandbox: Any = None  # local.sandbox.client.SandboxControl
+        self.pollers: Pollers | None = None
+        self.schedules: Schedules | None = None
+        self.apigw: ApiGateway | None = None
+        self._moto: Any = None
+        self._sandbox_server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._stops: list[Callable[[], None]] = []
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        try:
+            self._start_moto()
+            self._set_env({**DUMMY_ENV, "AWS_ENDPOINT_URL": self.moto_url,
+                           "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+            self.provisioned = self._provision(self.moto_url, self.region, self.name, self.environment)
+            self._set_env({k: str(v) for k, v in (self.provisioned.function_env or {}).items()})
+            self._start_sandbox()
+            self.invoker = Invoker(functions_from(self.provisioned), region=self.region)
+            self._start_apigw()
+            self.pollers = Pollers(self.invoker, sqs_sources_from(self.provisioned), endpoint_url=self.moto_url,
+                                   region=self.region, duplicate_rate=self.duplicate_rate).start()
+            self._stops.append(self.pollers.stop)
+            self.schedules = Schedules(self.invoker, schedules_from(self.provisioned), region=self.region,
+                                       speedup=self.schedule_speedup)
+            if self.start_schedules:
+                self.schedules.start()
+                self._stops.append(self.schedules.stop)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local stack up: api=%s sandbox=%s moto=%s", self.api_url, self.sandbox_url, self.moto_url)
+        return self
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        werkzeug = logging.getLogger("werkzeug")
+        if werkzeug.level == logging.NOTSET:
+            werkzeug.setLevel(logging.WARNING)  # not a line per SQS long poll
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        self._stops.append(self._stop_moto)
+        host, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        if self.reset_moto:
+            # moto's state is per process, not per server: start from an empty account.
+            with requests.Session() as session:
+                session.trust_env = False  # loopback: never through a proxy
+                session.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def _stop_moto(self) -> None:
+        self._moto.stop()
+        server = getattr(self._moto, "_server", None)
+        if server is not None:
+            server.server_close()  # ThreadedMotoServer.stop() leaves the socket open
+
+    def _start_sandbox(self) -> None:
+        from local.sandbox.client import SandboxControl
+        from local.sandbox.server import start_sandbox
+
+        self._sandbox_server = start_sandbox(port=self.sandbox_port)
+        self._stops.append(self._sandbox_server.stop)
+        self.sandbox_url = self._sandbox_server.url
+        self.sandbox = SandboxControl(self.sandbox_url)
+        sm = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name=self.region)
+        for provider, secret_id in (_get(self.provisioned, "secret_ids", default={}) or {}).items():
+            try:
+                value = self._local_secret(provider, self.sandbox_url)
+            except KeyError:
+                continue  # a secret that is not a provider's (e.g. the OTP pepper)
+            sm.put_secret_value(SecretId=secret_id,
+                                SecretString=value if isinstance(value, str) else json.dumps(value))
+
+    def _start_apigw(self) -> None:
+        assert self.invoker is not None
+        self.apigw = ApiGateway(
+            self.invoker,
+            routes_from(self.provisioned),
+            authorizer=authorizer_from(self.provisioned),
+            gateway_responses=gateway_responses_from(self.provisioned),
+            port=self.port,
+            stage=_get(self.provisioned, "stage", "stage_name", default=self.environment),
+            region=self.region,
+        ).start()
+        self._stops.append(self.apigw.stop)
+        self.api_url = self.apigw.url
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        _reset_function_caches()
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        _reset_function_caches()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the SQS pipeline is idle (see `Pollers.drain`)."""
+        assert self.pollers is not None
+        self.pollers.drain(timeout)
+
+    def stop(self) -> None:
+        """Stop everything started, in reverse order; safe to call twice."""
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception:
+                log.exception("error while stopping %s", stop)
+        if self._saved_env:
+            self._restore_env()
+

@@ -1,0 +1,87 @@
+"""Create a tenant and print its API key once.
+
+    python -m local.tenant --name acme             # against the running local stack (make run)
+    python -m local.tenant --name acme --aws       # against AWS: table name from SSM
+
+Locally, the moto endpoint and table come from `.local-stack/state.json`, written by
+`python -m local.stack` while it runs. On AWS the table name is read from the SSM parameter
+`/<app>/<env>/table/name` that infra/ssm.tf publishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STATE_FILE = REPO_ROOT / ".local-stack" / "state.json"
+
+
+def local_env(state_file: Path = STATE_FILE) -> dict[str, str]:
+    """Environment for the running local stack, from its state file."""
+    if not state_file.exists():
+        raise SystemExit(f"no local stack running ({state_file} not found): start it with `make run`")
+    state = json.loads(state_file.read_text())
+    return {
+        "AWS_ENDPOINT_URL": state["moto_url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": state["region"],
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "TABLE_NAME": state["table_name"],
+        "_API_URL": state.get("api_url", ""),
+    }
+
+
+def aws_env(app: str, environment: str, region: str | None) -> dict[str, str]:
+    """Environment for real AWS: the table name published by infra/ssm.tf."""
+    import boto3
+
+    ssm = boto3.client("ssm", region_name=region) if region else boto3.client("ssm")
+    name = f"/{app}/{environment}/table/name"
+    table = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    return {"TABLE_NAME": table}
+
+
+def create(name: str, env: dict[str, str]) -> Any:
+    os.environ.update({k: v for k, v in env.items() if not k.startswith("_")})
+    layer = str(REPO_ROOT / "layers" / "shared")
+    if layer not in sys.path:
+        sys.path.append(layer)
+    from tamtam import aws, settings
+    from tamtam.tenants import create_tenant
+
+    aws.reset()
+    settings.reset_settings()
+    return create_tenant(name=name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.tenant", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="the tenant's name")
+    parser.add_argument("--aws", action="store_true", help="create it in AWS instead of the local stack")
+    parser.add_argument("--env", default="dev", help="environment of the AWS deployment (default dev)")
+    parser.add_argument("--app", default="tamtam", help="deployment name: first SSM path segment (default tamtam)")
+    parser.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")
+    parser.add_argument("--api-url", default=None, help="API URL for the example call printed at the end")
+    args = parser.parse_args(argv)
+
+    env = aws_env(args.app, args.env, args.region) if args.aws else local_env()
+    api_url = args.api_url or env.get("_API_URL", "")
+    tenant = create(args.name, env)
+    print(f"tenant  {tenant.tenant_id} ({args.name}) in table {env['TABLE_NAME']}")
+    print(f"API key {tenant.api_key}")
+    print("The key is shown only this once: store it now.")
+    if api_url:
+        print(f"\ncurl -s -X POST {api_url.rstrip('/')}/v1/messages -H \"Authorization: Bearer {tenant.api_key}\" \\\n"
+              "  -H 'Content-Type: application/json' -d '{\"to\":\"+224622000001\",\"text\":\"Hello from tamtam\"}'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

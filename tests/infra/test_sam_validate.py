@@ -1,0 +1,91 @@
+"""template.yaml through aws-sam-cli: `sam validate --lint`, and the SAM transform itself (which
+cfn-lint 1.x no longer runs) producing the wiring the application relies on.
+
+Both run from the tool's own virtualenv (`make tools`), offline, with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_BIN = ROOT / ".tools" / "sam" / "bin"
+OFFLINE_ENV = {
+    "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true", "SAM_CLI_TELEMETRY": "0",
+}
+
+# Runs in the sam virtualenv: transform template.yaml (local code URIs replaced by S3 ones, as
+# `sam package` would) and print the resulting CloudFormation template as JSON.
+TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+template = yaml_parse(open(sys.argv[1], encoding="utf-8").read())
+for resource in template["Resources"].values():
+    for key in ("CodeUri", "ContentUri"):
+        if key in resource.get("Properties", {}):
+            resource["Properties"][key] = "s3://bucket/key"
+class NoManagedPolicies:
+    def load(self):
+        return {}
+print(json.dumps(transform(template, {}, NoManagedPolicies())))
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    assert (SAM_BIN / "sam").exists(), f"{SAM_BIN.relative_to(ROOT)}/sam is missing: run `make tools`"
+    return subprocess.run(list(args), cwd=ROOT, env={**os.environ, **OFFLINE_ENV},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_sam_validate_lint() -> None:
+    result = _run(str(SAM_BIN / "sam"), "validate", "--lint", "--region", "eu-west-1",
+                  "--template-file", "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict:
+    result = _run(str(SAM_BIN / "python"), "-c", TRANSFORM, "template.yaml")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _of_type(template: dict, type_: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def test_transform_makes_one_event_source_mapping_per_queue(transformed: dict) -> None:
+    mappings = _of_type(transformed, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 5 * 2 + 10  # senders: tx + bulk each; finalizer: every provider DLQ
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
+    (api,) = _of_type(transformed, "AWS::ApiGateway::RestApi").values()
+    body = api["Properties"]["Body"]
+    authorizer = body["securityDefinitions"]["TenantAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
+    assert body["paths"]["/docs"]["get"]["security"] == []
+    proxy = body["paths"]["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
+    assert {"TenantAuthorizer": []} in proxy and {"api_key": []} in proxy
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+def test_transform_gives_every_function_a_role(transformed: dict) -> None:
+    functions = _of_type(transformed, "AWS::Lambda::Function")
+    roles = _of_type(transformed, "AWS::IAM::Role")
+    assert len(functions) == 8
+    assert {f"{name}Role" for name in functions} <= set(roles)

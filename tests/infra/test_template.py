@@ -1,0 +1,141 @@
+"""template.yaml: cfn-lint clean, shaped as docs/architecture.md says, handlers that exist."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+from local.stack.template import SSM_PARAMETER_TYPE, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
+SENDERS = {f"{p.capitalize()}SenderFunction": p for p in PROVIDERS}
+CONTRACT_ENV = {"TABLE_NAME", "QUEUE_URLS", "PROVIDER_SECRETS", "EVENT_BUS_NAME", "POWERTOOLS_SERVICE_NAME",
+                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    matches = lint_file(ROOT / "template.yaml", config=ManualArgs(regions=["eu-west-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_expected_functions_are_declared() -> None:
+    assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", *SENDERS}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_resolves_to_a_module_with_lambda_handler(logical_id: str) -> None:
+    properties = {**TEMPLATE["Globals"]["Function"], **FUNCTIONS[logical_id]["Properties"]}
+    module, _, function = properties["Handler"].rpartition(".")
+    path = ROOT / properties["CodeUri"] / (module.replace(".", "/") + ".py")
+    assert path.is_file(), f"{logical_id}: {path.relative_to(ROOT)} does not exist"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    assert function in names, f"{path.relative_to(ROOT)} defines no module-level {function}"
+
+
+def test_globals_follow_the_runtime_and_environment_contract() -> None:
+    function = TEMPLATE["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Timeout"] == 30
+    assert function["MemorySize"] == 256
+    assert function["Layers"] == [{"Ref": "SharedLayer"}]
+    assert set(function["Environment"]["Variables"]) == CONTRACT_ENV
+    tracing = TEMPLATE["Parameters"][function["Tracing"]["Ref"]]
+    assert tracing["Default"] != "Active", "tracing is opt-in"
+    for logical_id, resource in FUNCTIONS.items():
+        assert "Environment" not in resource["Properties"], f"{logical_id} must use the shared environment"
+
+
+def test_shared_layer_builds_for_the_runtime() -> None:
+    layer = RESOURCES["SharedLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/shared"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_every_ssm_parameter_has_a_default_under_the_default_name_and_environment() -> None:
+    parameters = TEMPLATE["Parameters"]
+    prefix = f"/{parameters['Name']['Default']}/{parameters['Environment']['Default']}/"
+    ssm = {k: v for k, v in parameters.items() if v["Type"] == SSM_PARAMETER_TYPE}
+    assert ssm, "the template reads infra's names from SSM"
+    assert all(v["Default"].startswith(prefix) for v in ssm.values()), ssm
+
+
+def test_api_uses_the_tenant_authorizer_and_keys_from_it() -> None:
+    api = RESOURCES["Api"]["Properties"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    auth = api["Auth"]
+    assert auth["DefaultAuthorizer"] == "TenantAuthorizer"
+    authorizer = auth["Authorizers"]["TenantAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["Identity"]["Headers"] == ["Authorization"]
+    assert RESOURCES["UsagePlan"]["Properties"]["ApiStages"][0]["ApiId"] == {"Ref": "Api"}
+
+
+@pytest.mark.parametrize(("response_type", "status", "code"), [
+    ("UNAUTHORIZED", 401, "unauthorized"), ("ACCESS_DENIED", 403, "forbidden"),
+    ("DEFAULT_4XX", None, "bad_request"), ("DEFAULT_5XX", None, "internal_error"),
+])
+def test_gateway_responses_render_the_one_error_shape(response_type: str, status: int | None, code: str) -> None:
+    response = RESOURCES["Api"]["Properties"]["GatewayResponses"][response_type]
+    assert response.get("StatusCode") == status
+    body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"boom"')
+    assert json.loads(body) == {"error": {"code": code, "message": "boom", "field": None}}
+
+
+def test_api_function_routes() -> None:
+    events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {}) for e in events.values()}
+    assert routes[("ANY", "/v1/{proxy+}")] == {}
+    assert routes[("GET", "/openapi.json")]["Authorizer"] == "NONE"
+    assert routes[("GET", "/docs")]["Authorizer"] == "NONE"
+
+
+@pytest.mark.parametrize("logical_id", sorted(SENDERS))
+def test_sender_reads_its_two_queues_in_partial_batches(logical_id: str) -> None:
+    provider = SENDERS[logical_id]
+    properties = FUNCTIONS[logical_id]["Properties"]
+    assert properties["CodeUri"] == "functions/sender"
+    events = [e["Properties"] for e in properties["Events"].values()]
+    assert all(e["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events)
+    assert all(e["BatchSize"] == 10 and e["MaximumBatchingWindowInSeconds"] == 1 for e in events)
+    concurrency = f"{provider.capitalize()}MaximumConcurrency"
+    assert all(e["ScalingConfig"]["MaximumConcurrency"] == {"Ref": concurrency} for e in events)
+    assert TEMPLATE["Parameters"][concurrency]["Default"] == 2
+    queues = sorted(TEMPLATE["Parameters"][e["Queue"]["Ref"]]["Default"] for e in events)
+    assert queues == [f"/tamtam/dev/queues/{provider}-bulk/arn", f"/tamtam/dev/queues/{provider}-tx/arn"]
+
+
+def test_finalizer_reads_every_provider_dlq() -> None:
+    events = [e["Properties"] for e in FUNCTIONS["FinalizerFunction"]["Properties"]["Events"].values()]
+    assert all(e["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events)
+    queues = {TEMPLATE["Parameters"][e["Queue"]["Ref"]]["Default"] for e in events}
+    assert queues == {f"/tamtam/dev/queues/{p}-{kind}-dlq/arn" for p in PROVIDERS for kind in ("tx", "bulk")}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_has_log_group_alarms_and_output(logical_id: str) -> None:
+    log_group = FUNCTIONS[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert RESOURCES[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert RESOURCES[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    metrics = {
+        r["Properties"]["MetricName"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
+    }
+    assert metrics == {"Errors", "Throttles"}
+    assert TEMPLATE["Outputs"][f"{logical_id}Arn"]["Value"] == {"Fn::GetAtt": [logical_id, "Arn"]}
