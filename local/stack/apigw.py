@@ -44,6 +44,7 @@ BUILTIN = {
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "INVALID_API_KEY": (403, "Forbidden"),
     "DEFAULT_5XX": (502, "Internal server error"),
 }
 DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
@@ -56,6 +57,7 @@ class Route:
     path: str  # resource template: /v1/messages/{id}, /{proxy+}
     function: str  # logical id
     authorized: bool = True  # False: Auth NONE
+    api_key_required: bool = False  # with the API's key source AUTHORIZER: usageIdentifierKey
 
     def match(self, segments: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
         """(specificity key, path parameters) when the route matches the request segments."""
@@ -83,7 +85,7 @@ class Route:
 @dataclass(frozen=True)
 class AuthorizerConfig:
     function: str  # logical id of the REQUEST authorizer
-    identity_header: str = "Authorization"
+    identity_headers: tuple[str, ...] = ("Authorization",)  # all required
     ttl: int = 0  # result cache seconds (ReauthorizeEvery); 0 disables the cache
 
 
@@ -192,6 +194,7 @@ class ApiGateway:
         stage: str = "Prod",
         region: str = "eu-west-1",
         integration_timeout: float = INTEGRATION_TIMEOUT,
+        enforce_api_keys: bool = True,
     ):
         self.invoker = invoker
         self.routes = list(routes)
@@ -200,11 +203,12 @@ class ApiGateway:
         self.stage = stage
         self.region = region
         self.integration_timeout = integration_timeout
+        self.enforce_api_keys = enforce_api_keys
         self.api_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._cache: dict[str, tuple[float, str, dict[str, Any], Any]] = {}
+        self._cache: dict[str, tuple[float, str, dict[str, Any], Any, str | None]] = {}
         self._cache_lock = threading.Lock()
         self.url = ""
 
@@ -312,9 +316,10 @@ class ApiGateway:
 
     def _authorize(self, req: _Request, route: Route, params: dict[str, str]) -> dict[str, Any]:
         assert self.authorizer is not None
-        identity = req.header(self.authorizer.identity_header)
-        if not identity:
+        values = [req.header(h) for h in self.authorizer.identity_headers]
+        if not all(values):
             raise ApiError("UNAUTHORIZED")  # API Gateway does not even call the authorizer
+        identity = "\n".join(v or "" for v in values)
         method_arn = self.method_arn(req)
         cached = self._cached(identity)
         if cached is None:
@@ -330,24 +335,28 @@ class ApiGateway:
             if self.authorizer.ttl > 0:
                 with self._cache_lock:
                     self._cache[identity] = (time.monotonic() + self.authorizer.ttl, *cached)
-        principal, context, policy = cached
+        principal, context, policy, usage_key = cached
         decision = _policy_decision(policy, method_arn)
         if decision == "deny":
             raise ApiError("ACCESS_DENIED")
         if decision != "allow":
             raise ApiError("ACCESS_DENIED", NOT_COVERED)
+        if route.api_key_required and self.enforce_api_keys and not usage_key:
+            # Key source AUTHORIZER: no usageIdentifierKey, no usage plan, 403 (usage plans
+            # themselves are not checked here).
+            raise ApiError("INVALID_API_KEY")
         return {**context, "principalId": principal}
 
-    def _cached(self, identity: str) -> tuple[str, dict[str, Any], Any] | None:
+    def _cached(self, identity: str) -> tuple[str, dict[str, Any], Any, str | None] | None:
         with self._cache_lock:
             entry = self._cache.get(identity)
             if entry and entry[0] > time.monotonic():
-                return entry[1], entry[2], entry[3]
+                return entry[1], entry[2], entry[3], entry[4]
             self._cache.pop(identity, None)
         return None
 
     @staticmethod
-    def _parse_authorizer_result(result: Any, latency_ms: int) -> tuple[str, dict[str, Any], Any]:
+    def _parse_authorizer_result(result: Any, latency_ms: int) -> tuple[str, dict[str, Any], Any, str | None]:
         if not isinstance(result, dict) or "principalId" not in result:
             raise ApiError("AUTHORIZER_CONFIGURATION_ERROR")
         policy = result.get("policyDocument")
@@ -359,7 +368,8 @@ class ApiGateway:
         # REST APIs hand context values to the integration as strings.
         context: dict[str, Any] = {k: _scalar(v) for k, v in raw.items() if v is not None}
         context["integrationLatency"] = latency_ms
-        return str(result["principalId"]), context, policy
+        usage_key = result.get("usageIdentifierKey")
+        return str(result["principalId"]), context, policy, str(usage_key) if usage_key else None
 
     def proxy_event(self, req: _Request, route: Route, params: dict[str, str],
                     authorizer_ctx: dict[str, Any] | None) -> dict[str, Any]:

@@ -95,11 +95,11 @@ def routes_from(provisioned: Any) -> list[Route]:
     out = []
     for logical_id, spec in provisioned.functions.items():
         for ev in _events(spec, "api"):
-            auth = _get(ev, "auth", "authorizer", default=None)
-            authorized = auth is True or (auth not in (False, "NONE") and not (
-                isinstance(auth, str) and auth.upper() == "NONE"))
+            auth = _get(ev, "authorizer", "auth", default=None)  # authorizer name, None: none
+            authorized = bool(auth) and str(auth).upper() != "NONE"
             out.append(Route(method=str(_get(ev, "method")).upper(), path=_get(ev, "path"),
-                             function=logical_id, authorized=authorized))
+                             function=logical_id, authorized=authorized,
+                             api_key_required=bool(_get(ev, "api_key_required", default=False))))
     return out
 
 
@@ -125,7 +125,7 @@ def authorizer_from(provisioned: Any) -> AuthorizerConfig | None:
         return None
     return AuthorizerConfig(
         function=_get(auth, "function", "function_logical_id", "function_id"),
-        identity_header=_get(auth, "identity_header", "header", default="Authorization"),
+        identity_headers=tuple(_get(auth, "identity_headers", default=("Authorization",))),
         ttl=int(_get(auth, "ttl", "reauthorize_every", default=0) or 0),
     )
 
@@ -182,6 +182,7 @@ class LocalStack:
         schedule_speedup: float = 1.0,
         start_schedules: bool = True,
         reset_moto: bool = True,
+        enforce_api_keys: bool = True,
         provision: Callable[[str, str, str, str], Any] | None = None,
         local_secret: Callable[[str, str], Any] | None = None,
     ):
@@ -191,6 +192,7 @@ class LocalStack:
         self.schedule_speedup = schedule_speedup
         self.start_schedules = start_schedules
         self.reset_moto = reset_moto
+        self.enforce_api_keys = enforce_api_keys
         self._provision = provision or _default_provision
         self._local_secret = local_secret or _default_local_secret
         self.moto_url = self.api_url = self.sandbox_url = ""
@@ -285,6 +287,7 @@ class LocalStack:
             port=self.port,
             stage=_get(self.provisioned, "stage", "stage_name", default=self.environment),
             region=self.region,
+            enforce_api_keys=self.enforce_api_keys,
         ).start()
         self._stops.append(self.apigw.stop)
         self.api_url = self.apigw.url

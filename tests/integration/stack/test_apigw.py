@@ -260,3 +260,24 @@ def test_given_an_open_keep_alive_connection_when_stopping_then_threads_end_and_
     parts = urlsplit(gateway.url)
     with pytest.raises(ConnectionRefusedError), socket.create_connection((parts.hostname, parts.port), timeout=1):
         pass
+
+
+def test_given_a_route_that_requires_an_api_key_then_the_authorizer_must_return_a_usage_identifier_key(
+        make_function, web):
+    fn = make_function("KeyAuth", """
+def lambda_handler(event, context):
+    allow = {"principalId": "p", "policyDocument": {"Statement": [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]}}
+    if event["headers"]["Authorization"] == "Bearer with-key":
+        allow["usageIdentifierKey"] = "usage-plan-key-value"
+    return allow
+""")
+    api_fn = make_function("KeyApi", ECHO)
+    routes = [Route("ANY", "/v1/{proxy+}", "KeyApi", api_key_required=True)]
+    gateway = ApiGateway(Invoker([fn, api_fn]), routes, AuthorizerConfig("KeyAuth"), port=0).start()
+    try:
+        assert web.get(f"{gateway.url}/v1/a", headers={"Authorization": "Bearer with-key"}).status_code == 201
+        resp = web.get(f"{gateway.url}/v1/a", headers={"Authorization": "Bearer without"})
+        assert (resp.status_code, resp.json()) == (403, {"message": "Forbidden"})
+    finally:
+        gateway.stop()
