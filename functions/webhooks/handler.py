@@ -50,7 +50,8 @@ def smsgate_webhook() -> dict[str, Any]:
     event = app.current_event
     body = _raw_body(event.raw_event)
     client = cast(SmsGateClient, _clients.get(webhooks_smsgate.PROVIDER))
-    webhooks_smsgate.verify(client, body, event.get_header_value("X-Timestamp"), event.get_header_value("X-Signature"))
+    headers = event.headers  # case-insensitive
+    webhooks_smsgate.verify(client, body, headers.get("X-Timestamp"), headers.get("X-Signature"))
     parsed = webhooks_smsgate.parse(body)
     return webhooks_smsgate.handle_event(parsed, table=aws.table(get_settings().table_name))
 

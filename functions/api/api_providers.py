@@ -1,0 +1,46 @@
+"""/v1/providers: each provider's circuit breaker, recent failure rate and last known balance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from api_context import tenant_id
+from api_providers_models import ProviderBalanceView, ProvidersView, ProviderView
+from tamtam import aws, health
+from tamtam.providers.registry import PROVIDER_NAMES
+from tamtam.settings import get_settings
+from tamtam.store import balances
+
+router = Router()
+
+WINDOW_MINUTES = 15
+
+
+def _view(table: Any, name: str, balance: balances.ProviderBalance | None) -> ProviderView:
+    ok, failed = health.recent(table, name, windows=WINDOW_MINUTES)
+    calls = ok + failed
+    return ProviderView(
+        name=name,
+        circuit="open" if health.is_open(table, name) else "closed",
+        recent_calls=calls,
+        recent_failures=failed,
+        failure_rate=round(failed / calls, 4) if calls else None,
+        window_minutes=WINDOW_MINUTES,
+        balance=ProviderBalanceView(value=balance.balance, read_at=balance.read_at) if balance else None,
+    )
+
+
+@router.get(
+    "/v1/providers",
+    summary="Provider health and balances",
+    description="For each provider: circuit breaker state, recent failure rate and last known credit balance.",
+    tags=["providers"],
+    responses={401: {"description": "missing or unknown API key"}},
+)
+def list_providers() -> ProvidersView:
+    tenant_id()  # any authenticated tenant may look; nothing here is tenant data
+    table = aws.table(get_settings().table_name)
+    known = balances.get_many(table, PROVIDER_NAMES)
+    return ProvidersView(providers=[_view(table, name, known.get(name)) for name in PROVIDER_NAMES])

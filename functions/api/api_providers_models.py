@@ -1,0 +1,28 @@
+"""`GET /v1/providers` response bodies."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ProviderBalanceView(BaseModel):
+    value: float = Field(description="remaining credit, in the provider's own unit (SMS credits, account credits)")
+    read_at: str = Field(description="when the balance checker read it (ISO 8601, UTC)")
+
+
+class ProviderView(BaseModel):
+    name: str = Field(examples=["passeinfo"])
+    circuit: Literal["open", "closed"] = Field(
+        description="open: the provider failed too often recently and messages fail over past it"
+    )
+    recent_calls: int = Field(description="send calls over the last `window_minutes`")
+    recent_failures: int = Field(description="of which failed on the provider's side")
+    failure_rate: float | None = Field(description="recent_failures / recent_calls; null without calls")
+    window_minutes: int
+    balance: ProviderBalanceView | None = Field(description="last known credit balance; null if never read")
+
+
+class ProvidersView(BaseModel):
+    providers: list[ProviderView]
