@@ -1,0 +1,1 @@
+"""Bulk sends, batches, scheduling and cancellation (docs/scheduling.md, docs/bulk.md)."""

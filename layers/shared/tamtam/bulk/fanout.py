@@ -1,0 +1,148 @@
+"""The fan-out (design flow 3): one chunk of a batch's recipients -> message records, written
+with BatchWriteItem, and provider bulk-queue messages, sent with SendMessageBatch.
+
+Each number is validated here with libphonenumber (the API only checked its shape): a number it
+refuses, or a rendered text that is too long, becomes a `failed` message with the reason, so the
+batch accounts for every accepted recipient.
+
+Idempotent on redelivery: message ids are deterministic (batch + request index); records that
+already exist are never rewritten (a consistent BatchGetItem first), those still `queued` are
+enqueued again (the sender's claim makes a second queue message harmless), and the chunk's
+counts land once, with its marker (tamtam.store.batches.complete_chunk).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from tamtam import clock, events, queues
+from tamtam.bulk import cancel
+from tamtam.bulk import recipients as rcpt
+from tamtam.bulk.intake import message_id_for
+from tamtam.bulk.schedule import epoch
+from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.errors import InvalidRequest, ServiceUnavailable
+from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
+from tamtam.observability import logger
+from tamtam.phone import InvalidPhoneNumber, to_e164
+from tamtam.segments import analyse
+from tamtam.settings import get_settings
+from tamtam.status import Status
+from tamtam.store import batches, messages
+from tamtam.store.batches import BatchItem
+from tamtam.store.message_item import HistoryEntry, MessageItem, message_pk
+
+
+class NotReady(Exception):
+    """The batch is still being accepted: try the chunk again in a few seconds."""
+
+    retry_after = 5
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    batch_id: str
+    tenant_id: str
+    chunk: int
+    recipients: list[list[Any]]  # [index, +E.164] or [index, +E.164, {variables}]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    status: str
+    provider: str
+    initial: str
+
+
+def _final(batch: BatchItem, message_id: str, to: str, text: str, status: Status, reason: str,
+           base: MessageItem | None = None) -> MessageItem:
+    """A record that will never be sent: refused (`failed`) or `cancelled` before it was queued."""
+    at = clock.iso()
+    info = analyse(text)
+    provider = base.provider if base else (batch.provider or "")
+    return MessageItem(
+        id=message_id, tenant_id=batch.tenant_id, to=to, text=text, sender=batch.sender, channel=batch.channel,
+        provider=provider, route=base.route if base else [], status=status, segments=info.segments,
+        encoding=info.encoding, created_at=at, updated_at=at, reason=reason, batch_id=batch.id,
+        history=[HistoryEntry(status=status, at=at, reason=reason, provider=provider or None)],
+        expires_at=int(clock.now()) + RETENTION_SECONDS,
+    )
+
+
+def _build(batch: BatchItem, row: list[Any], *, table: Any) -> MessageItem:
+    index, number = int(row[0]), str(row[1])
+    variables = row[2] if len(row) > 2 else None
+    message_id = message_id_for(batch.id, index)
+    text = rcpt.render(batch.text, variables) if batch.template else batch.text
+    due = epoch(batch.schedule_at) if batch.schedule_at else None
+    try:
+        to = to_e164(number, get_settings().phone_default_region)
+        request = SendRequest(to=to, text=text, sender=batch.sender, provider=batch.provider, channel=batch.channel, schedule_at=due)
+        message = build_message(request, batch.tenant_id, batch_id=batch.id, table=table)
+    except InvalidPhoneNumber:
+        return _final(batch, message_id, number, text, Status.FAILED, rcpt.INVALID_PHONE)
+    except InvalidRequest as exc:
+        return _final(batch, message_id, number, text, Status.FAILED, exc.code)
+    message = message.model_copy(update={"id": message_id})
+    if batch.cancelled_at:
+        return _final(batch, message_id, message.to, text, Status.CANCELLED, "batch_cancelled", base=message)
+    return message
+
+
+def _stored(table: Any, built: list[MessageItem]) -> dict[str, _Stored]:
+    keys = [{"pk": message_pk(m.id), "sk": "MSG"} for m in built]
+    items = batches.get_many(table, keys, "pk, #s, #p, #h", {"#s": "status", "#p": "provider", "#h": "history"})
+    found = {}
+    for item in items:
+        history = item.get("history") or [{}]
+        found[item["pk"].split("#", 1)[1]] = _Stored(item["status"], item.get("provider", ""), history[0].get("status", item["status"]))
+    return found
+
+
+def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, str]]) -> None:
+    """(message id, tenant, provider) on the providers' bulk queues, unless the batch was
+    cancelled meanwhile (then they are cancelled instead)."""
+    current = batches.get_batch(table, batch_id)
+    if current is None or current.cancelled_at:
+        cancel.cancel_ids(table, [mid for mid, _, _ in waiting])
+        return
+    by_provider: dict[str, list[Entry]] = defaultdict(list)
+    for message_id, tenant_id, provider in waiting:
+        body = {"message_id": message_id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
+        by_provider[provider].append(Entry(id=message_id, body=json.dumps(body)))
+    for provider, entries in by_provider.items():
+        unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), entries)
+        if unsent:
+            raise ServiceUnavailable(f"{len(unsent)} messages not enqueued on {provider}-bulk", code="queue_unavailable")
+
+
+def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
+    batch = batches.get_batch(table, job.batch_id)
+    if batch is None or batch.tenant_id != job.tenant_id:
+        logger.error("chunk of an unknown batch dropped", extra={"batch_id": job.batch_id, "chunk": job.chunk})
+        return "unknown_batch"
+    if batch.state == batches.ACCEPTING:
+        raise NotReady(job.batch_id)
+    if batch.state == batches.ABORTED:
+        return "aborted"
+    if batches.chunk_done(table, batch.id, job.chunk):
+        return "duplicate"
+    built = [_build(batch, row, table=table) for row in job.recipients]
+    stored = _stored(table, built)
+    new = [m for m in built if m.id not in stored]
+    batches.put_many(table, [{**m.to_item(), **messages.index_keys(m)} for m in new])
+    for m in new:
+        events.emit(tenant_id=m.tenant_id, message_id=m.id, batch_id=m.batch_id, old=None, new=m.status,
+                    reason=m.reason, provider=m.provider or None, at=m.created_at)
+    waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in built
+               if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
+    if waiting:
+        _enqueue(table, sqs, batch.id, waiting)
+    initial = Counter(stored[m.id].initial if m.id in stored else m.status for m in built)
+    counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(built))
+    logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": len(new),
+                                           "enqueued": len(waiting), "counted": counted})
+    return "done" if counted else "duplicate"

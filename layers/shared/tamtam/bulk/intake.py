@@ -1,0 +1,189 @@
+"""Accepting a bulk request (design flow 3), quickly whatever its size.
+
+A list of recipients: normalise and deduplicate them (tamtam.bulk.recipients), store the batch
+(state `accepting`), put the recipients on the fan-out queue in chunks (SendMessageBatch), then
+open the batch; the fan-out does not touch a batch until it is open. If a chunk cannot be
+enqueued the batch is `aborted` (the fan-out drops its chunks, nothing is sent) and the caller
+gets a 503.
+
+A provider-side group: one message (`group_id` set) that the provider expands itself; it is
+stored and enqueued here directly, on the provider's bulk queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from tamtam import clock, queues
+from tamtam.bulk import recipients as rcpt
+from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.errors import InvalidRequest, ServiceUnavailable
+from tamtam.ids import new_id
+from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
+from tamtam.observability import logger
+from tamtam.providers.registry import channels
+from tamtam.segments import analyse
+from tamtam.settings import get_settings
+from tamtam.status import Status
+from tamtam.store import batches, messages
+from tamtam.store.batches import BatchItem
+
+MAX_RECIPIENTS = 100_000
+CHUNK_BYTES = 64 * 1024  # four chunks fit in one SendMessageBatch call
+GROUP_PROVIDERS = ("passeinfo", "messagepro")
+
+
+@dataclass(frozen=True)
+class BulkRequest:
+    text: str
+    to: list[str] | None = None
+    recipients: list[tuple[str, dict[str, str]]] | None = None
+    group_provider: str | None = None
+    group_id: str | None = None
+    sender: str | None = None
+    provider: str | None = None
+    channel: str = "sms"
+    schedule_at: float | None = None  # epoch seconds, already validated
+
+
+@dataclass
+class BulkResult:
+    batch_id: str
+    accepted: int
+    duplicates: int = 0
+    rejected: list[rcpt.Rejected] = field(default_factory=list)
+    state: str = batches.OPEN
+
+
+def message_id_for(batch_id: str, index: int) -> str:
+    """Deterministic per batch and request index, so a redelivered chunk rewrites nothing."""
+    return f"msg_{batch_id.removeprefix('bat_')}_{index:06d}"
+
+
+def group_message_id(batch_id: str) -> str:
+    return f"msg_{batch_id.removeprefix('bat_')}_group"
+
+
+def _check_text(text: str) -> None:
+    info = analyse(text)
+    if info.segments == 0:
+        raise InvalidRequest("text is empty", field="text", code="text_empty")
+    limit = get_settings().max_segments
+    if info.segments > limit:
+        raise InvalidRequest(f"text is {info.segments} segments long; the limit is {limit}", field="text", code="text_too_long")
+
+
+def _check_target(req: BulkRequest) -> None:
+    given = [name for name, value in (("to", req.to), ("recipients", req.recipients), ("group", req.group_id)) if value is not None]
+    if len(given) != 1:
+        raise InvalidRequest("give exactly one of to, recipients or group", field="to", code="invalid_recipients")
+    if req.provider and req.channel not in channels(req.provider):
+        raise InvalidRequest(f"{req.provider} does not carry {req.channel}", field="channel", code="channel_unavailable")
+
+
+def chunk_recipients() -> int:
+    """Recipients per fan-out chunk (BULK_CHUNK_RECIPIENTS, default 500)."""
+    return int(os.environ.get("BULK_CHUNK_RECIPIENTS", "500"))
+
+
+def chunk_bodies(batch_id: str, tenant_id: str, accepted: list[tuple[int, str, dict[str, str] | None]]) -> list[str]:
+    per_chunk = chunk_recipients()
+    bodies: list[str] = []
+    rows: list[list[Any]] = []
+    size = 0
+
+    def close() -> None:
+        bodies.append(json.dumps({"batch_id": batch_id, "tenant_id": tenant_id, "chunk": len(bodies), "recipients": rows}, separators=(",", ":")))
+
+    for index, number, variables in accepted:
+        row: list[Any] = [index, number, variables] if variables else [index, number]
+        length = len(json.dumps(row, separators=(",", ":"))) if variables else len(number) + 12
+        if rows and (len(rows) == per_chunk or size + length > CHUNK_BYTES):
+            close()
+            rows, size = [], 0
+        rows.append(row)
+        size += length + 1
+    if rows:
+        close()
+    return bodies
+
+
+def _new_batch(req: BulkRequest, tenant_id: str, *, kind: str, total: int, requested: int) -> BatchItem:
+    return BatchItem(
+        id=new_id("bat"), tenant_id=tenant_id, kind=kind, total=total, requested=requested,
+        text=req.text, template=bool(req.recipients is not None and rcpt.placeholders(req.text)),
+        sender=req.sender, provider=req.provider, channel=req.channel,
+        group_provider=req.group_provider, group_id=req.group_id,
+        schedule_at=clock.iso(req.schedule_at) if req.schedule_at is not None else None,
+        created_at=clock.iso(), expires_at=int(clock.now()) + RETENTION_SECONDS,
+    )
+
+
+def accept_bulk(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> BulkResult:
+    _check_target(req)
+    if req.group_id is not None:
+        return _accept_group(req, tenant_id, table=table, sqs=sqs)
+    needed = rcpt.placeholders(req.text)
+    if needed and req.recipients is None:
+        raise InvalidRequest("the text has {{variables}}: give recipients with vars", field="text", code="missing_variable")
+    if not needed:
+        _check_text(req.text)
+    if req.to is not None:
+        entries = ((to, None) for to in req.to)
+    else:  # variables travel only when the text uses them
+        entries = ((to, variables if needed else None) for to, variables in req.recipients or ())
+    prepared = rcpt.prepare(entries, get_settings().phone_default_region, needed)
+    requested = len(req.to if req.to is not None else req.recipients or ())
+    if not prepared.accepted:
+        field_name = "to" if req.to is not None else "recipients"
+        raise InvalidRequest(f"none of the {requested} recipients is valid", field=field_name, code="no_valid_recipient")
+    batch = _new_batch(req, tenant_id, kind="list", total=len(prepared.accepted), requested=requested)
+    bodies = chunk_bodies(batch.id, tenant_id, prepared.accepted)
+    batch = batch.model_copy(update={"chunks": len(bodies), "duplicates": prepared.duplicates, "rejected": len(prepared.rejected)})
+    batches.put_batch(table, batch)
+    entries_out = [Entry(id=f"c{n}", body=body) for n, body in enumerate(bodies)]
+    try:
+        unsent = send_entries(sqs, queues.queue_url("fanout"), entries_out)
+    except Exception:
+        logger.exception("fan-out enqueue failed", extra={"batch_id": batch.id})
+        unsent = entries_out
+    _open_or_abort(table, batch.id, failed=bool(unsent))
+    logger.info("batch accepted", extra={"batch_id": batch.id, "total": batch.total, "chunks": len(bodies)})
+    return BulkResult(batch.id, batch.total, prepared.duplicates, prepared.rejected)
+
+
+def _open_or_abort(table: Any, batch_id: str, *, failed: bool) -> None:
+    if not failed:
+        batches.set_state(table, batch_id, batches.OPEN)
+        return
+    batches.set_state(table, batch_id, batches.ABORTED)
+    raise ServiceUnavailable("the batch could not be queued; nothing was sent", code="queue_unavailable")
+
+
+def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> BulkResult:
+    provider, group_id = req.group_provider or "", req.group_id or ""
+    if provider not in GROUP_PROVIDERS:
+        raise InvalidRequest("groups are sent through passeinfo or messagepro", field="group.provider", code="unknown_provider")
+    if provider == "passeinfo" and "," in group_id:
+        raise InvalidRequest("a PasseInfo group send names one group", field="group.group_id", code="invalid_value")
+    if req.channel != "sms":
+        raise InvalidRequest("group sends are SMS only", field="channel", code="channel_unavailable")
+    send = SendRequest(to=f"group:{group_id}", text=req.text, sender=req.sender, provider=provider, schedule_at=req.schedule_at)
+    batch = _new_batch(req, tenant_id, kind="group", total=1, requested=1)
+    message = build_message(send, tenant_id, batch_id=batch.id)
+    message = message.model_copy(update={"id": group_message_id(batch.id), "group_id": group_id})
+    batches.put_batch(table, batch.model_copy(update={"counts": {message.status: 1}}))
+    messages.put_new(table, message)
+    if message.status == Status.QUEUED:
+        body = {"message_id": message.id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
+        try:
+            queues.send(sqs, queues.provider_queue(provider, queues.BULK), body)
+        except Exception:
+            logger.exception("group enqueue failed", extra={"batch_id": batch.id})
+            messages.transition(table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed")
+            _open_or_abort(table, batch.id, failed=True)
+    _open_or_abort(table, batch.id, failed=False)
+    return BulkResult(batch.id, 1)

@@ -1,0 +1,136 @@
+"""Scheduled sends (docs/scheduling.md): validating `schedule_at`, and the sweep that releases
+due messages.
+
+A scheduled message sits in gsi1 under `STATUS#scheduled`, sorted by its due time
+(`<schedule_at>#<id>`). Every minute the scheduler takes the messages due within the next
+minute (the look-ahead), moves each `scheduled` -> `queued` with a conditional write, and puts
+it on its provider's queue with an SQS delay that makes it visible at its due time. A message
+whose enqueue fails goes back to `scheduled` for the next sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tamtam import clock, queues
+from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.errors import InvalidRequest
+from tamtam.observability import logger
+from tamtam.status import Status
+from tamtam.store import messages
+from tamtam.store.message_item import MessageItem
+
+MAX_AHEAD_SECONDS = 30 * 86400
+MAX_SQS_DELAY = 900
+_PAGE = 100
+_workers = ThreadPoolExecutor(max_workers=16)
+
+
+def epoch(iso_text: str) -> float:
+    return datetime.fromisoformat(iso_text).timestamp()
+
+
+def parse_schedule(text: str | None, *, now: float | None = None) -> float | None:
+    """`schedule_at` (ISO 8601 with an offset) -> epoch seconds; at most 30 days ahead."""
+    if text is None:
+        return None
+
+    def invalid(message: str) -> InvalidRequest:
+        return InvalidRequest(message, field="schedule_at", code="invalid_schedule")
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise invalid("schedule_at is not an ISO 8601 time, e.g. 2026-05-01T09:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise invalid("schedule_at needs a UTC offset (Z or +hh:mm)")
+    at, now = moment.timestamp(), clock.now() if now is None else now
+    if at < now:
+        raise invalid("schedule_at is in the past")
+    if at > now + MAX_AHEAD_SECONDS:
+        raise invalid("schedule_at is more than 30 days ahead")
+    return at
+
+
+def lookahead_seconds() -> int:
+    """How far ahead a sweep releases messages: the schedule's period (60 s by default)."""
+    return int(os.environ.get("SCHEDULER_LOOKAHEAD_SECONDS", "60"))
+
+
+@dataclass
+class Sweep:
+    released: int = 0
+    raced: int = 0  # cancelled or released by another sweep meanwhile
+    requeued: int = 0  # enqueue failed: back to scheduled
+    complete: bool = True  # False: stopped at the deadline with due messages left
+
+
+def _due_page(table: Any, upper: str, start: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :upper",
+        "ExpressionAttributeValues": {":pk": "STATUS#scheduled", ":upper": upper},
+        "ProjectionExpression": "pk",
+        "Limit": _PAGE,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    answer = table.query(**kwargs)
+    return [item["pk"].split("#", 1)[1] for item in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+
+
+def _release(table: Any, message_id: str) -> MessageItem | None:
+    return messages.transition(table, message_id, Status.QUEUED, expect={Status.SCHEDULED})
+
+
+def _body(message: MessageItem) -> str:
+    lane = queues.BULK if message.batch_id else queues.TX
+    return json.dumps({"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": lane})
+
+
+def _enqueue(table: Any, sqs: Any, released: list[MessageItem], now: float, sweep: Sweep) -> None:
+    by_queue: dict[str, list[tuple[Entry, MessageItem]]] = defaultdict(list)
+    for message in released:
+        lane = queues.BULK if message.batch_id else queues.TX
+        delay = math.ceil(epoch(message.schedule_at) - now) if message.schedule_at else 0
+        entry = Entry(id=message.id, body=_body(message), delay=min(max(delay, 0), MAX_SQS_DELAY))
+        by_queue[queues.provider_queue(message.provider, lane)].append((entry, message))
+    for url, pairs in by_queue.items():
+        unsent = {e.id for e in send_entries(sqs, url, [e for e, _ in pairs])}
+        for _, message in pairs:
+            if message.id not in unsent:
+                sweep.released += 1
+                continue
+            back = messages.transition(
+                table, message.id, Status.SCHEDULED, expect={Status.QUEUED}, reason="enqueue_failed",
+                fields={"schedule_at": message.schedule_at},
+            )
+            sweep.requeued += back is not None
+            logger.warning("scheduled message not enqueued; retried next sweep", extra={"message_id": message.id})
+
+
+def release_due(table: Any, sqs: Any, *, deadline: float, now: float | None = None) -> Sweep:
+    """Release every message due before now + look-ahead, page by page, until `deadline`
+    (a time.monotonic() value)."""
+    now = clock.now() if now is None else now
+    upper = clock.iso(now + lookahead_seconds()) + "$"  # "$" sorts after "#": every id at that time
+    sweep, start = Sweep(), None
+    while True:
+        ids, start = _due_page(table, upper, start)
+        released = [m for m in _workers.map(lambda mid: _release(table, mid), ids) if m is not None]
+        sweep.raced += len(ids) - len(released)
+        if released:
+            _enqueue(table, sqs, released, now, sweep)
+        if not start:
+            return sweep
+        if time.monotonic() > deadline:
+            sweep.complete = False
+            return sweep

@@ -1,0 +1,340 @@
+"""Batches (pk `BATCH#<id>`, sk `BATCH`): a bulk request, its per-status counters, its fan-out
+progress; chunk markers (same pk, sk `CHUNK#<n>`) make each chunk's counts count once.
+
+Counters are `count_<status>` numbers moved with ADD, never recounted:
+- the fan-out adds a chunk's initial statuses in the same transaction as the chunk marker;
+- every later transition of a message of a batch adds -1 (old) / +1 (new) to a per-process
+  buffer (`count_transition`, called by `store.messages.transition`), written once per batch at
+  the end of the invocation (`flush_counts`, called by `tamtam.events.flushing`): one UpdateItem
+  per batch and invocation, not one per message.
+A counter may dip below zero for a moment (a message can leave `queued` before its chunk's
+initial count lands); every counter is exact once the writes have landed.
+
+Done statuses: the gateway has finished with the message (sent, unconfirmed, delivered, failed,
+expired, cancelled). A batch is `completed` when all its messages are done; `finished_at` is set
+once, by the write that completes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from tamtam import aws, clock
+from tamtam.errors import InvalidRequest, ServiceUnavailable
+from tamtam.observability import logger
+from tamtam.settings import get_settings
+from tamtam.status import Status
+from tamtam.store.message_item import MessageItem
+
+DONE = frozenset(
+    {Status.SENT, Status.UNCONFIRMED, Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.CANCELLED}
+)
+ACCEPTING, OPEN, ABORTED = "accepting", "open", "aborted"
+_COUNT = "count_"
+_BATCH_WRITE_MAX = 25
+_BATCH_GET_MAX = 100
+_TRIES = 8
+
+
+class BatchItem(BaseModel):
+    id: str
+    tenant_id: str
+    kind: str  # "list": one message per recipient | "group": one message to a provider-side group
+    state: str = ACCEPTING  # accepting (chunks being enqueued) | open | aborted (enqueue failed)
+    total: int  # messages the batch will hold
+    requested: int  # recipients in the request
+    duplicates: int = 0
+    rejected: int = 0  # refused by the API (the fan-out's refusals are `failed` messages)
+    chunks: int = 0
+    text: str  # the text, or the template when `template`
+    template: bool = False
+    sender: str | None = None
+    provider: str | None = None
+    channel: str = "sms"
+    group_provider: str | None = None
+    group_id: str | None = None
+    schedule_at: str | None = None
+    created_at: str
+    cancelled_at: str | None = None
+    finished_at: str | None = None
+    written: int = 0  # messages written by the fan-out so far
+    counts: dict[str, int] = Field(default_factory=dict)
+    expires_at: int | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> BatchItem:
+        counts = {k[len(_COUNT):]: int(v) for k, v in item.items() if k.startswith(_COUNT)}
+        data = {k: v for k, v in item.items() if not k.startswith((_COUNT, "pk", "sk", "gsi"))}
+        for key in ("total", "requested", "duplicates", "rejected", "chunks", "written", "expires_at"):
+            if data.get(key) is not None:
+                data[key] = int(data[key])
+        return cls.model_validate({**data, "counts": counts})
+
+    def to_item(self) -> dict[str, Any]:
+        item = self.model_dump(exclude_none=True, exclude={"counts"})
+        item.update({f"{_COUNT}{k}": v for k, v in self.counts.items()})
+        return {**item, **batch_key(self.id)}
+
+    def done(self) -> int:
+        return sum(max(n, 0) for s, n in self.counts.items() if s in DONE)
+
+
+def batch_index_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def batch_key(batch_id: str) -> dict[str, str]:
+    return {"pk": batch_index_pk(batch_id), "sk": "BATCH"}
+
+
+def chunk_key(batch_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": batch_index_pk(batch_id), "sk": f"CHUNK#{chunk:06d}"}
+
+
+def _failed_condition(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+# --- the batch record ---------------------------------------------------------------------
+
+
+def put_batch(table: Any, batch: BatchItem) -> None:
+    table.put_item(Item=batch.to_item(), ConditionExpression="attribute_not_exists(pk)")
+
+
+def get_batch(table: Any, batch_id: str, *, consistent: bool = True) -> BatchItem | None:
+    item = table.get_item(Key=batch_key(batch_id), ConsistentRead=consistent).get("Item")
+    return BatchItem.from_item(item) if item else None
+
+
+def set_state(table: Any, batch_id: str, state: str) -> None:
+    """accepting -> open | aborted (only from accepting). Opening may complete the batch (its
+    messages may all be done already)."""
+    answer = table.update_item(
+        Key=batch_key(batch_id),
+        UpdateExpression="SET #st = :new",
+        ConditionExpression="#st = :accepting",
+        ExpressionAttributeNames={"#st": "state"},
+        ExpressionAttributeValues={":new": state, ":accepting": ACCEPTING},
+        ReturnValues="ALL_NEW",
+    )
+    _maybe_finish(table, answer["Attributes"])
+
+
+def mark_cancelled(table: Any, batch_id: str) -> BatchItem | None:
+    """Set `cancelled_at` once; the batch as it is now (None if it does not exist)."""
+    try:
+        answer = table.update_item(
+            Key=batch_key(batch_id),
+            UpdateExpression="SET cancelled_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(cancelled_at)",
+            ExpressionAttributeValues={":at": clock.iso()},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if not _failed_condition(exc):
+            raise
+        return get_batch(table, batch_id)
+    return BatchItem.from_item(answer["Attributes"])
+
+
+def _maybe_finish(table: Any, item: Mapping[str, Any]) -> None:
+    batch = BatchItem.from_item(item)
+    if batch.finished_at or batch.state != OPEN or batch.done() < batch.total:
+        return
+    try:
+        table.update_item(
+            Key=batch_key(batch.id),
+            UpdateExpression="SET finished_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished_at)",
+            ExpressionAttributeValues={":at": clock.iso()},
+        )
+    except ClientError as exc:
+        if not _failed_condition(exc):
+            raise
+
+
+def add_counts(table: Any, batch_id: str, deltas: Mapping[str, int], *, written: int = 0) -> None:
+    """ADD the deltas to the counters (one UpdateItem), then set `finished_at` if that write
+    completed the batch."""
+    names, values, adds = {}, {}, []
+    for i, (status, n) in enumerate(sorted(deltas.items())):
+        names[f"#c{i}"], values[f":c{i}"] = f"{_COUNT}{status}", n
+        adds.append(f"#c{i} :c{i}")
+    if written:
+        names["#w"], values[":w"] = "written", written
+        adds.append("#w :w")
+    if not adds:
+        return
+    try:
+        answer = table.update_item(
+            Key=batch_key(batch_id), UpdateExpression="ADD " + ", ".join(adds),
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _failed_condition(exc):
+            logger.warning("counts for an unknown batch dropped", extra={"batch_id": batch_id})
+            return
+        raise
+    _maybe_finish(table, answer["Attributes"])
+
+
+# --- per-invocation transition counts -----------------------------------------------------
+
+_lock = threading.Lock()
+_deltas: dict[str, Counter[str]] = {}
+
+
+def count_transition(batch_id: str, old: str | None, new: str) -> None:
+    with _lock:
+        counter = _deltas.setdefault(batch_id, Counter())
+        if old:
+            counter[old] -= 1
+        counter[new] += 1
+
+
+def flush_counts(table: Any | None = None) -> int:
+    """Write the buffered transition counts, one UpdateItem per batch; returns how many batches
+    were written. A failed write is logged, never raised (the send it counts is done)."""
+    with _lock:
+        pending = dict(_deltas)
+        _deltas.clear()
+    if not pending:
+        return 0
+    table = table or aws.table(get_settings().table_name)
+    written = 0
+    for batch_id, counter in pending.items():
+        deltas = {status: n for status, n in counter.items() if n}
+        try:
+            add_counts(table, batch_id, deltas)
+            written += 1
+        except Exception:
+            logger.exception("batch counts not written", extra={"batch_id": batch_id, "deltas": deltas})
+    return written
+
+
+# --- chunks -------------------------------------------------------------------------------
+
+
+def chunk_done(table: Any, batch_id: str, chunk: int) -> bool:
+    return "Item" in table.get_item(Key=chunk_key(batch_id, chunk), ConsistentRead=True)
+
+
+def complete_chunk(table: Any, batch_id: str, chunk: int, initial: Mapping[str, int], size: int) -> bool:
+    """Mark the chunk done and add its messages' initial statuses, in one transaction. False when
+    another delivery of the same chunk completed it first (its counts are then already in)."""
+    names = {"#w": "written"}
+    values: dict[str, Any] = {":w": size}
+    adds = ["#w :w"]
+    for i, (status, n) in enumerate(sorted(initial.items())):
+        names[f"#c{i}"], values[f":c{i}"] = f"{_COUNT}{status}", n
+        adds.append(f"#c{i} :c{i}")
+    marker = {**chunk_key(batch_id, chunk), "size": size, "at": clock.iso(), "expires_at": int(clock.now()) + 90 * 86400}
+    try:
+        table.meta.client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table.name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": table.name, "Key": batch_key(batch_id), "UpdateExpression": "ADD " + ", ".join(adds),
+                        "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values}},
+        ])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            return False
+        raise
+    current = table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
+    if current:
+        _maybe_finish(table, current)
+    return True
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0) * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+
+
+def put_many(table: Any, items: list[dict[str, Any]]) -> None:
+    """BatchWriteItem, 25 items a call, unprocessed items retried with backoff."""
+    client = table.meta.client
+    for start in range(0, len(items), _BATCH_WRITE_MAX):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + _BATCH_WRITE_MAX]]
+        for attempt in range(_TRIES):
+            answer = client.batch_write_item(RequestItems={table.name: requests})
+            requests = answer.get("UnprocessedItems", {}).get(table.name, [])
+            if not requests:
+                break
+            _backoff(attempt)
+        else:
+            raise ServiceUnavailable("the table kept refusing writes", code="table_unavailable")
+
+
+def get_many(table: Any, keys: list[dict[str, str]], projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """BatchGetItem (consistent), 100 keys a call, unprocessed keys retried with backoff."""
+    client, found = table.meta.client, []
+    for start in range(0, len(keys), _BATCH_GET_MAX):
+        request = {"Keys": keys[start : start + _BATCH_GET_MAX], "ConsistentRead": True,
+                   "ProjectionExpression": projection, "ExpressionAttributeNames": names}
+        for attempt in range(_TRIES):
+            answer = client.batch_get_item(RequestItems={table.name: request})
+            found += answer.get("Responses", {}).get(table.name, [])
+            unprocessed = answer.get("UnprocessedKeys", {}).get(table.name)
+            if not unprocessed:
+                break
+            request = unprocessed
+            _backoff(attempt)
+        else:
+            raise ServiceUnavailable("the table kept refusing reads", code="table_unavailable")
+    return found
+
+
+# --- the messages of a batch (gsi2) -------------------------------------------------------
+
+_CURSOR_KEYS = {"pk", "sk", "gsi2pk", "gsi2sk"}
+
+
+def encode_cursor(key: Mapping[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(dict(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, batch_id: str, status: str | None) -> dict[str, str]:
+    invalid = InvalidRequest("the cursor is not one this listing returned", field="cursor", code="invalid_cursor")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS or not all(isinstance(v, str) for v in key.values()):
+        raise invalid
+    if key["gsi2pk"] != batch_index_pk(batch_id) or (status and not key["gsi2sk"].startswith(f"{status}#")):
+        raise invalid
+    return key
+
+
+def list_messages(
+    table: Any, batch_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+) -> tuple[list[MessageItem], str | None]:
+    """A page of the batch's messages (ordered by status, then id), and the next page's cursor."""
+    names, values = {"#pk": "gsi2pk"}, {":pk": batch_index_pk(batch_id)}
+    condition = "#pk = :pk"
+    if status:
+        names["#sk"], values[":st"] = "gsi2sk", f"{status}#"
+        condition += " AND begins_with(#sk, :st)"
+    kwargs: dict[str, Any] = {"IndexName": "gsi2", "KeyConditionExpression": condition, "Limit": limit,
+                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, batch_id, status)
+    answer = table.query(**kwargs)
+    items = [MessageItem.from_item(item) for item in answer.get("Items", [])]
+    return items, encode_cursor(answer.get("LastEvaluatedKey"))
+
