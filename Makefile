@@ -41,9 +41,9 @@ test-e2e: $(STAMP) ## end-to-end tests (local stack over HTTP)
 run: $(STAMP) ## start the whole gateway locally (moto, provider sandbox, API on 127.0.0.1:3000)
 	$(PY) -m local.stack
 
-tenant: $(STAMP) ## create a tenant and print its API key once: make tenant NAME=acme [AWS=1]
+tenant: $(STAMP) ## create a tenant and print its API key once: make tenant NAME=acme [AWS=1 ENV=dev]
 	@test -n "$(NAME)" || { echo "usage: make tenant NAME=acme"; exit 2; }
-	$(PY) -m local.tenant --name "$(NAME)" $(if $(AWS),--aws,)
+	$(PY) -m local.tenant --name "$(NAME)" $(if $(AWS),--aws --env "$(ENV)",)
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) .tools .aws-sam .build .pytest_cache .local-stack

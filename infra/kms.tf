@@ -30,6 +30,14 @@ resource "aws_kms_key" "this" {
         Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
       },
       {
+        Sid       = "EventBridgeSendsToTheEncryptedIngestQueue"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+      {
         Sid       = "CloudWatchLogsEncryptFunctionLogs"
         Effect    = "Allow"
         Principal = { Service = "logs.${local.region}.amazonaws.com" }

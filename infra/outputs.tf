@@ -67,3 +67,8 @@ output "ssm_parameter_names" {
   description = "Key -> full name of the SSM parameters read by template.yaml."
   value       = { for k, v in local.ssm_parameters : k => aws_ssm_parameter.this[k].name }
 }
+
+output "otp_kms_key_arn" {
+  description = "ARN of the KMS key that keeps one-time codes encrypted at rest"
+  value       = aws_kms_key.otp.arn
+}

@@ -7,6 +7,7 @@ locals {
       "bus/name"               = aws_cloudwatch_event_bus.this.name
       "bus/arn"                = aws_cloudwatch_event_bus.this.arn
       "kms/key_arn"            = aws_kms_key.this.arn
+      "kms/otp_key_arn"        = aws_kms_key.otp.arn
       "alarms/topic_arn"       = aws_sns_topic.alarms.arn
       "queues/urls"            = jsonencode({ for k, q in local.queues : k => aws_sqs_queue.this[k].url })
       "secrets/arns"           = jsonencode({ for p in var.provider_names : p => aws_secretsmanager_secret.provider[p].arn })

@@ -4,8 +4,11 @@
     python -m local.tenant --name acme --aws       # against AWS: table name from SSM
 
 Locally, the moto endpoint and table come from `.local-stack/state.json`, written by
-`python -m local.stack` while it runs. On AWS the table name is read from the SSM parameter
-`/<app>/<env>/table/name` that infra/ssm.tf publishes.
+`python -m local.stack` while it runs (the local API Gateway does not throttle: no usage plan).
+On AWS the table name is read from the SSM parameter `/<app>/<env>/table/name` that
+infra/ssm.tf publishes, and the usage plan the tenant's API Gateway key joins (its throttling)
+from the `UsagePlanId` output of the application's stack `<app>-<env>` (samconfig.toml's
+stack_name): the plan belongs to template.yaml, so its id is read where the template puts it.
 """
 
 from __future__ import annotations
@@ -34,17 +37,28 @@ def local_env(state_file: Path = STATE_FILE) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "TABLE_NAME": state["table_name"],
         "_API_URL": state.get("api_url", ""),
+        "_USAGE_PLAN_ID": state.get("usage_plan_id") or "",
     }
 
 
-def aws_env(app: str, environment: str, region: str | None) -> dict[str, str]:
-    """Environment for real AWS: the table name published by infra/ssm.tf."""
+def aws_env(app: str, environment: str, region: str | None, stack: str | None = None) -> dict[str, str]:
+    """Environment for real AWS: the table name published by infra/ssm.tf and the usage plan
+    id of the application stack (output UsagePlanId)."""
     import boto3
 
-    ssm = boto3.client("ssm", region_name=region) if region else boto3.client("ssm")
+    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
     name = f"/{app}/{environment}/table/name"
-    table = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    return {"TABLE_NAME": table}
+    table = session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    return {"TABLE_NAME": table, "_USAGE_PLAN_ID": usage_plan_id(session.client("cloudformation"), stack or f"{app}-{environment}")}
+
+
+def usage_plan_id(cloudformation: Any, stack: str) -> str:
+    """The UsagePlanId output of the application stack (`sam deploy` of template.yaml)."""
+    [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs") or []}
+    if "UsagePlanId" not in outputs:
+        raise SystemExit(f"stack {stack} has no UsagePlanId output: deploy template.yaml first (make deploy)")
+    return outputs["UsagePlanId"]
 
 
 def create(name: str, env: dict[str, str]) -> Any:
@@ -57,7 +71,7 @@ def create(name: str, env: dict[str, str]) -> Any:
 
     aws.reset()
     settings.reset_settings()
-    return create_tenant(name=name)
+    return create_tenant(name=name, usage_plan_id=env.get("_USAGE_PLAN_ID") or None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="dev", help="environment of the AWS deployment (default dev)")
     parser.add_argument("--app", default="tamtam", help="deployment name: first SSM path segment (default tamtam)")
     parser.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")
+    parser.add_argument("--stack", default=None, help="the application stack (default <app>-<env>, as samconfig.toml)")
     parser.add_argument("--api-url", default=None, help="API URL for the example call printed at the end")
     args = parser.parse_args(argv)
 
-    env = aws_env(args.app, args.env, args.region) if args.aws else local_env()
+    env = aws_env(args.app, args.env, args.region, args.stack) if args.aws else local_env()
     api_url = args.api_url or env.get("_API_URL", "")
     tenant = create(args.name, env)
     print(f"tenant  {tenant.tenant_id} ({args.name}) in table {env['TABLE_NAME']}")

@@ -9,6 +9,7 @@ from typing import Annotated
 from api_context import tenant_id
 from api_models import ErrorBody, MessageAccepted, MessageView, SendMessageIn
 from tamtam import aws
+from tamtam.bulk.schedule import parse_schedule
 from tamtam.errors import NotFound
 from tamtam.messaging.accept import SendRequest, accept_message
 from tamtam.settings import get_settings
@@ -23,7 +24,8 @@ _ERRORS = {400: {"description": "malformed request", "content": {"application/js
 
 @router.post("/v1/messages", status_code=202, summary="Send one message", responses={**_ERRORS, 202: {"description": "accepted"}}, tags=["messages"])
 def send_message(body: SendMessageIn) -> MessageAccepted:
-    request = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel)
+    request = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
+                          schedule_at=parse_schedule(body.schedule_at))
     message = accept_message(request, tenant_id(), table=aws.table(get_settings().table_name), sqs=aws.client("sqs"))
     return MessageAccepted(
         id=message.id, status=message.status, to=message.to, provider=message.provider,

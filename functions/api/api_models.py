@@ -44,6 +44,10 @@ class SendMessageIn(BaseModel):
         None, description="pin a provider instead of the route", examples=["smsgate"]
     )
     channel: Literal["sms", "whatsapp"] = "sms"
+    schedule_at: str | None = Field(
+        None, max_length=40, json_schema_extra={"format": "date-time"},
+        description="send later: ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
+    )
 
 
 class MessageAccepted(BaseModel):
@@ -86,6 +90,8 @@ class MessageView(BaseModel):
     created_at: str
     updated_at: str
     batch_id: str | None = None
+    schedule_at: str | None = None
+    group_id: str | None = None
     history: list[StatusChange]
     attempts: list[AttemptView]
 

@@ -10,16 +10,26 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import api_batches
+import api_cancel
 import api_context
 import api_errors
+import api_idempotency
 import api_messages
+import api_otp
+import api_providers
 from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger
 
 app = APIGatewayRestResolver(enable_validation=True)
 api_context.bind(app)
 api_errors.register(app)
+app.use(middlewares=[api_idempotency.idempotency])  # Idempotency-Key on every POST
 app.include_router(api_messages.router)
+app.include_router(api_batches.router)
+app.include_router(api_cancel.router)
+app.include_router(api_otp.router)
+app.include_router(api_providers.router)
 app.enable_swagger(
     path="/docs",
     title="tamtam",

@@ -1,5 +1,7 @@
 """REQUEST authorizer: `Authorization: Bearer <tenant key>` -> the tenant id, passed to the API
-as authorizer context. Keys are looked up by their SHA-256; the key itself is never logged."""
+as authorizer context, and the tenant's usage-plan key as `usageIdentifierKey` (the API takes
+its API keys from the authorizer: per-tenant throttling). Keys are looked up by their SHA-256;
+the key itself is never logged."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tamtam import aws
 from tamtam.observability import logger
 from tamtam.settings import get_settings
-from tamtam.tenants import tenant_for_key
+from tamtam.tenants import key_owner
 
 
 def _bearer(headers: dict[str, str] | None) -> str | None:
@@ -31,15 +33,18 @@ def _api_wide_arn(method_arn: str) -> str:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = _bearer(event.get("headers"))
-    tenant_id = tenant_for_key(aws.table(get_settings().table_name), key) if key else None
-    if tenant_id is None:
+    owner = key_owner(aws.table(get_settings().table_name), key) if key else None
+    if owner is None:
         logger.info("request refused: missing or unknown API key")
         raise Exception("Unauthorized")  # API Gateway's contract for a 401
-    return {
-        "principalId": tenant_id,
+    answer: dict[str, Any] = {
+        "principalId": owner.tenant_id,
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_wide_arn(event["methodArn"])}],
         },
-        "context": {"tenant_id": tenant_id},
+        "context": {"tenant_id": owner.tenant_id},
     }
+    if owner.usage_key:
+        answer["usageIdentifierKey"] = owner.usage_key
+    return answer

@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tamtam import aws, health
+import sender_pacing
+from tamtam import aws, health, pacing
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.send import QueueBody, process
 from tamtam.events import flushing
@@ -23,17 +24,20 @@ from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
 
 _clients = ClientCache(provider_secret)
-_executor = ThreadPoolExecutor(max_workers=10)
+# A batch holds at most 10 records; the local stack runs several invocations in this process,
+# and a paced record holds its worker while it waits for its slot.
+_executor = ThreadPoolExecutor(max_workers=64)
 
 
 class RetryLater(Exception):
     """The record goes back to its queue (its visibility already set to the backoff)."""
 
 
-def _send_one(record: SQSRecord) -> None:
+def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool]) -> None:
     settings = get_settings()
     body = QueueBody(**{k: v for k, v in json.loads(record.body).items() if k in QueueBody.__dataclass_fields__})
-    outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients)
+    with pacing.turn(sender_pacing.pool_for(pools, record.body)):  # waits for its slot before the call
+        outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
     if outcome.retry_after is not None:
         queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
@@ -47,10 +51,6 @@ def _send_one(record: SQSRecord) -> None:
         raise RetryLater(outcome.result)
 
 
-async def _record_handler(record: SQSRecord) -> None:
-    await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record)
-
-
 @metrics.log_metrics
 @logger.inject_lambda_context
 @capture_lambda_handler
@@ -58,8 +58,14 @@ async def _record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A processor per call: the local stack runs several calls in one process.
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    table = aws.table(get_settings().table_name)
+    pools = sender_pacing.pools(event.get("Records") or [], table, context.get_remaining_time_in_millis() / 1000)
+
+    async def record_handler(record: SQSRecord) -> None:
+        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools)
+
     try:
-        return async_process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+        return async_process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:
         try:
             health.flush(aws.table(get_settings().table_name))

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "return_message_id": True,  # False: old Zender, `data: false` on sends
     "message_max": 0,  # 0: no length limit
     "error_style": "http",  # or "envelope"
+    "groups": {"1": ["+224622000201", "+224622000202"]},  # contact group id -> phones
 }
 
 _PERMISSIONS = {
@@ -228,10 +229,14 @@ class MessageProSim(ProviderSim):
         return envelope(200, "Message has been queued for sending!", self._id_data(message_id))
 
     def _send_bulk(self, params: dict[str, str]) -> SimResponse:
-        if not all(params.get(k) for k in ("mode", "campaign", "message", "numbers")):
+        """`numbers` and/or `groups` (comma-separated contact group ids)."""
+        if not all(params.get(k) for k in ("mode", "campaign", "message")) or not (params.get("numbers") or params.get("groups")):
             raise _Refused(400, "Invalid Parameters!")
         text = self._text(params["message"])
-        phones = [p for p in (_phone(n) for n in params["numbers"].split(",") if n.strip()) if p]
+        numbers = [n for n in params.get("numbers", "").split(",") if n.strip()]
+        for group in (g.strip() for g in params.get("groups", "").split(",") if g.strip()):
+            numbers += self.settings["groups"].get(group, [])
+        phones = [p for p in (_phone(n) for n in numbers) if p]
         via = self._route_of(params, count=len(phones))
         for phone in phones:
             self._take(phone, text, {**via, "campaign": params["campaign"]})

@@ -33,9 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "renew_methods": ["GET", "POST"],  # the SDK variants disagree on the method
     "renew_response_keys": ["new_api_key", "api_key"],  # ... and on the answer's key
     "old_key_grace": 0.0,  # seconds the previous key still works after a renewal
+    "groups": {"sandbox-group": ["622000101", "622000102", "622000103"]},  # group id -> contacts
 }
 
 _STATUS_PREFIX = "/v1/message/get_single_status/"
+_GROUP_PREFIX = "/v1/message/send_message_to_group/"
 _GUINEA_NATIONAL = re.compile(r"^[2-7]\d{8}$")  # 9 digits: 6x mobile, 3x fixed line
 
 
@@ -98,6 +100,8 @@ class PasseInfoSim(ProviderSim):
                 return self._single(req.json())
             if route == ("POST", "/v1/message/send_bulk_contacts_messages"):
                 return self._bulk(req.json())
+            if req.method == "POST" and req.path.startswith(_GROUP_PREFIX):
+                return self._group(req.path[len(_GROUP_PREFIX):].strip("/"), req.json())
             if req.method == "GET" and req.path.startswith(_STATUS_PREFIX):
                 return self._status(req.path[len(_STATUS_PREFIX):].strip("/"))
             if route == ("GET", "/v1/user/get_solde"):
@@ -180,6 +184,26 @@ class PasseInfoSim(ProviderSim):
         answer: dict[str, Any] = {"status": "success"}
         answer.update({key: message_id for key in self.settings["send_id_keys"]})
         return json_response(answer)
+
+    def _group(self, group_id: str, body: Any) -> SimResponse:
+        """send_message_to_group: every contact of the group, `{"status","group_size","messages_queued"}`."""
+        if isinstance(body, dict):
+            body = {**body, "contacts": ["group"]}  # the shared checks want a contacts field
+        refused = self._check_send(body, "contacts")
+        if refused is not None:
+            return refused
+        contacts = self.settings["groups"].get(group_id)
+        if contacts is None:
+            return _error("Group not found", 404)
+        if int(self.settings["balance"]) < len(contacts):
+            return self.reject_response("insufficient_credit")
+        queued = 0
+        for contact in contacts:
+            e164 = self._e164(contact)
+            if e164 is not None:
+                self._take(contact, e164, body)
+                queued += 1
+        return json_response({"status": "success", "group_size": len(contacts), "messages_queued": queued})
 
     def _bulk(self, body: Any) -> SimResponse:
         refused = self._check_send(body, "contacts")

@@ -32,15 +32,16 @@ def write_state(stack: LocalStack, path: Path = STATE_FILE) -> None:
         "sandbox_url": stack.sandbox_url,
         "region": stack.region,
         "table_name": stack.provisioned.table_name,
+        "usage_plan_id": stack.usage_plan_id,
     }
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
-def create_demo_tenant() -> Any:
+def create_demo_tenant(usage_plan_id: str | None) -> Any:
     _ensure_layer_importable()
     from tamtam.tenants import create_tenant
 
-    return create_tenant(name="demo", api_key=DEMO_KEY)
+    return create_tenant(name="demo", api_key=DEMO_KEY, usage_plan_id=usage_plan_id)
 
 
 def banner(stack: LocalStack, tenant: Any) -> str:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(port=args.port, sandbox_port=args.sandbox_port, moto_port=args.moto_port)
     try:
         stack.start()
-        tenant = create_demo_tenant()
+        tenant = create_demo_tenant(stack.usage_plan_id)
         write_state(stack)
         print(banner(stack, tenant), flush=True)
         while not stopping.wait(0.5):

@@ -51,6 +51,9 @@ DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
 NOT_COVERED = "User is not authorized to access this resource"
 
 
+_PROXY_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Route:
     method: str  # GET, POST, ... or ANY
@@ -405,7 +408,11 @@ class ApiGateway:
         event = self.proxy_event(req, route, params, authorizer_ctx)
         started = time.monotonic()
         try:
-            result = self.invoker.invoke(route.function, event)
+            # Powertools resolvers keep the current event on a class attribute shared by every
+            # resolver in the process; in Lambda one process serves one request at a time, so
+            # the local gateway runs proxy integrations one at a time too.
+            with _PROXY_LOCK:
+                result = self.invoker.invoke(route.function, event)
         except FunctionError as err:
             raise ApiError("DEFAULT_5XX") from err
         if time.monotonic() - started > self.integration_timeout:

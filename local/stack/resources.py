@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 
 from local.stack.hcl import Block, Config, HclError, Scope, evaluate, load_config
+from local.stack.resources_wiring import HANDLERS as WIRING_HANDLERS
 from local.stack.template import (
     SSM_PARAMETER_TYPE,
     ApiEventSource,
@@ -435,6 +436,7 @@ RESOURCE_HANDLERS: dict[str, Callable[[Clients, str, dict[str, Any]], Attributes
     "aws_sns_topic_subscription": sns_topic_subscription,
     "aws_cloudwatch_metric_alarm": metric_alarm,
     "aws_ssm_parameter": ssm_parameter,
+    **WIRING_HANDLERS,
 }
 
 

@@ -12,6 +12,7 @@ the only place that knows the shape of `local.stack.resources.Provisioned`.
 from __future__ import annotations
 
 import json
+import secrets
 import logging
 import os
 from collections.abc import Callable
@@ -196,6 +197,7 @@ class LocalStack:
         self._provision = provision or _default_provision
         self._local_secret = local_secret or _default_local_secret
         self.moto_url = self.api_url = self.sandbox_url = ""
+        self.usage_plan_id: str | None = None
         self.provisioned: Any = None
         self.invoker: Invoker | None = None
         self.sandbox: Any = None  # local.sandbox.client.SandboxControl
@@ -223,6 +225,8 @@ class LocalStack:
             self._start_sandbox()
             self.invoker = Invoker(functions_from(self.provisioned), region=self.region)
             self._start_apigw()
+            self.usage_plan_id = self._create_usage_plan()
+            self._register_smsgate_webhooks()
             self.pollers = Pollers(self.invoker, sqs_sources_from(self.provisioned), endpoint_url=self.moto_url,
                                    region=self.region, duplicate_rate=self.duplicate_rate).start()
             self._stops.append(self.pollers.stop)
@@ -276,6 +280,45 @@ class LocalStack:
                 continue  # a secret that is not a provider's (e.g. the OTP pepper)
             sm.put_secret_value(SecretId=secret_id,
                                 SecretString=value if isinstance(value, str) else json.dumps(value))
+        pepper_id = _get(self.provisioned, "otp_pepper_secret_id")
+        if pepper_id:  # a fresh random pepper for each local run (codes never outlive it)
+            sm.put_secret_value(SecretId=pepper_id, SecretString=secrets.token_hex(32))
+
+    def _create_usage_plan(self) -> str | None:
+        """The tenants' usage plan of template.yaml (its throttle from the parameter defaults):
+        tenants created locally get their API Gateway key in it, as in AWS."""
+        from local.stack.template import load_template
+
+        template = load_template(REPO_ROOT / "template.yaml")
+        plans = [r for r in template["Resources"].values() if r.get("Type") == "AWS::ApiGateway::UsagePlan"]
+        if not plans:
+            return None
+        throttle = plans[0]["Properties"].get("Throttle", {})
+        params = template.get("Parameters", {})
+
+        def value(v: Any) -> Any:
+            return params[v["Ref"]]["Default"] if isinstance(v, dict) and "Ref" in v else v
+
+        apigateway = boto3.client("apigateway", endpoint_url=self.moto_url, region_name=self.region)
+        plan = apigateway.create_usage_plan(
+            name=f"{self.name}-{self.environment}-tenants",
+            throttle={"rateLimit": float(value(throttle.get("RateLimit", 50))),
+                      "burstLimit": int(value(throttle.get("BurstLimit", 100)))},
+        )
+        return plan["id"]
+
+    def _register_smsgate_webhooks(self) -> None:
+        """Point the SMSGate simulator's delivery reports at the local webhook route, the way
+        `python -m local.register_webhook` does against the real SMSGate."""
+        from local.register_webhook import register
+        from tamtam.providers.registry import build_client
+
+        try:
+            secret = self._local_secret("smsgate", self.sandbox_url)
+        except KeyError:
+            return
+        secret = json.loads(secret) if isinstance(secret, str) else secret
+        register(build_client("smsgate", secret), f"{self.api_url}/v1/webhooks/smsgate")
 
     def _start_apigw(self) -> None:
         assert self.invoker is not None

@@ -114,3 +114,16 @@ def test_every_function_has_json_events(function_dir: str) -> None:
     assert events, f"events/{function_dir}/ holds no JSON event"
     for event in events:
         assert isinstance(json.loads(event.read_text(encoding="utf-8")), dict), event
+
+
+def test_the_bus_rule_sends_requests_to_the_ingest_queue(deployed: Provisioned, endpoint: str) -> None:
+    events = _client("events", endpoint)
+    rules = events.list_rules(EventBusName=deployed.bus_name)["Rules"]
+    [rule] = [r for r in rules if r["Name"].endswith("-ingest")]
+    assert json.loads(rule["EventPattern"]) == {"detail-type": ["Send Message Requested", "Send Bulk Requested"]}
+    targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=deployed.bus_name)["Targets"]
+    assert [t["Arn"] for t in targets] == [deployed.queue_arns["ingest"]]
+    policy = _client("sqs", endpoint).get_queue_attributes(QueueUrl=deployed.queue_urls["ingest"], AttributeNames=["Policy"])
+    [statement] = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}

@@ -65,7 +65,7 @@ def _of_type(template: dict, type_: str) -> dict[str, dict]:
 
 def test_transform_makes_one_event_source_mapping_per_queue(transformed: dict) -> None:
     mappings = _of_type(transformed, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 5 * 2 + 10  # senders: tx + bulk each; finalizer: every provider DLQ
+    assert len(mappings) == 5 * 2 + 10 + 1 + 1  # senders: tx + bulk each; finalizer: every provider DLQ; ingest; fanout
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -78,6 +78,7 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
     assert authorizer["identitySource"] == "method.request.header.Authorization"
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
     assert body["paths"]["/docs"]["get"]["security"] == []
+    assert body["paths"]["/v1/webhooks/smsgate"]["post"]["security"] == []  # signed, no tenant key
     proxy = body["paths"]["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
     assert {"TenantAuthorizer": []} in proxy and {"api_key": []} in proxy
     responses = body["x-amazon-apigateway-gateway-responses"]
@@ -87,5 +88,5 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
 def test_transform_gives_every_function_a_role(transformed: dict) -> None:
     functions = _of_type(transformed, "AWS::Lambda::Function")
     roles = _of_type(transformed, "AWS::IAM::Role")
-    assert len(functions) == 8
+    assert len(functions) == 15
     assert {f"{name}Role" for name in functions} <= set(roles)

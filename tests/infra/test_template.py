@@ -19,7 +19,7 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
 SENDERS = {f"{p.capitalize()}SenderFunction": p for p in PROVIDERS}
 CONTRACT_ENV = {"TABLE_NAME", "QUEUE_URLS", "PROVIDER_SECRETS", "EVENT_BUS_NAME", "POWERTOOLS_SERVICE_NAME",
-                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET"}
 
 
 def test_cfn_lint_reports_nothing() -> None:
@@ -28,7 +28,9 @@ def test_cfn_lint_reports_nothing() -> None:
 
 
 def test_expected_functions_are_declared() -> None:
-    assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", *SENDERS}
+    assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", "RotationFunction", "IngestFunction",
+                              "WebhooksFunction", "StatusPollerFunction", "BalanceCheckerFunction", "FanoutFunction",
+                              "SchedulerFunction", *SENDERS}
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -139,3 +141,39 @@ def test_function_has_log_group_alarms_and_output(logical_id: str) -> None:
     }
     assert metrics == {"Errors", "Throttles"}
     assert TEMPLATE["Outputs"][f"{logical_id}Arn"]["Value"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_every_provider_secret_is_rotated_by_the_rotation_function() -> None:
+    schedules = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::SecretsManager::RotationSchedule"}
+    rotated = {TEMPLATE["Parameters"][p["SecretId"]["Ref"]]["Default"]: p for p in schedules.values()}
+    assert set(rotated) == {f"/tamtam/dev/secrets/{p}/arn" for p in PROVIDERS}
+    for properties in rotated.values():
+        assert properties["RotationLambdaARN"] == {"Fn::GetAtt": ["RotationFunction", "Arn"]}
+        assert properties["RotateImmediatelyOnUpdate"] is False  # a deployment never renews a key itself
+    passeinfo = rotated["/tamtam/dev/secrets/passeinfo/arn"]["RotationRules"]["ScheduleExpression"]
+    assert TEMPLATE["Parameters"][passeinfo["Ref"]]["Default"] == "rate(30 days)"
+    others = {p["RotationRules"]["ScheduleExpression"]["Ref"] for k, p in rotated.items() if "passeinfo" not in k}
+    assert [TEMPLATE["Parameters"][ref]["Default"] for ref in others] == ["rate(7 days)"]
+
+
+def test_secrets_manager_may_invoke_the_rotation_function_which_may_only_rotate_provider_secrets() -> None:
+    permissions = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert {"FunctionName": {"Fn::GetAtt": ["RotationFunction", "Arn"]}, "Action": "lambda:InvokeFunction",
+            "Principal": "secretsmanager.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"}} in permissions
+    [statements] = [p["Statement"] for p in FUNCTIONS["RotationFunction"]["Properties"]["Policies"]]
+    secrets = next(s for s in statements if s["Sid"] == "RotateTheProviderSecrets")
+    assert sorted(secrets["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                                         "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
+    assert {TEMPLATE["Parameters"][r["Ref"]]["Default"] for r in secrets["Resource"]} == {
+        f"/tamtam/dev/secrets/{p}/arn" for p in PROVIDERS}
+
+
+def test_ingest_reads_the_ingest_queue_in_partial_batches_and_may_dead_letter_to_its_dlq() -> None:
+    properties = FUNCTIONS["IngestFunction"]["Properties"]
+    [source] = [e["Properties"] for e in properties["Events"].values()]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert TEMPLATE["Parameters"][source["Queue"]["Ref"]]["Default"] == "/tamtam/dev/queues/ingest/arn"
+    statements = [s for p in properties["Policies"] if "Statement" in p for s in p["Statement"]]
+    dead_letter = next(s for s in statements if s["Sid"] == "DeadLetterRejectedRequests")
+    assert TEMPLATE["Parameters"][dead_letter["Resource"]["Ref"]]["Default"] == "/tamtam/dev/queues/ingest-dlq/arn"
+    assert "sqs:SendMessage" in dead_letter["Action"]

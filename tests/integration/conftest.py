@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
 from local.stack.resources import provision
-from tamtam import aws, health, routing
+from tamtam import aws, health, pacing, routing
 from tamtam.settings import get_settings, reset_settings
 
 REGION = "eu-west-1"
@@ -73,10 +73,12 @@ def provisioned(provisioned_once, sandbox, monkeypatch: pytest.MonkeyPatch):
     for key, value in result.function_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RETRY_BASE_SECONDS", "1")
+    monkeypatch.setenv("PACING_ENABLED", "false")  # paced sends have their own tests (test_pacing.py)
     aws.reset()
     reset_settings()
     routing.configured_routes.cache_clear()
     health.reset_cache()
+    pacing.reset_cache()
     _empty(result)
     sm = aws.client("secretsmanager")
     for provider, secret_id in result.secret_ids.items():

@@ -70,7 +70,8 @@ def flush(events_client: Any | None = None) -> int:
 
 
 def flushing(handler: F) -> F:
-    """Flush the status events at the end of every invocation, whatever its outcome."""
+    """Flush the status events, and the batch counters the same transitions moved
+    (tamtam.store.batches), at the end of every invocation, whatever its outcome."""
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -78,5 +79,8 @@ def flushing(handler: F) -> F:
             return handler(*args, **kwargs)
         finally:
             flush()
+            from tamtam.store import batches  # noqa: PLC0415 (the store imports this module)
+
+            batches.flush_counts()
 
     return wrapper  # type: ignore[return-value]

@@ -31,6 +31,7 @@ class SendRequest:
     sender: str | None = None
     provider: str | None = None
     channel: str = "sms"
+    schedule_at: float | None = None  # epoch seconds, already validated: the message is `scheduled`
 
 
 def build_message(
@@ -53,6 +54,7 @@ def build_message(
     if not route:
         raise InvalidRequest(f"no provider of the route carries {req.channel}", field="channel", code="channel_unavailable")
     at = clock.iso()
+    status = Status.SCHEDULED if req.schedule_at is not None else Status.QUEUED
     return MessageItem(
         id=new_id("msg"),
         tenant_id=tenant_id,
@@ -62,14 +64,15 @@ def build_message(
         channel=req.channel,
         provider=route[0],
         route=route,
-        status=Status.QUEUED,
+        status=status,
         segments=info.segments,
         encoding=info.encoding,
         created_at=at,
         updated_at=at,
-        history=[HistoryEntry(status=Status.QUEUED, at=at, provider=route[0])],
+        history=[HistoryEntry(status=status, at=at, provider=route[0])],
         batch_id=batch_id,
         expires_at=int(clock.now()) + RETENTION_SECONDS,
+        schedule_at=clock.iso(req.schedule_at) if req.schedule_at is not None else None,
     )
 
 
@@ -80,6 +83,9 @@ def queue_body(message: MessageItem) -> dict[str, Any]:
 def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
     message = build_message(req, tenant_id, table=table)
     messages.put_new(table, message)
+    if message.status == Status.SCHEDULED:  # the scheduler enqueues it when it is due
+        logger.info("message scheduled", extra={"message_id": message.id, "schedule_at": message.schedule_at})
+        return message
     try:
         queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
     except Exception as exc:

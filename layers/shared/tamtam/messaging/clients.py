@@ -1,5 +1,6 @@
 """Provider clients cached per warm Lambda, so tokens and connections are reused. A client is
-rebuilt when its secret changes (a rotation, or a refetch after an auth failure)."""
+rebuilt when its secret changes (a rotation, or a refetch after an auth failure). While a
+rotation is in flight, `pending` offers a client on the secret's AWSPENDING version."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from tamtam.providers.base import ProviderClient
 from tamtam.providers.registry import build_client
+from tamtam.secrets import PENDING
 
 SecretLoader = Callable[..., dict[str, Any]]
 
@@ -38,3 +40,23 @@ class ClientCache:
     def refresh(self, provider: str) -> ProviderClient:
         """Refetch the secret (it may have been rotated) and rebuild the client if it changed."""
         return self.get(provider, force=True)
+
+    def pending(self, provider: str) -> ProviderClient | None:
+        """A client on the AWSPENDING version of the secret (a rotation between createSecret and
+        finishSecret: PasseInfo refuses the old key at once), or None when there is none or it
+        holds the credentials already in use. With no pending version, AWSCURRENT is read once
+        more: a rotation may have finished since the refetch. Never cached: this path is taken
+        only after the current credentials failed twice."""
+        try:
+            try:
+                secret = self._load_secret(provider, stage=PENDING)
+            except LookupError:
+                secret = self._load_secret(provider, force=True)
+            fingerprint = _fingerprint(secret)
+            with self._lock:
+                cached = self._clients.get(provider)
+            if cached is not None and cached[0] == fingerprint:
+                return None
+            return build_client(provider, secret)
+        except (LookupError, ValueError):  # nothing readable, or not a valid secret
+            return None

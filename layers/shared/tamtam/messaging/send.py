@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam import clock, health, queues
+from tamtam import clock, health, pacing, queues
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.texts import text_for
+from tamtam.otp.errors import OtpUnavailable
 from tamtam.observability import logger
 from tamtam.providers.base import (
     PROVIDER_SIDE_REASONS,
@@ -134,7 +135,15 @@ def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessag
     except AuthError:
         # Not taken; the secret may have been rotated since it was cached.
         logger.info("auth failed; refetching the provider secret", extra={"provider": client.name})
+    try:
         return clients.refresh(client.name).send(outbound)
+    except AuthError:
+        # A rotation in flight: the provider may already hold the AWSPENDING credentials only.
+        pending = clients.pending(client.name)
+        if pending is None:
+            raise
+        logger.info("auth failed again; trying the pending secret", extra={"provider": client.name})
+        return pending.send(outbound)
 
 
 def _send_claimed(message: MessageItem, body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
@@ -143,7 +152,18 @@ def _send_claimed(message: MessageItem, body: QueueBody, *, table: Any, sqs: Any
         unhealthy = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="circuit open")
         return _fail_or_failover(message, unhealthy, body, table=table, sqs=sqs, exhausted=True)
     client = clients.get(provider)
-    outbound = OutboundMessage(message.id, message.to, text_for(message, table=table), message.sender, message.channel)
+    try:
+        text = text_for(message, table=table)
+    except OtpUnavailable as exc:  # the code expired or was used meanwhile: already recorded failed
+        return Outcome("otp_" + exc.reason)
+    except Exception:  # e.g. KMS throttled: nothing was sent, release the claim and retry
+        logger.exception("message text not available", extra={"message_id": message.id})
+        unavailable = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="message text not available")
+        return _retry_or_exhaust(message, unavailable, body, table=table, sqs=sqs)
+    outbound = OutboundMessage(
+        message.id, message.to, text, message.sender, message.channel, group_id=message.group_id
+    )
+    pacing.wait_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
     try:
         result = _call(client, clients, outbound)
     except DuplicateError as exc:

@@ -53,3 +53,12 @@ class CodeRejected(TamtamError):
             "the code does not match" + ("; no attempt left" if attempts_left <= 0 else ""), field="code"
         )
         self.attempts_left = max(attempts_left, 0)
+
+
+class OtpUnavailable(Exception):
+    """The code can no longer be sent (its record is gone, expired, used or locked). Raised on
+    the sending path, after the message was recorded failed."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

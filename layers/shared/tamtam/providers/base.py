@@ -51,6 +51,9 @@ class OutboundMessage:
     text: str
     sender: str | None = None
     channel: str = "sms"  # "sms" or "whatsapp"
+    # A provider-side group (PasseInfo group id, Message Pro group ids): one call reaches every
+    # member, `to` is then only a label. Only the clients with `sends_to_groups` honour it.
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class ProviderClient(ABC):
     refuses_duplicate_ids: ClassVar[bool] = False
     # True when `status()` answers (used by the status poller).
     answers_status_queries: ClassVar[bool] = False
+    # True when `send()` honours `OutboundMessage.group_id`.
+    sends_to_groups: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -144,3 +149,8 @@ class ProviderClient(ABC):
     def balance(self) -> float | None:
         """The account's remaining credit, or None when the provider does not say."""
         return None
+
+    def check_credentials(self) -> None:
+        """Make one harmless authenticated call (a login, a balance query) and raise AuthError
+        when the provider refuses the credentials (the rotation function's test step)."""
+        raise NotImplementedError(f"{self.name} has no credentials check")

@@ -247,6 +247,11 @@ class FlowSmsClient(ProviderClient):
             json=body, headers={"Authorization": f"Bearer {access}"}, allow_redirects=False,
         )
 
+    def check_credentials(self) -> None:
+        """A fresh login with the stored username and password (never a cached token)."""
+        with self._lock:
+            self._login()
+
     # tokens
 
     def _forget_access(self) -> None:

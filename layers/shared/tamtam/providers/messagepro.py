@@ -151,6 +151,7 @@ class MessageProClient(ProviderClient):
     name = "messagepro"
     channels = frozenset({"sms", "whatsapp"})
     answers_status_queries = True
+    sends_to_groups = True
 
     def __init__(
         self,
@@ -182,6 +183,8 @@ class MessageProClient(ProviderClient):
     # sends
 
     def send(self, message: OutboundMessage) -> SendResult:
+        if message.group_id is not None:
+            return self._send_groups(message)
         if message.channel == "whatsapp":
             path, fields = "send/whatsapp", self._whatsapp_fields(message)
         elif message.channel == "sms":
@@ -194,6 +197,17 @@ class MessageProClient(ProviderClient):
         if status != 200:
             raise envelope_error(status, envelope.get("message") or "")
         return SendResult(_message_id(envelope.get("data")), raw_status=envelope.get("message") or None)
+
+    def _send_groups(self, message: OutboundMessage) -> SendResult:
+        """`send/sms.bulk` with `groups` (comma-separated contact group ids): Zender expands the
+        groups itself; the answer carries no message ids."""
+        fields = self._sms_fields(message)
+        del fields["phone"]
+        fields.update(groups=message.group_id, campaign=message.message_id)
+        envelope = self._envelope(self._call("POST", "send/sms.bulk", data=fields), sending=True)
+        if envelope["status"] != 200:
+            raise envelope_error(envelope["status"], envelope.get("message") or "")
+        return SendResult(None, raw_status=envelope.get("message") or None)
 
     def _sms_fields(self, message: OutboundMessage) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -242,6 +256,9 @@ class MessageProClient(ProviderClient):
             return float(credits) if credits not in (None, False, "") else None
         except (TypeError, ValueError):
             return None
+
+    def check_credentials(self) -> None:
+        self.balance()  # GET get/credits with the secret: a refused secret is an error envelope
 
     def _query(self, path: str, **params: str) -> dict[str, Any]:
         params["secret"] = self._secret.secret.get_secret_value()

@@ -134,6 +134,7 @@ def check_answer(response: requests.Response) -> dict[str, Any]:
 class PasseInfoClient(ProviderClient):
     name = "passeinfo"
     answers_status_queries = True
+    sends_to_groups = True
 
     def __init__(
         self,
@@ -163,6 +164,8 @@ class PasseInfoClient(ProviderClient):
         return check_answer(response)
 
     def send(self, message: OutboundMessage) -> SendResult:
+        if message.group_id is not None:
+            return self.send_group(message.group_id, message.text, message.sender)
         body = {
             "message": message.text,
             "contact": format_contact(message.to, self.settings.phone_format),
@@ -173,6 +176,15 @@ class PasseInfoClient(ProviderClient):
         if provider_id is not None and (not str(provider_id).strip() or " " in str(provider_id).strip()):
             provider_id = None  # "message" holding prose ("Message sent") rather than the id
         return SendResult(str(provider_id).strip() if provider_id is not None else None, str(answer.get("status")))
+
+    def send_group(self, group_id: str, text: str, sender: str | None = None) -> SendResult:
+        """One message to every member of a PasseInfo group (`send_message_to_group`). The
+        answer carries no message id: `{"status", "group_size", "messages_queued"}`."""
+        if not group_id or not re.fullmatch(r"[A-Za-z0-9_-]+", group_id):
+            raise PermanentError(Reason.REJECTED, detail="not a PasseInfo group id")
+        body = {"message": text, "senderName": sender or self.settings.default_sender}
+        answer = self._request("POST", f"message/send_message_to_group/{group_id}", body)
+        return SendResult(None, f"group_size={answer.get('group_size')} queued={answer.get('messages_queued')}")
 
     def status(self, provider_message_id: str) -> DeliveryReport:
         answer = self._request("GET", f"message/get_single_status/{provider_message_id}")
@@ -189,6 +201,9 @@ class PasseInfoClient(ProviderClient):
             return float(solde) if solde is not None else None
         except (TypeError, ValueError):
             return None
+
+    def check_credentials(self) -> None:
+        self.balance()  # GET user/get_solde: 401 on a refused key
 
     def renew_api_key(self) -> str:
         """Ask for a new key; this client uses it from now on. The old key may stop working at

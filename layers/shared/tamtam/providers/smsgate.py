@@ -1,7 +1,8 @@
 """SMSGate / SMS Gateway for Android cloud API (docs/providers.md section 5).
 
 Basic auth (`username`/`password`) by default; Bearer JWT when the secret holds tokens
-instead (a 401 then renews the pair once with the refresh token: the message was not taken).
+(a 401 then renews the pair once with the refresh token: the message was not taken). In JWT
+mode, Basic credentials kept beside the tokens only issue and revoke tokens (the rotation).
 Our message id travels as the SMSGate message `id`, so a repeated send answers 409, which
 this client raises as `DuplicateError` (the earlier attempt went through).
 """
@@ -58,6 +59,7 @@ class SmsGateSecret(BaseModel):
     password: SecretStr | None = None
     access_token: SecretStr | None = None
     refresh_token: SecretStr | None = None
+    token_id: str | None = None  # the jti of the pair above: the rotation revokes it once replaced
     device_id: str | None = None
     webhook_signing_key: SecretStr | None = None
 
@@ -182,8 +184,13 @@ class SmsGateClient(ProviderClient):
         return cls(SmsGateSecret.model_validate(secret))
 
     @property
-    def uses_basic_auth(self) -> bool:
+    def has_basic_credentials(self) -> bool:
         return bool(self.secret.username and self.secret.password)
+
+    @property
+    def uses_basic_auth(self) -> bool:
+        """Basic on every call, unless the secret holds tokens (JWT mode)."""
+        return self.has_basic_credentials and not (self.secret.access_token or self.secret.refresh_token)
 
     @property
     def tokens(self) -> tuple[SecretStr | None, SecretStr | None]:
@@ -191,16 +198,19 @@ class SmsGateClient(ProviderClient):
         return self._access, self._refresh
 
     # -- plumbing --------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, retry_auth: bool = True, **kwargs: Any) -> requests.Response:
+    def _request(
+        self, method: str, path: str, *, retry_auth: bool = True, basic: bool = False, **kwargs: Any
+    ) -> requests.Response:
         headers = {"Accept": "application/json"}
-        if self.uses_basic_auth:
+        basic = basic or self.uses_basic_auth
+        if basic:
             kwargs["auth"] = (self.secret.username, self.secret.password.get_secret_value())  # type: ignore[union-attr]
         else:
             if self._access is None:
                 self.refresh_tokens()
             headers["Authorization"] = f"Bearer {self._access.get_secret_value()}"  # type: ignore[union-attr]
         response = call(self.session, method, f"{self._base}/{path}", timeout=self._timeout, headers=headers, **kwargs)
-        if response.status_code == 401 and retry_auth and not self.uses_basic_auth and self._refresh is not None:
+        if response.status_code == 401 and retry_auth and not basic and self._refresh is not None:
             self.refresh_tokens()  # the 401 means nothing was taken: one retry with a new pair
             return self._request(method, path, retry_auth=False, **kwargs)
         return response
@@ -250,12 +260,13 @@ class SmsGateClient(ProviderClient):
 
     # -- tokens (JWT mode) -----------------------------------------------------------------
     def issue_token(self, scopes: list[str] | None = None, ttl: int | None = None) -> TokenPair:
-        """A new token pair (needs Basic auth, or a JWT holding `tokens:manage`)."""
+        """A new token pair (with the Basic credentials when the secret has them, else with
+        a JWT holding `tokens:manage`)."""
         body: dict[str, Any] = {"scopes": scopes or self.settings.token_scopes}
         token_ttl = self.settings.token_ttl if ttl is None else ttl
         if token_ttl:
             body["ttl"] = token_ttl
-        response = self._request("POST", "auth/token", json=body)
+        response = self._request("POST", "auth/token", basic=self.has_basic_credentials, json=body)
         return _token_pair(response)
 
     def refresh_tokens(self) -> TokenPair:
@@ -270,9 +281,13 @@ class SmsGateClient(ProviderClient):
         return pair
 
     def revoke_token(self, jti: str) -> None:
-        response = self._request("DELETE", f"auth/token/{jti}")
+        response = self._request("DELETE", f"auth/token/{jti}", basic=self.has_basic_credentials)
         if not 200 <= response.status_code < 300:
             raise error_for(response)
+
+    def check_credentials(self) -> None:
+        """GET /webhooks (scope `webhooks:list`, in the default token scopes): harmless."""
+        self.list_webhooks()
 
     # -- webhooks --------------------------------------------------------------------------
     def register_webhook(self, url: str, event: str, webhook_id: str | None = None) -> dict[str, Any]:

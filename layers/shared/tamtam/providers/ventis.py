@@ -268,6 +268,11 @@ class VentisClient(ProviderClient):
             timeout=self._timeout, data=payload, headers=headers, allow_redirects=False,
         )
 
+    def check_credentials(self) -> None:
+        """A fresh password grant with the stored credentials (never a cached token)."""
+        with self._lock:
+            self._login()
+
     # tokens
 
     def _forget_access(self) -> None:

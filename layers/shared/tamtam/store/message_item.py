@@ -46,6 +46,8 @@ class MessageItem(BaseModel):
     batch_id: str | None = None
     otp_id: str | None = None  # set for a one-time code: `text` is then the template, never the code
     expires_at: int | None = None
+    schedule_at: str | None = None  # ISO time (UTC) a `scheduled` message is due
+    group_id: str | None = None  # a provider-side group: one provider call reaches all its members
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> MessageItem:

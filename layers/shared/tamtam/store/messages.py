@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock, events
 from tamtam.status import Status
+from tamtam.store import batches
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
@@ -23,8 +24,21 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def index_keys(message: MessageItem) -> dict[str, str]:
+    """Index attributes of a new record: gsi1 for a swept status (a scheduled message sorts by
+    its due time), gsi2 for a message of a batch (`<status>#<id>`: a batch listed by status)."""
+    keys: dict[str, str] = {}
+    status = Status(message.status)
+    if status in _SWEPT:
+        at = message.schedule_at if status == Status.SCHEDULED and message.schedule_at else message.updated_at
+        keys.update(gsi1pk=_SWEPT[status], gsi1sk=f"{at}#{message.id}")
+    if message.batch_id:
+        keys.update(gsi2pk=batches.batch_index_pk(message.batch_id), gsi2sk=f"{status.value}#{message.id}")
+    return keys
+
+
 def put_new(table: Any, message: MessageItem) -> None:
-    item = message.to_item()
+    item = {**message.to_item(), **index_keys(message)}
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     events.emit(
         tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=None,
@@ -82,9 +96,14 @@ def transition(
         else:
             values[f":f{i}"] = Decimal(str(value)) if isinstance(value, float) else value
             sets.append(f"#f{i} = :f{i}")
+    # gsi2sk follows the status; it only indexes records that have a gsi2pk (messages of a batch).
+    names["#b2"] = "gsi2sk"
+    values[":b2"] = f"{new_status.value}#{message_id}"
+    sets.append("#b2 = :b2")
     if new_status in _SWEPT:
+        due = (fields or {}).get("schedule_at") if new_status == Status.SCHEDULED else None
         names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
-        values.update({":g1": _SWEPT[new_status], ":g2": f"{at}#{message_id}"})
+        values.update({":g1": _SWEPT[new_status], ":g2": f"{due or at}#{message_id}"})
         sets += ["#g1 = :g1", "#g2 = :g2"]
     else:
         names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
@@ -115,6 +134,8 @@ def transition(
     message = MessageItem.from_item(answer["Attributes"])
     old = message.history[-2].status if len(message.history) > 1 else None
     if old != new_status.value:
+        if message.batch_id:
+            batches.count_transition(message.batch_id, old, new_status.value)
         events.emit(
             tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=old,
             new=new_status.value, reason=reason, provider=message.provider, at=at,

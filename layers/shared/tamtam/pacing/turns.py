@@ -1,0 +1,148 @@
+"""Each message waits for its slot right before the provider call.
+
+The sender opens a `Pool` per provider and lane of a batch, and runs each record inside
+`turn(pool)`. When a record is ready to call the provider (claimed, text rendered),
+`wait_turn()` gives it the pool's next slot and sleeps until then. A pool reserves
+(tamtam.pacing.slots) for the records that are ready: the first one waits for the batch's
+others (at most `GATHER_SECONDS`; a record that ends without a provider call stops being
+waited for), then one write reserves for all of them. So a batch costs one write in the common
+case, and a slot never goes to a record still being claimed. A record woken too late for its
+slot (by more than the tolerance) takes a fresh one: a call never starts late.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tamtam import clock
+from tamtam.observability import logger
+from tamtam.pacing.slots import grid, reserve
+
+GATHER_SECONDS = 0.25
+
+
+class Pool:
+    """The slots of one batch's `records` records of one provider and one lane."""
+
+    def __init__(self, table: Any, provider: str, lane: str, records: int, *, deadline: float):
+        self.table, self.provider, self.lane, self.deadline = table, provider, lane, deadline
+        paced = grid(provider)
+        assert paced is not None, f"{provider} is not paced"
+        self.tolerance, self.spacing = paced.tolerance, paced.spacing
+        self._slots: deque[float] = deque()
+        self._unserved = records  # records without a slot that may still ask for one
+        self._waiting = 0  # records asking now
+        self._changed = threading.Condition()
+        self._filling = threading.Lock()  # one reservation at a time
+
+    def _pop(self) -> float | None:
+        too_old = clock.now() - self.tolerance
+        while self._slots and self._slots[0] < too_old:
+            self._slots.popleft()  # expired unused: never used late
+        if not self._slots:
+            return None
+        self._unserved -= 1
+        return self._slots.popleft()
+
+    def take(self) -> float | None:
+        """The next slot (epoch seconds); None when none came before the deadline."""
+        with self._changed:
+            self._waiting += 1
+            self._changed.notify_all()
+        try:
+            while True:
+                with self._changed:
+                    slot = self._pop()
+                    if slot is not None:
+                        return slot
+                with self._filling:
+                    if not self._fill():
+                        self.forget()
+                        return None
+        finally:
+            with self._changed:
+                self._waiting -= 1
+
+    def _gather(self) -> int:
+        """How many records to reserve for, once the batch's ready records are all asking."""
+        end = time.monotonic() + GATHER_SECONDS
+        with self._changed:
+            while not self._slots and self._waiting < self._unserved and (left := end - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return max(self._waiting - len(self._slots), 1)
+
+    def _fill(self) -> bool:
+        """Reserve for the records waiting; while the horizon is full, wait for it to move on.
+        False at the deadline."""
+        while True:
+            wanted = self._gather()
+            with self._changed:
+                if self._slots:
+                    return True  # another record filled the pool meanwhile
+            fresh = reserve(self.table, self.provider, self.lane, wanted)
+            if fresh:
+                with self._changed:
+                    self._slots.extend(fresh)
+                return True
+            if clock.now() >= self.deadline:
+                return False
+            time.sleep(max(0.05, min(1.0, wanted * self.spacing, self.deadline - clock.now())))  # the horizon moves on
+
+    def forget(self) -> None:
+        """A record will not ask (again): it ended without a provider call, or got none."""
+        with self._changed:
+            self._unserved -= 1
+            self._changed.notify_all()
+
+    def retake(self) -> None:
+        """A record that missed its slot asks for another one."""
+        with self._changed:
+            self._unserved += 1
+
+
+@dataclass
+class _Ticket:
+    pool: Pool
+    took: bool = False
+
+
+_ticket: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("tamtam_pacing_ticket", default=None)
+
+
+@contextlib.contextmanager
+def turn(pool: Pool | None) -> Iterator[None]:
+    """Run one record of `pool`'s batch (None: its provider is not paced)."""
+    ticket = _Ticket(pool) if pool is not None else None
+    token = _ticket.set(ticket)
+    try:
+        yield
+    finally:
+        _ticket.reset(token)
+        if ticket is not None and not ticket.took:
+            ticket.pool.forget()
+
+
+def wait_turn() -> None:
+    """Sleep until this record's slot (nothing when it is not paced)."""
+    ticket = _ticket.get()
+    if ticket is None or ticket.took:
+        return
+    ticket.took = True
+    while True:
+        slot = ticket.pool.take()
+        if slot is None:  # the horizon stayed full until the deadline: an overload
+            logger.warning("no rate slot before the deadline; sending anyway", extra={"provider": ticket.pool.provider})
+            return
+        delay = slot - clock.now()
+        if delay > 0:
+            time.sleep(delay)
+        if clock.now() - slot <= ticket.pool.tolerance:
+            return
+        ticket.pool.retake()
