@@ -4,7 +4,8 @@ With the header, the route runs once per (tenant, key) within 24 h (tamtam.idemp
 retry with the same key and the same request gets the first answer again (same status, same
 body, plus `Idempotency-Replayed: true`); the same key on another request (other body or
 path) is refused with 422 `idempotency_key_reused`; while the first is still running, 409
-`request_in_flight`. Without the header nothing changes.
+`request_in_flight`. Without the header nothing changes, and `POST /v1/otp/{id}/verify` ignores
+it (its body is a one-time code: no hash of it is stored, and a code is single-use anyway).
 
 The middleware runs after request validation, so a malformed body never takes a key. Only an
 answer the route returned is kept: a route that raised (a refused field, a queue that was

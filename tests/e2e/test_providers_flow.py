@@ -75,10 +75,15 @@ def test_given_a_passeinfo_message_sent_then_the_poller_makes_it_delivered(stack
     key = tenant_key("poller")
     stack.sandbox.configure("passeinfo", sent_after=0, delivered_after=0)
     accepted = api("POST", "/v1/messages", key, json={"to": "+224622000104", "text": "poll me", "provider": "passeinfo"}).json()
-    wait_for(_final(api, key, accepted["id"], ("sent",)), timeout=10)
-    stack.schedules.trigger("StatusPollerFunction")
-    view = api("GET", f"/v1/messages/{accepted['id']}", key).json()
+    wait_for(_final(api, key, accepted["id"], ("sent", "delivered")), timeout=10)
+
+    def delivered():
+        stack.schedules.trigger("StatusPollerFunction")
+        return _final(api, key, accepted["id"], ("delivered",))()
+
+    view = wait_for(delivered, timeout=20, interval=1)
     assert view["status"] == "delivered"
+    assert any(a["outcome"] == "report" for a in view["attempts"])
 
 
 def test_given_the_balance_checker_ran_then_the_providers_route_shows_balances(stack, api, tenant_key):

@@ -19,7 +19,7 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
 SENDERS = {f"{p.capitalize()}SenderFunction": p for p in PROVIDERS}
 CONTRACT_ENV = {"TABLE_NAME", "QUEUE_URLS", "PROVIDER_SECRETS", "EVENT_BUS_NAME", "POWERTOOLS_SERVICE_NAME",
-                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET"}
+                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET", "PROVIDER_RATE_LIMITS"}
 
 
 def test_cfn_lint_reports_nothing() -> None:

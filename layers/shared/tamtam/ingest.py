@@ -145,7 +145,7 @@ def parse(body: str, *, message_id: str) -> Ingest:
         kind = DETAIL_TYPES.get(str(raw["detail-type"]))
         if kind is None or not isinstance(raw["detail"], dict):
             raise Rejected("invalid_value", f"unsupported event {raw['detail-type']!r}", "detail-type")
-        raw, key = {"kind": kind, **raw["detail"]}, str(raw.get("id") or message_id)
+        raw, key = {**raw["detail"], "kind": kind}, str(raw.get("id") or message_id)  # the detail-type decides
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:

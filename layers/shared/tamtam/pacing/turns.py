@@ -25,7 +25,7 @@ from tamtam import clock
 from tamtam.observability import logger
 from tamtam.pacing.slots import grid, reserve
 
-GATHER_SECONDS = 0.25
+GATHER_SECONDS = 0.1
 
 
 class Pool:
