@@ -21,6 +21,7 @@ import contextlib
 import functools
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Snapshot:
     ddb_write_units: float = 0.0
     ddb_read_units: float = 0.0
     idle_polls: int = 0  # empty receives of the pollers, not counted
+    by_item: Counter[str] = field(default_factory=Counter)  # "UpdateItem MSG" -> DynamoDB calls on that kind of item
 
     def service_calls(self, service: str) -> int:
         return sum(n for (s, _), n in self.calls.items() if s == service)
@@ -63,6 +65,28 @@ def _size(body: Any) -> int:
     if isinstance(body, (bytes, bytearray, str)):
         return len(body)
     return len(json.dumps(body)) if body else 0
+
+
+def item_kind(request: dict[str, Any]) -> str:
+    """The kind of item a DynamoDB request is about: the prefix of its partition key
+    (MSG, BATCH, RATE, PROVIDER...), or the index it queries."""
+    if "IndexName" in request:
+        return str(request["IndexName"])
+    key = request.get("Key") or request.get("Item")
+    if key is None:
+        items = request.get("RequestItems") or {}
+        first = next(iter(items.values()), None)
+        if isinstance(first, list) and first:  # BatchWriteItem
+            entry = first[0]
+            key = (entry.get("PutRequest") or {}).get("Item") or (entry.get("DeleteRequest") or {}).get("Key")
+        elif isinstance(first, dict) and first.get("Keys"):  # BatchGetItem
+            key = first["Keys"][0]
+        elif request.get("TransactItems"):
+            body = next(iter(request["TransactItems"][0].values()))
+            key = body.get("Key") or body.get("Item")
+    value = (key or {}).get("pk", {})
+    text = next(iter(value.values()), "") if isinstance(value, dict) and value else ""
+    return str(text).split("#", 1)[0] or "?"
 
 
 class CallCounter:
@@ -100,6 +124,7 @@ class CallCounter:
 
     def reset(self) -> None:
         with self._lock:
+            self.intervals: dict[str, list[tuple[float, float]]] = {}  # service -> (start, end) of the app's calls
             self._snapshot = Snapshot()
             self._meter = UnitMeter(self.schemas, _known=getattr(self, "_meter", UnitMeter({}))._known)
 
@@ -107,7 +132,18 @@ class CallCounter:
         with self._lock:
             snap = self._snapshot
             return Snapshot(Counter(snap.calls), snap.sqs_requests, snap.events_entries,
-                            self._meter.write, self._meter.read, snap.idle_polls)
+                            self._meter.write, self._meter.read, snap.idle_polls, Counter(snap.by_item))
+
+    def busy_seconds(self, service: str) -> float:
+        """Wall time during which at least one of the app's calls to `service` was in flight."""
+        with self._lock:
+            spans = sorted(self.intervals.get(service, []))
+        total, end = 0.0, float("-inf")
+        for start, stop in spans:
+            if stop > end:
+                total += stop - max(start, end)
+                end = stop
+        return total
 
     @contextlib.contextmanager
     def creating(self, tag: str) -> Iterator[None]:
@@ -133,12 +169,16 @@ class CallCounter:
     def _before(self, box: list[str], params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if self.enabled and box[0] in (APP, ESM):
             context["bench_request"] = params.get("body")
+            context["bench_started"] = time.perf_counter()
 
     def _after(self, box: list[str], http_response: Any, parsed: dict[str, Any], model: Any,
                context: dict[str, Any], **_: Any) -> None:
         if not self.enabled or "bench_request" not in context:
             return
         service, operation = model.service_model.service_name, model.name
+        if box[0] == APP:
+            with self._lock:
+                self.intervals.setdefault(service, []).append((context["bench_started"], time.perf_counter()))
         if box[0] == ESM:
             if operation == "ReceiveMessage" and not parsed.get("Messages"):
                 with self._lock:
@@ -159,3 +199,4 @@ class CallCounter:
                 snap.events_entries += len(_json(request).get("Entries") or [])
             elif wire is not None:
                 self._meter.observe(operation, wire[0], wire[1], error)
+                snap.by_item[f"{operation} {item_kind(wire[0])}"] += 1

@@ -34,9 +34,9 @@ SINGLE_COST_TARGET, BULK_COST_TARGET, BULK_SQS_TARGET = 6.50, 1.75, 0.3
 def run(counter: CallCounter) -> list[Line]:
     with started(counter, env=FAST_PACING) as session:
         _warm_up(session)
-        lines = singles(session, counter)
-        lines += bulk(session, counter)
-        lines += sender_concurrency(session)
+        lines = singles(session, counter) if SINGLES else []
+        lines += bulk(session, counter) if BULK else []
+        lines += sender_concurrency(session, counter)
     return lines
 
 
@@ -121,7 +121,7 @@ def _queued_records(session: Session, count: int) -> list[dict[str, Any]]:
     return records
 
 
-def sender_concurrency(session: Session) -> list[Line]:
+def sender_concurrency(session: Session, counter: CallCounter) -> list[Line]:
     what = "10 records, provider answering in 200 ms: 10 single invocations / one batch"
     senders = [f for f in function_ids(session.stack, "sender") if f.lower().startswith("passeinfo")]
     if not senders:
@@ -131,9 +131,13 @@ def sender_concurrency(session: Session) -> list[Line]:
     invoke(sender, {"Records": records[:1]})  # warm: handler, secret, connection pool
     session.stack.sandbox.fault("passeinfo", "slow", delay=0.2, match="/v1/message/")
     try:
+        counter.reset()
+        counter.enabled = True
         started_at = time.perf_counter()
         invoke(sender, {"Records": records[1:11]})
         batch = time.perf_counter() - started_at
+        counter.enabled = False
+        dynamodb = counter.busy_seconds("dynamodb")
         started_at = time.perf_counter()
         for record in records[11:21]:
             invoke(sender, {"Records": [record]})
@@ -145,4 +149,6 @@ def sender_concurrency(session: Session) -> list[Line]:
     if sent != len(ids):
         return [Line.missing(SECTION_SENDER, what, f"only {sent}/{len(ids)} records were sent", ">= 8x")]
     speedup = one_by_one / batch
-    return [Line.check(SECTION_SENDER, what, f"{speedup:.1f}x ({one_by_one:.2f} s / {batch:.2f} s)", ">= 8x", speedup >= 8)]
+    value = (f"{speedup:.1f}x ({one_by_one:.2f} s / {batch:.2f} s; the batch spent {dynamodb:.2f} s "
+             f"with a DynamoDB call in flight)")
+    return [Line.check(SECTION_SENDER, what, value, ">= 8x", speedup >= 8)]

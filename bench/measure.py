@@ -92,6 +92,9 @@ def per_message_lines(section: str, label: str, w: Window, messages: int, *, cos
         detail = ", ".join(f"{op} {n / messages:.3f}" for op, n in ops.most_common())
         lines.append(Line(section, f"{label}: {_SERVICE_NAMES.get(service, service)} calls/msg",
                           f"{total:.3f} ({detail})"))
+    if w.snapshot.by_item:
+        detail = ", ".join(f"{k} {n / messages:.3f}" for k, n in w.snapshot.by_item.most_common())
+        lines.append(Line(section, f"{label}: DynamoDB calls/msg by item", detail))
     sqs = w.snapshot.sqs_requests / messages
     what = f"{label}: SQS requests/msg (billed)"
     if sqs_target is None:

@@ -42,6 +42,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the moto child: end with the scenario process, even when it is killed (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class BenchStack(LocalStack):
     """LocalStack with moto out of process."""
 
@@ -52,7 +63,7 @@ class BenchStack(LocalStack):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
         self._moto_process = subprocess.Popen(
             [sys.executable, "-m", "bench.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, preexec_fn=_die_with_parent,
         )
         log.close()
         self._stops.append(self._stop_moto)

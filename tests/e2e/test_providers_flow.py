@@ -25,7 +25,7 @@ def test_given_passeinfo_out_of_credit_then_a_guinean_message_goes_through_messa
     stack.sandbox.fault("passeinfo", "reject", reason="insufficient_credit")
     try:
         accepted = api("POST", "/v1/messages", key, json={"to": "+224622000101", "text": "via the second provider"}).json()
-        view = wait_for(_final(api, key, accepted["id"]), timeout=15)
+        view = wait_for(_final(api, key, accepted["id"]), timeout=30)
     finally:
         stack.sandbox.clear_faults("passeinfo")
     assert (view["status"], view["provider"]) in {("sent", "messagepro"), ("delivered", "messagepro")}
@@ -40,7 +40,7 @@ def test_given_every_provider_of_the_route_down_then_failed_with_the_last_reason
         stack.sandbox.fault(provider, "reject", reason="auth_failed")
     try:
         accepted = api("POST", "/v1/messages", key, json={"to": "+24106123456", "text": "nobody takes it"}).json()
-        view = wait_for(_final(api, key, accepted["id"]), timeout=20)
+        view = wait_for(_final(api, key, accepted["id"]), timeout=40)
     finally:
         stack.sandbox.clear_faults()
     assert view["status"] == "failed" and view["reason"] == "auth_failed"
@@ -51,16 +51,18 @@ def test_given_smsgate_reports_delivery_by_signed_webhook_then_the_message_becom
     key = tenant_key("webhook")
     stack.sandbox.configure("smsgate", sent_after=0, delivered_after=0.2)
     accepted = api("POST", "/v1/messages", key, json={"to": "+224622000102", "text": "report me", "provider": "smsgate"}).json()
-    view = wait_for(_final(api, key, accepted["id"], ("delivered",)), timeout=20, interval=0.3)
+    view = wait_for(_final(api, key, accepted["id"], ("delivered",)), timeout=40, interval=0.3)
     assert [h["status"] for h in view["history"]][-1] == "delivered"
 
 
 def test_given_a_forged_webhook_then_401_and_nothing_changes(stack, api, tenant_key):
     key = tenant_key("forged")
+    stack.sandbox.configure("smsgate", sent_after=0, delivered_after=0.2)
     answer = api("POST", "/v1/messages", key, json={"to": "+224622000103", "text": "x", "provider": "smsgate"})
     assert answer.status_code == 202, answer.text
     accepted = answer.json()
-    wait_for(_final(api, key, accepted["id"]), timeout=10)
+    # wait for the real (signed) delivery report first, so nothing else can move it meanwhile
+    wait_for(_final(api, key, accepted["id"], ("delivered",)), timeout=40, interval=0.3)
     before = api("GET", f"/v1/messages/{accepted['id']}", key)
     assert before.status_code == 200, before.text
     body = '{"id":"x","webhookId":"w","event":"sms:failed","deviceId":"d","payload":{"messageId":"%s","failedAt":"2026-11-22T10:00:00+00:00","reason":"forged"}}' % accepted["id"]
@@ -75,13 +77,13 @@ def test_given_a_passeinfo_message_sent_then_the_poller_makes_it_delivered(stack
     key = tenant_key("poller")
     stack.sandbox.configure("passeinfo", sent_after=0, delivered_after=0)
     accepted = api("POST", "/v1/messages", key, json={"to": "+224622000104", "text": "poll me", "provider": "passeinfo"}).json()
-    wait_for(_final(api, key, accepted["id"], ("sent", "delivered")), timeout=10)
+    wait_for(_final(api, key, accepted["id"], ("sent", "delivered")), timeout=30)
 
     def delivered():
         stack.schedules.trigger("StatusPollerFunction")
         return _final(api, key, accepted["id"], ("delivered",))()
 
-    view = wait_for(delivered, timeout=20, interval=1)
+    view = wait_for(delivered, timeout=40, interval=1)
     assert view["status"] == "delivered"
     assert any(a["outcome"] == "report" for a in view["attempts"])
 

@@ -75,7 +75,7 @@ def test_given_passeinfo_answering_503_then_the_message_is_retried_and_ends_fail
             view = api("GET", f"/v1/messages/{accepted['id']}", key).json()
             return view if view["status"] in ("failed", "sent") else None
 
-        view = wait_for(final, timeout=40, interval=0.5)
+        view = wait_for(final, timeout=90, interval=0.5)
     finally:
         stack.sandbox.clear_faults("passeinfo")
     assert view["status"] == "failed" and view["reason"] == "provider_unavailable"

@@ -53,7 +53,8 @@ def _e164(value: str) -> str:
 
 def _provider(value: str | None) -> str | None:
     if value is not None and value not in PROVIDER_NAMES:
-        raise PydanticCustomError("unknown_provider", "unknown provider; one of: {names}", {"names": ", ".join(PROVIDER_NAMES)})
+        names = {"names": ", ".join(PROVIDER_NAMES)}
+        raise PydanticCustomError("unknown_provider", "unknown provider; one of: {names}", names)
     return value
 
 
@@ -129,7 +130,8 @@ _CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field", "strin
 def _rejected(exc: ValidationError, prefix: str = "") -> Rejected:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or None
-    return Rejected(_CODES.get(first["type"], "invalid_value"), first["msg"], f"{prefix}{field}" if field else prefix.rstrip(".") or None)
+    where = f"{prefix}{field}" if field else prefix.rstrip(".") or None
+    return Rejected(_CODES.get(first["type"], "invalid_value"), first["msg"], where)
 
 
 def parse(body: str, *, message_id: str) -> Ingest:

@@ -62,3 +62,22 @@ def test_given_counting_off_then_nothing_is_counted(counter):
     client = boto3.client("sqs")
     client.create_queue(QueueName="q")
     assert counter.snapshot().calls == {}
+
+
+def test_given_overlapping_calls_then_busy_time_counts_their_union():
+    counter = CallCounter()
+    counter.intervals = {"dynamodb": [(0.0, 1.0), (0.5, 1.5), (2.0, 2.5), (2.1, 2.2)]}
+    assert counter.busy_seconds("dynamodb") == 2.0
+    assert counter.busy_seconds("sqs") == 0.0
+
+
+def test_item_kind_is_the_partition_key_prefix_or_the_index():
+    from bench.awscalls import item_kind
+
+    assert item_kind({"Key": {"pk": {"S": "MSG#msg_1"}, "sk": {"S": "MSG"}}}) == "MSG"
+    assert item_kind({"Item": {"pk": {"S": "RATE#passeinfo#17"}}}) == "RATE"
+    assert item_kind({"IndexName": "gsi2", "KeyConditionExpression": "gsi2pk = :b"}) == "gsi2"
+    assert item_kind({"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "MSG#2"}}}}]}}) == "MSG"
+    assert item_kind({"RequestItems": {"t": {"Keys": [{"pk": {"S": "PROVIDER#x"}}]}}}) == "PROVIDER"
+    assert item_kind({"TransactItems": [{"Put": {"Item": {"pk": {"S": "BATCH#b"}}}}]}) == "BATCH"
+    assert item_kind({}) == "?"

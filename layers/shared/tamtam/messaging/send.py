@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from tamtam import clock, health, pacing, queues
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.texts import text_for
 from tamtam.otp.errors import OtpUnavailable
-from tamtam.observability import logger
+from tamtam.observability import logger, metrics
 from tamtam.providers.base import (
     PROVIDER_SIDE_REASONS,
     Reason,
@@ -130,6 +131,15 @@ def _stale_claim(current: MessageItem, body: QueueBody, *, table: Any, sqs: Any,
 
 
 def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessage) -> SendResult:
+    started = time.monotonic()
+    try:
+        return _call_once_renewing(client, clients, outbound)
+    finally:  # one metric name per provider: the dashboard's latency graph
+        metrics.add_metric(name=f"ProviderLatency_{client.name}", unit="Milliseconds",
+                           value=round((time.monotonic() - started) * 1000, 1))
+
+
+def _call_once_renewing(client: ProviderClient, clients: ClientCache, outbound: OutboundMessage) -> SendResult:
     try:
         return client.send(outbound)
     except AuthError:

@@ -2,7 +2,17 @@
 DynamoDB at about one write per batch (tamtam.pacing.slots), each message waiting for its slot
 right before the provider call (tamtam.pacing.turns)."""
 
-from tamtam.pacing.slots import BULK, DEFAULT_LIMITS, TX, Grid, PacingSettings, get_pacing_settings, grid, reserve, reset_cache
+from tamtam.pacing.slots import (
+    BULK,
+    DEFAULT_LIMITS,
+    TX,
+    Grid,
+    PacingSettings,
+    get_pacing_settings,
+    grid,
+    reserve,
+    reset_cache,
+)
 from tamtam.pacing.turns import Pool, turn, wait_turn
 
 __all__ = [
