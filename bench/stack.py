@@ -1,9 +1,5 @@
-"""The local stack as the bench drives it.
-
-`BenchStack` is `make run`'s `LocalStack` with one difference: moto runs in its own process
-(`bench.moto_server`), so the AWS emulator does not share this process's GIL with the functions
-it serves. Everything else (provisioning from infra/ and template.yaml, API Gateway, pollers,
-sandbox, invoker) is the stack's own code.
+"""The local stack as the bench drives it: `make run`'s `LocalStack` (moto in a process of its
+own, provisioning from infra/ and template.yaml, API Gateway, pollers, sandbox, invoker).
 
 `Session` wraps a started stack with what every scenario needs: a tenant and its key, an HTTP
 client of the API that counts its requests, the bench's own AWS clients (tagged "bench": never
@@ -14,9 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -32,61 +25,7 @@ from bench.dynamo_units import TableSchema
 from local.stack.stack import REPO_ROOT, LocalStack
 
 DONE = frozenset({"sent", "delivered", "failed", "unconfirmed", "cancelled", "expired"})
-LOG_DIR = REPO_ROOT / ".bench" / "logs"
 ALL_PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the moto child: end with the scenario process, even when it is killed (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class BenchStack(LocalStack):
-    """LocalStack with moto out of process."""
-
-    def _start_moto(self) -> None:
-        port = self.moto_port or free_port()
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = (LOG_DIR / f"moto-{port}.log").open("wb")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-        self._moto_process = subprocess.Popen(
-            [sys.executable, "-m", "bench.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, preexec_fn=_die_with_parent,
-        )
-        log.close()
-        self._stops.append(self._stop_moto)
-        self.moto_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        with requests.Session() as http:
-            http.trust_env = False
-            while True:
-                try:
-                    http.get(f"{self.moto_url}/moto-api/", timeout=2)
-                    return
-                except requests.RequestException:
-                    if self._moto_process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto server did not start (see {LOG_DIR})") from None
-                    time.sleep(0.1)
-
-    def _stop_moto(self) -> None:
-        self._moto_process.terminate()
-        try:
-            self._moto_process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._moto_process.kill()
-            self._moto_process.wait()
 
 
 @dataclass
@@ -286,12 +225,12 @@ def _schema(ddb: Any, table: str) -> TableSchema:
 @contextlib.contextmanager
 def started(counter: CallCounter, env: dict[str, str] | None = None,
             provision: Callable[..., Any] | None = None, **stack_options: Any) -> Iterator[Session]:
-    """A BenchStack (moto out of process, no schedules, API keys not enforced) with `env` set
+    """A LocalStack (no schedules, API keys not enforced) with `env` set
     for the functions, and a Session on it."""
     values = {"RETRY_BASE_SECONDS": "1", **(env or {})}
     with environment(values):
         _reset_layer_caches()
-        stack = BenchStack(port=0, environment="bench", start_schedules=False, enforce_api_keys=False,
+        stack = LocalStack(port=0, environment="bench", start_schedules=False, enforce_api_keys=False,
                            provision=provision, **stack_options)
         stack.start()
         try:

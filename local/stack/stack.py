@@ -1,6 +1,6 @@
-"""`LocalStack`: the whole gateway in one process on 127.0.0.1.
+"""`LocalStack`: the whole gateway on 127.0.0.1, in this process but for moto.
 
-Start order: moto server -> process environment (AWS endpoint, dummy credentials, the functions'
+Start order: moto server (a process of its own, local.stack.moto_server) -> process environment (AWS endpoint, dummy credentials, the functions'
 environment) -> provisioning (infra/ + template.yaml into moto) -> provider sandbox and the
 providers' secrets pointing at it -> API Gateway, SQS pollers, schedules. `stop()` undoes it in
 reverse order and restores the environment.
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import requests
 
 from local.stack.apigw import ApiGateway, AuthorizerConfig, GatewayResponse, Route
 from local.stack.invoker import FunctionConfig, Invoker
@@ -30,6 +29,7 @@ from local.stack.schedules import ScheduleSpec, Schedules
 log = logging.getLogger("local.stack")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = REPO_ROOT / ".local-stack" / "logs"  # the moto server's output
 DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -182,7 +182,6 @@ class LocalStack:
         duplicate_rate: float = 0.0,
         schedule_speedup: float = 1.0,
         start_schedules: bool = True,
-        reset_moto: bool = True,
         enforce_api_keys: bool = True,
         provision: Callable[[str, str, str, str], Any] | None = None,
         local_secret: Callable[[str, str], Any] | None = None,
@@ -192,7 +191,6 @@ class LocalStack:
         self.duplicate_rate = duplicate_rate
         self.schedule_speedup = schedule_speedup
         self.start_schedules = start_schedules
-        self.reset_moto = reset_moto
         self.enforce_api_keys = enforce_api_keys
         self._provision = provision or _default_provision
         self._local_secret = local_secret or _default_local_secret
@@ -242,27 +240,13 @@ class LocalStack:
         return self
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
+        """moto in a process of its own (local.stack.moto_server): a fresh, empty account that
+        does not share this process's GIL with the functions it serves."""
+        from local.stack.moto_server import MotoProcess
 
-        werkzeug = logging.getLogger("werkzeug")
-        if werkzeug.level == logging.NOTSET:
-            werkzeug.setLevel(logging.WARNING)  # not a line per SQS long poll
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
-        self._stops.append(self._stop_moto)
-        host, port = self._moto.get_host_and_port()
-        self.moto_url = f"http://{host}:{port}"
-        if self.reset_moto:
-            # moto's state is per process, not per server: start from an empty account.
-            with requests.Session() as session:
-                session.trust_env = False  # loopback: never through a proxy
-                session.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
-
-    def _stop_moto(self) -> None:
-        self._moto.stop()
-        server = getattr(self._moto, "_server", None)
-        if server is not None:
-            server.server_close()  # ThreadedMotoServer.stop() leaves the socket open
+        self._moto = MotoProcess(self.moto_port, log_dir=LOG_DIR).start()
+        self._stops.append(self._moto.stop)
+        self.moto_url = self._moto.url
 
     def _start_sandbox(self) -> None:
         from local.sandbox.client import SandboxControl

@@ -48,6 +48,11 @@ def test_given_a_bulk_of_1000_with_invalid_and_duplicate_numbers_then_every_vali
     assert accepted.status_code == 202, accepted.text
     batch = accepted.json()
     assert batch["accepted"] == 993 and batch["duplicates"] == 5 and len(batch["rejected"]) == 7
+    # Issued while the bulk is queued for the same provider: it goes out before the bulk's last.
+    otp = api("POST", "/v1/otp", key, json={"to": "+224621999001", "provider": "passeinfo"})
+    single = api("POST", "/v1/messages", key, json={"to": "+224621999002", "text": "Your order shipped",
+                                                    "provider": "passeinfo"})
+    assert otp.status_code == 202 and single.status_code == 202, (otp.text, single.text)
 
     def completed():
         view = api("GET", f"/v1/batches/{batch['batch_id']}", key).json()
@@ -63,6 +68,9 @@ def test_given_a_bulk_of_1000_with_invalid_and_duplicate_numbers_then_every_vali
         if entry["text"] == "Campaign":
             per_number[entry["to"]] = per_number.get(entry["to"], 0) + 1
     assert len(per_number) == 993 and set(per_number.values()) == {1}
+    order = [entry["to"] for entry in outbox]  # in the order the sandbox took them
+    last_of_bulk = max(i for i, entry in enumerate(outbox) if entry["text"] == "Campaign")
+    assert order.index("+224621999001") < last_of_bulk and order.index("+224621999002") < last_of_bulk
 
 
 def test_given_the_same_idempotency_key_twice_then_one_message(stack, api, tenant_key):

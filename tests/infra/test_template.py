@@ -177,3 +177,18 @@ def test_ingest_reads_the_ingest_queue_in_partial_batches_and_may_dead_letter_to
     dead_letter = next(s for s in statements if s["Sid"] == "DeadLetterRejectedRequests")
     assert TEMPLATE["Parameters"][dead_letter["Resource"]["Ref"]]["Default"] == "/tamtam/dev/queues/ingest-dlq/arn"
     assert "sqs:SendMessage" in dead_letter["Action"]
+
+
+def test_the_dashboard_graphs_failures_by_reason_from_the_metric_the_code_emits() -> None:
+    from tamtam.observability import FAILURE_METRIC, PROVIDER_DIMENSION, REASON_DIMENSION
+
+    body, _variables = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = {w["properties"]["title"]: w["properties"] for w in json.loads(body)["widgets"]}
+    assert {"Sends by outcome", "Failures by reason", "Provider latency (ms, p90)",
+            "Queue depth (visible messages)", "Provider balances"} <= set(widgets)
+    [[search]] = widgets["Failures by reason"]["metrics"]
+    # Namespace and `service` dimension: what Powertools writes with the Globals environment.
+    environment = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == environment["POWERTOOLS_SERVICE_NAME"] == {"Ref": "Name"}
+    schema = "{${Name}," + f"{PROVIDER_DIMENSION},{REASON_DIMENSION},service" + "}"
+    assert search["expression"] == f"SEARCH('{schema} MetricName=\"{FAILURE_METRIC}\"', 'Sum', 300)"

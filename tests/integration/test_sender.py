@@ -3,8 +3,12 @@ failures with reasons, ambiguous answers."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tamtam.messaging.reports import apply_report
+from tamtam.observability import FAILURE_METRIC
 from tamtam.status import Status
 from tamtam.store import messages
 from tests.integration import seed
@@ -13,6 +17,13 @@ from tests.integration.lambdas import event, invoke
 
 def body(msg, lane="tx"):
     return {"message_id": msg.id, "tenant_id": msg.tenant_id, "provider": msg.provider, "lane": lane}
+
+
+def failures_counted(capsys) -> list[tuple[str, str]]:
+    """(Provider, Reason) of each MessagesFailed EMF document written since the last read."""
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    documents = [json.loads(line) for line in lines]
+    return [(d["Provider"], d["Reason"]) for d in documents if "_aws" in d and FAILURE_METRIC in d]
 
 
 def test_given_the_events_file_when_the_sender_runs_then_the_message_is_sent_through_passeinfo(provisioned, sandbox):
@@ -109,13 +120,62 @@ def test_given_a_lost_answer_at_smsgate_then_the_retry_is_refused_as_duplicate_a
     assert len(sandbox.sandbox.outbox_items(provider="smsgate")) == 1
 
 
-@pytest.mark.parametrize(("status", "expected"), [("queued", "failed"), ("sending", "unconfirmed")])
-def test_given_a_dead_letter_when_the_finalizer_runs_then_the_message_is_final(provisioned, status, expected):
+@pytest.mark.parametrize(("status", "expected", "reason"),
+                         [("queued", "failed", "retries_exhausted"), ("sending", "unconfirmed", "sender_interrupted")])
+def test_given_a_dead_letter_when_the_finalizer_runs_then_the_message_is_final(
+    provisioned, capsys, status, expected, reason
+):
     msg = seed.message(message_id=seed.EVENTS_MESSAGE)
     if status == "sending":
         messages.transition(seed.table(), msg.id, Status.SENDING, expect={Status.QUEUED})
+    capsys.readouterr()
     invoke("finalizer", event("finalizer/dead_letter"))
     assert messages.get(seed.table(), msg.id).status == expected
+    assert failures_counted(capsys) == [(msg.provider, reason)]
+
+
+# -- the failure metric (MessagesFailed by Provider and Reason: the dashboard's graph) ----------
+
+
+def test_given_a_message_failing_at_its_provider_then_one_failure_is_counted_with_provider_and_reason(
+    provisioned, sandbox, capsys
+):
+    from local.sandbox.core import Fault
+
+    msg = seed.message()
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="reject", reason="invalid_number"))
+    capsys.readouterr()
+    invoke("sender", seed.sqs_event([body(msg)]))
+    assert messages.get(seed.table(), msg.id).status == Status.FAILED
+    assert failures_counted(capsys) == [("passeinfo", "invalid_number")]
+
+
+def test_given_a_failover_then_a_send_then_no_failure_is_counted(provisioned, sandbox, capsys):
+    from local.sandbox.core import Fault
+
+    msg = seed.message()  # route passeinfo -> messagepro -> smsgate
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="reject", reason="insufficient_credit"))
+    capsys.readouterr()
+    invoke("sender", seed.sqs_event([body(msg)]))
+    moved = messages.get(seed.table(), msg.id)
+    assert (moved.status, moved.provider) == (Status.QUEUED, "messagepro")
+    invoke("sender", seed.sqs_event([body(moved)]))
+    assert messages.get(seed.table(), msg.id).status == Status.SENT
+    assert failures_counted(capsys) == []
+
+
+def test_given_an_unconfirmed_message_later_reported_failed_then_it_is_counted_once(provisioned, sandbox, capsys):
+    from local.sandbox.core import Fault
+
+    msg = seed.message(provider="passeinfo")
+    sandbox.sandbox.set_fault("passeinfo", Fault(mode="drop"))
+    capsys.readouterr()
+    invoke("sender", seed.sqs_event([body(msg)]))
+    unconfirmed = messages.get(seed.table(), msg.id)
+    assert unconfirmed.status == Status.UNCONFIRMED
+    apply_report(seed.table(), msg.id, Status.FAILED, provider="passeinfo", raw_status="failed", reason="rejected")
+    assert messages.get(seed.table(), msg.id).status == Status.FAILED
+    assert failures_counted(capsys) == [("passeinfo", unconfirmed.reason)]
 
 
 def test_given_a_provider_failing_repeatedly_then_its_breaker_opens_and_messages_fail_over(provisioned, sandbox, monkeypatch):

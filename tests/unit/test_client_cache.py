@@ -51,3 +51,23 @@ def test_given_the_rotation_finished_after_the_refetch_then_the_new_current_key_
     secrets.current = NEW  # ... which also took AWSPENDING away
     client = cache.pending("passeinfo")
     assert client is not None and client.secret.api_key.get_secret_value() == "new-key"
+
+
+def test_given_another_sender_cached_the_new_key_after_this_one_was_refused_then_pending_still_offers_it():
+    # Given: this sender refetched AWSCURRENT just before finishSecret (old key, refused) ...
+    secrets = Secrets(OLD, pending=NEW)
+    cache = ClientCache(secrets)
+    refused = cache.refresh("passeinfo")
+    # ... then the rotation finished and a concurrent sender refetched: the cache holds NEW
+    secrets.current, secrets.pending = NEW, None
+    cache.refresh("passeinfo")
+    # When: this sender asks what else to try after its refused call
+    client = cache.pending("passeinfo", tried=refused)
+    # Then: the new key, which this sender never tried
+    assert client is not None and client.secret.api_key.get_secret_value() == "new-key"
+
+
+def test_given_the_refused_client_holds_the_only_key_there_is_then_nothing_else_to_try():
+    cache = ClientCache(Secrets(OLD))
+    refused = cache.refresh("passeinfo")
+    assert cache.pending("passeinfo", tried=refused) is None

@@ -4,12 +4,22 @@ loaded only when POWERTOOLS_TRACE_DISABLED is explicitly "false"."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "tamtam"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "tamtam"))
+
+# Messages that ended `failed` or `unconfirmed`, by provider and reason (the dashboard's
+# "Failures by reason" graph searches this name and these dimensions).
+FAILURE_METRIC = "MessagesFailed"
+PROVIDER_DIMENSION, REASON_DIMENSION = "Provider", "Reason"
+# Reasons are the stable codes (README: invalid_number, ..., retries_exhausted, otp_expired);
+# anything else (free text by mistake) is counted as "other": the dimension stays bounded.
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def tracing_enabled() -> bool:
@@ -23,3 +33,15 @@ def capture_lambda_handler(handler: Any) -> Any:
     from aws_lambda_powertools import Tracer  # noqa: PLC0415  (heavy, opt-in)
 
     return Tracer().capture_lambda_handler(handler)
+
+
+def count_failure(provider: str | None, reason: str | None) -> None:
+    """One `MessagesFailed` EMF document for one message that reached a failure status, written
+    at once: its dimensions are its own (a Metrics flush shares one dimension set), and it works
+    in every function, with or without `log_metrics`."""
+    code = reason if reason and _REASON_CODE.fullmatch(reason) else ("other" if reason else "unknown")
+    with single_metric(
+        name=FAILURE_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
+        default_dimensions={PROVIDER_DIMENSION: provider or "none", REASON_DIMENSION: code},
+    ):
+        pass

@@ -41,12 +41,14 @@ class ClientCache:
         """Refetch the secret (it may have been rotated) and rebuild the client if it changed."""
         return self.get(provider, force=True)
 
-    def pending(self, provider: str) -> ProviderClient | None:
+    def pending(self, provider: str, tried: ProviderClient | None = None) -> ProviderClient | None:
         """A client on the AWSPENDING version of the secret (a rotation between createSecret and
         finishSecret: PasseInfo refuses the old key at once), or None when there is none or it
-        holds the credentials already in use. With no pending version, AWSCURRENT is read once
-        more: a rotation may have finished since the refetch. Never cached: this path is taken
-        only after the current credentials failed twice."""
+        holds the credentials just refused (`tried`; by default the cached client). With no
+        pending version, AWSCURRENT is read once more: a rotation may have finished since the
+        refetch. Never cached: this path is taken only after the current credentials failed
+        twice. When another thread has meanwhile cached other credentials than `tried` (it
+        refetched after finishSecret), those are not the refused ones: they are offered."""
         try:
             try:
                 secret = self._load_secret(provider, stage=PENDING)
@@ -55,7 +57,8 @@ class ClientCache:
             fingerprint = _fingerprint(secret)
             with self._lock:
                 cached = self._clients.get(provider)
-            if cached is not None and cached[0] == fingerprint:
+            refused = cached[0] if cached is not None and (tried is None or cached[1] is tried) else None
+            if fingerprint == refused:
                 return None
             return build_client(provider, secret)
         except (LookupError, ValueError):  # nothing readable, or not a valid secret

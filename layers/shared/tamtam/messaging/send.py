@@ -145,11 +145,12 @@ def _call_once_renewing(client: ProviderClient, clients: ClientCache, outbound: 
     except AuthError:
         # Not taken; the secret may have been rotated since it was cached.
         logger.info("auth failed; refetching the provider secret", extra={"provider": client.name})
+    refreshed = clients.refresh(client.name)
     try:
-        return clients.refresh(client.name).send(outbound)
+        return refreshed.send(outbound)
     except AuthError:
         # A rotation in flight: the provider may already hold the AWSPENDING credentials only.
-        pending = clients.pending(client.name)
+        pending = clients.pending(client.name, tried=refreshed)
         if pending is None:
             raise
         logger.info("auth failed again; trying the pending secret", extra={"provider": client.name})

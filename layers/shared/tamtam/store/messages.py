@@ -12,12 +12,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tamtam import clock, events
+from tamtam.observability import count_failure
 from tamtam.status import Status
 from tamtam.store import batches
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
 _SWEPT = {Status.SENT: "STATUS#sent", Status.SCHEDULED: "STATUS#scheduled"}
+# Statuses counted by the failure metric (tamtam.observability.count_failure): the sender, the
+# DLQ finalizer, OTP delivery, enqueue failures and failure reports all reach them through
+# `transition`. (Bulk recipients refused at fan-out are written failed directly, uncounted.)
+_FAILURES = frozenset({Status.FAILED, Status.UNCONFIRMED})
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -140,4 +145,6 @@ def transition(
             tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=old,
             new=new_status.value, reason=reason, provider=message.provider, at=at,
         )
+        if new_status in _FAILURES and old not in _FAILURES:  # a message counts once (unconfirmed, later failed)
+            count_failure(message.provider, reason)
     return message

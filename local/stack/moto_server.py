@@ -1,0 +1,258 @@
+"""moto's server in a process of its own: `python -m local.stack.moto_server -H 127.0.0.1 -p PORT`,
+or `MotoProcess` from Python (the local stack and the bench use it).
+
+In its own process, moto stops sharing the GIL with the functions it serves (the AWS services
+do not share a CPU with Lambda either), and its state is the server's alone (a fresh process is
+a fresh account). Changes to the emulator, none to what an answer says (the first makes moto
+truer to AWS):
+
+- one DynamoDB request at a time: DynamoDB makes each conditional write atomic, moto's threaded
+  server does not (two concurrent claims of one record could both win, which would be a message
+  sent twice), and its transactions deep-copy the tables while other requests change them;
+- a DynamoDB transaction used to deep-copy every table it touched (for its rollback), seconds
+  once the table holds tens of thousands of items: it saves and restores only its own items;
+- every request used to list moto's package directory to find its backend
+  (`list_of_moto_modules`, under a global lock): the list is computed once;
+- every SendMessage read `queue.attributes`, which counts the queue's messages three times
+  (O(queue depth) per message sent: quadratic for a 10,000-message fan-out): while sending, the
+  counts are left out of that dictionary (nothing reads them there);
+- every received message re-read `MessageRetentionPeriod` through `get_queue_attributes`, which
+  recounts the queue too: it is read from the queue directly;
+- UpdateSecretVersionStage moving AWSCURRENT also moves moto's own current version (moto
+  moved the label only, so the next PutSecretValue left AWSCURRENT on two versions);
+- no access-log line per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible")
+_sending = threading.local()
+
+
+def _patch_backend_listing() -> None:
+    from moto import backends
+
+    listing = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: listing  # type: ignore[assignment]
+
+
+def _patch_sqs() -> None:
+    from moto.core.utils import camelcase_to_underscores, unix_time
+    from moto.sqs import models
+
+    full = models.Queue.attributes.fget
+    cheap = [a for a in models.Queue.BASE_ATTRIBUTES if a not in _COUNTS]
+
+    def attributes(self: Any) -> dict[str, Any]:
+        """Queue.attributes as moto computes it; while sending, without the three counts."""
+        if not getattr(_sending, "active", False):
+            return full(self)
+        names = cheap + (list(self.FIFO_ATTRIBUTES) if self.fifo_queue else [])
+        names += list(self.KMS_ATTRIBUTES) if self.kms_master_key_id else []
+        result: dict[str, Any] = {name: getattr(self, camelcase_to_underscores(name)) for name in names}
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return {k: str(v).lower() if isinstance(v, bool) else v for k, v in result.items()}
+
+    def sending(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            outer = getattr(_sending, "active", False)
+            _sending.active = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _sending.active = outer
+
+        return wrapper
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = float(self.get_queue(queue_name).message_retention_period)
+        return period + message.sent_timestamp / 1000 > unix_time()
+
+    models.Queue.attributes = property(attributes)  # type: ignore[assignment]
+    models.SQSBackend.send_message = sending(models.SQSBackend.send_message)  # type: ignore[method-assign]
+    models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+
+def _quiet() -> None:
+    """No access-log line per request (a tenth of the server's time under load)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def _atomic_dynamodb() -> None:
+    """One DynamoDB request at a time. DynamoDB makes each conditional write atomic; moto's
+    threaded server does not (two claims of one record may both succeed), and a transaction
+    deep-copies the tables while other requests change them."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    @functools.wraps(call_action)
+    def atomic(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = atomic  # type: ignore[method-assign]
+
+
+def _item_rollback_transactions() -> None:
+    """TransactWriteItems without a deep copy of every table it touches (O(table size), seconds
+    for a table of 20,000 items, during which no other request is served): the items it names
+    are saved and put back when it fails."""
+    import copy
+    import types
+
+    from moto.dynamodb import models
+
+    real_deepcopy = copy.deepcopy
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, models.Table) else real_deepcopy(value, memo)
+
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # that module's own `copy` name only
+    transact = models.DynamoDBBackend.transact_write_items
+
+    def _key(backend: Any, op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        name = op.get("TableName")
+        if name not in backend.tables:
+            return None
+        if "Key" in op:
+            return name, op["Key"]
+        table = backend.tables[name]
+        attrs = [a for a in (table.hash_key_attr, table.range_key_attr) if a]
+        return name, {a: op["Item"][a] for a in attrs if a in op.get("Item", {})}
+
+    @functools.wraps(transact)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for entry in transact_items:
+            found = _key(self, next(iter(entry.values()))) if entry else None
+            if found is not None:
+                current = self.get_item(*found)
+                saved.append((*found, real_deepcopy(current.to_json()["Attributes"]) if current else None))
+        try:
+            transact(self, transact_items)
+        except BaseException:
+            for name, key, attrs in reversed(saved):
+                if attrs is None:
+                    if self.get_item(name, key) is not None:
+                        self.delete_item(name, key)
+                else:
+                    self.put_item(name, attrs, overwrite=True)
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _secret_current_follows_label() -> None:
+    """After AWSCURRENT moves (a rotation's finishSecret), moto's default version is the one
+    holding the label, as in Secrets Manager."""
+    from moto.secretsmanager import models
+
+    update = models.SecretsManagerBackend.update_secret_version_stage
+
+    @functools.wraps(update)
+    def update_secret_version_stage(self: Any, secret_id: str, version_stage: str, remove_from_version_id: str,
+                                    move_to_version_id: str) -> tuple[str, str]:
+        answer = update(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    models.SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    _quiet()
+    _patch_backend_listing()
+    _patch_sqs()
+    _atomic_dynamodb()
+    _item_rollback_transactions()
+    _secret_current_follows_label()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child: end with the process that started it, even when that one is killed (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class MotoProcess:
+    """`python -m local.stack.moto_server` on 127.0.0.1, its output in `log_dir`."""
+
+    def __init__(self, port: int = 0, *, log_dir: Path, start_timeout: float = 60.0):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"moto-{self.port}.log"
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoProcess:
+        root = Path(__file__).resolve().parents[2]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "local.stack.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + self._start_timeout
+        with requests.Session() as http:
+            http.trust_env = False  # loopback: never through a proxy
+            while True:
+                try:
+                    http.get(f"{self.url}/moto-api/", timeout=2)
+                    return self
+                except requests.RequestException:
+                    if self._process.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"moto server did not start (see {self.log_path})") from None
+                    time.sleep(0.1)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The local stack's moto process (local.stack.moto_server): it starts and stops, and its changes
+to the emulator keep what AWS promises: a conditional write has one winner under concurrency, a
+failed transaction changes nothing, a queue still counts its messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from local.stack.moto_server import MotoProcess
+
+REGION = "eu-west-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoProcess]:
+    process = MotoProcess(log_dir=Path(tmp_path_factory.mktemp("moto"))).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _client(moto: MotoProcess, service: str):
+    return boto3.client(service, endpoint_url=moto.url, config=Config(max_pool_connections=20), **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def table(moto: MotoProcess) -> str:
+    ddb = _client(moto, "dynamodb")
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    return "t"
+
+
+def test_given_twenty_concurrent_claims_of_one_item_then_exactly_one_wins(moto, table):
+    ddb = _client(moto, "dynamodb")
+    for n in range(10):
+        key = {"pk": {"S": f"claim-{n}"}}
+        ddb.put_item(TableName=table, Item={**key, "status": {"S": "queued"}})
+
+        def claim(worker: int, key=key) -> bool:
+            try:
+                ddb.update_item(TableName=table, Key=key, UpdateExpression="SET #s = :s, #w = :w",
+                                ConditionExpression="#s = :q", ExpressionAttributeNames={"#s": "status", "#w": "by"},
+                                ExpressionAttributeValues={":s": {"S": "sending"}, ":q": {"S": "queued"},
+                                                           ":w": {"N": str(worker)}})
+                return True
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+                return False
+
+        with ThreadPoolExecutor(20) as pool:
+            wins = list(pool.map(claim, range(20)))
+        assert wins.count(True) == 1, f"round {n}: {wins.count(True)} winners"
+
+
+def test_given_a_transaction_whose_condition_fails_then_no_item_changes(moto, table):
+    ddb = _client(moto, "dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "b"}, "n": {"N": "1"}})
+    with pytest.raises(ClientError) as failed:
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "n": {"N": "1"}}}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET n = :two",
+                        "ConditionExpression": "n = :nine",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}, ":nine": {"N": "9"}}}},
+        ])
+    assert failed.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "b"}})["Item"]["n"] == {"N": "1"}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
+
+    ddb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": table, "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "n": {"N": "1"}}}},
+    ])
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "2"}
+    assert "Item" in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
+
+
+def test_given_messages_sent_then_the_queue_counts_them_and_expires_none(moto):
+    sqs = _client(moto, "sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    for start in range(0, 30, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)}
+                                                      for i in range(start, start + 10)])
+    sqs.send_message(QueueUrl=url, MessageBody="one more")
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "31"
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 10
+
+
+def test_given_stop_then_the_port_is_closed(tmp_path):
+    process = MotoProcess(log_dir=tmp_path).start()
+    assert requests.get(f"{process.url}/moto-api/", timeout=5).ok
+    process.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{process.url}/moto-api/", timeout=5)
+    process.stop()  # a second stop does nothing
+
+
+def test_given_awscurrent_moved_then_the_next_value_leaves_it_on_one_version(moto):
+    sm = _client(moto, "secretsmanager")
+    arn = sm.create_secret(Name="s", SecretString="v1")["ARN"]
+    first = sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    (v1,) = first
+    sm.put_secret_value(SecretId=arn, ClientRequestToken="0" * 32 + "0000", SecretString="v2",
+                        VersionStages=["AWSPENDING"])
+    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId="0" * 36,
+                                   RemoveFromVersionId=v1)
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "v2"
+    sm.put_secret_value(SecretId=arn, SecretString="v3")
+    stages = sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    assert sum("AWSCURRENT" in s for s in stages.values()) == 1
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "v3"
