@@ -32,6 +32,7 @@ class BreakerSettings:
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str]] = Counter()
 _state_cache: dict[str, tuple[float, float]] = {}  # provider -> (read at, open until)
+_reading: dict[str, threading.Lock] = {}  # provider -> held while its state is read
 
 
 def health_key(provider: str) -> dict[str, str]:
@@ -47,16 +48,26 @@ def record(provider: str, ok: bool) -> None:
         _counts[(provider, "ok" if ok else "fail")] += 1
 
 
-def is_open(table: Any, provider: str) -> bool:
-    """True while the provider's breaker is open (cached for a few seconds per process)."""
-    now = time.monotonic()
+def _fresh(provider: str) -> tuple[float, float] | None:
     with _lock:
         cached = _state_cache.get(provider)
-    if cached is None or now - cached[0] > _CACHE_SECONDS:
-        item = table.get_item(Key=health_key(provider)).get("Item") or {}
-        cached = (now, float(item.get("open_until", 0)))
+    return cached if cached is not None and time.monotonic() - cached[0] <= _CACHE_SECONDS else None
+
+
+def is_open(table: Any, provider: str) -> bool:
+    """True while the provider's breaker is open (cached for a few seconds per process; when
+    the cache is stale, one thread reads the state and the batch's other threads wait for it)."""
+    cached = _fresh(provider)
+    if cached is None:
         with _lock:
-            _state_cache[provider] = cached
+            reading = _reading.setdefault(provider, threading.Lock())
+        with reading:
+            cached = _fresh(provider)
+            if cached is None:
+                item = table.get_item(Key=health_key(provider)).get("Item") or {}
+                cached = (time.monotonic(), float(item.get("open_until", 0)))
+                with _lock:
+                    _state_cache[provider] = cached
     return cached[1] > clock.now()
 
 

@@ -114,6 +114,7 @@ _marked_at: dict[str, float] = {}  # provider -> when this process last wrote th
 _seen: dict[str, tuple[float, float]] = {}  # provider -> (read at, last tx seen at)
 _hints: dict[str, tuple[int, int]] = {}  # provider -> (period start, counter)
 _reserving: dict[str, threading.Lock] = {}
+_reading_marker: dict[str, threading.Lock] = {}
 
 
 def note_tx(table: Any, provider: str) -> None:
@@ -127,14 +128,21 @@ def note_tx(table: Any, provider: str) -> None:
 
 
 def tx_recent(table: Any, provider: str) -> bool:
+    """Whether transactional traffic was seen lately (the marker, read at most once a second
+    per process: one thread reads, the others wait for it)."""
     now = clock.now()
     with _lock:
         cached = _seen.get(provider)
+        reading = _reading_marker.setdefault(provider, threading.Lock())
     if cached is None or now - cached[0] >= 1.0:
-        item = table.get_item(Key=marker_key(provider)).get("Item") or {}
-        cached = (now, max(float(item.get("seen_at", 0)), cached[1] if cached else 0.0))
-        with _lock:
-            _seen[provider] = cached
+        with reading:
+            with _lock:
+                cached = _seen.get(provider)
+            if cached is None or clock.now() - cached[0] >= 1.0:
+                item = table.get_item(Key=marker_key(provider)).get("Item") or {}
+                cached = (clock.now(), max(float(item.get("seen_at", 0)), cached[1] if cached else 0.0))
+                with _lock:
+                    _seen[provider] = cached
     return now - cached[1] <= get_pacing_settings().tx_recent_seconds
 
 

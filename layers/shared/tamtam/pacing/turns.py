@@ -4,10 +4,10 @@ The sender opens a `Pool` per provider and lane of a batch, and runs each record
 `turn(pool)`. When a record is ready to call the provider (claimed, text rendered),
 `wait_turn()` gives it the pool's next slot and sleeps until then. A pool reserves
 (tamtam.pacing.slots) for the records that are ready: the first one waits for the batch's
-others (at most `GATHER_SECONDS`; a record that ends without a provider call stops being
-waited for), then one write reserves for all of them. So a batch costs one write in the common
-case, and a slot never goes to a record still being claimed. A record woken too late for its
-slot (by more than the tolerance) takes a fresh one: a call never starts late.
+others (at most its lane's `GATHER_SECONDS`; a record that ends without a provider call stops
+being waited for), then one write reserves for all of them. So a batch costs one write in the
+common case, and a slot never goes to a record still being claimed. A record woken too late for
+its slot (by more than the tolerance) takes a fresh one: a call never starts late.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from typing import Any
 
 from tamtam import clock
 from tamtam.observability import logger
-from tamtam.pacing.slots import grid, reserve
+from tamtam.pacing.slots import BULK, TX, grid, reserve
 
-GATHER_SECONDS = 0.1
+# How long the first ready record of a batch waits for the others before reserving: short for
+# transactional messages (a code is waited for), longer for bulk, whose records then reserve
+# together (one write a batch) even when their claims come back one by one.
+GATHER_SECONDS = {TX: 0.1, BULK: 0.5}
 
 
 class Pool:
@@ -72,7 +75,7 @@ class Pool:
 
     def _gather(self) -> int:
         """How many records to reserve for, once the batch's ready records are all asking."""
-        end = time.monotonic() + GATHER_SECONDS
+        end = time.monotonic() + GATHER_SECONDS.get(self.lane, GATHER_SECONDS[TX])
         with self._changed:
             while not self._slots and self._waiting < self._unserved and (left := end - time.monotonic()) > 0:
                 self._changed.wait(left)
