@@ -18,6 +18,10 @@ truer to AWS):
   counts are left out of that dictionary (nothing reads them there);
 - every received message re-read `MessageRetentionPeriod` through `get_queue_attributes`, which
   recounts the queue too: it is read from the queue directly;
+- DynamoDB item operations answer with their result dumped as JSON (the item is already in
+  DynamoDB's wire format) instead of moto's generic serializer, which walked every attribute of
+  every returned item against the API model: half of DynamoDB's time in moto for an
+  UpdateItem returning ALL_NEW (MOTO_FAST_JSON_CHECK=1 computes both and fails on a difference);
 - UpdateSecretVersionStage moving AWSCURRENT also moves moto's own current version (moto
   moved the label only, so the next PutSecretValue left AWSCURRENT on two versions);
 - no access-log line per request.
@@ -163,6 +167,59 @@ def _item_rollback_transactions() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+_FAST_JSON_ACTIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+                                "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
+
+
+def _fast_dynamodb_json() -> None:
+    """Item operations' results, dumped as JSON (see the module's docstring)."""
+    import base64
+    import os
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.responses import DynamoHandler
+
+    from moto.core.responses import get_service_model
+
+    serialized = DynamoHandler.serialized
+    check = os.environ.get("MOTO_FAST_JSON_CHECK") == "1"
+    members: dict[str, frozenset[str]] = {}  # action -> the names its answer may hold
+
+    def answer_members(action: str) -> frozenset[str]:
+        if action not in members:
+            shape = get_service_model("dynamodb").operation_model(action).output_shape
+            members[action] = frozenset(shape.members if shape is not None else ())
+        return members[action]
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, DynamoType):
+            return value.to_json()
+        if isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode("ascii")
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        raise TypeError(type(value).__name__)
+
+    @functools.wraps(serialized)
+    def fast(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if not isinstance(result, dict) or self._get_action() not in _FAST_JSON_ACTIONS:
+            return serialized(self, action_result)
+        try:
+            allowed = answer_members(self._get_action())
+            body = json.dumps({k: v for k, v in result.items() if v is not None and k in allowed}, default=plain)
+        except TypeError:
+            return serialized(self, action_result)
+        if check:
+            status, headers, expected = serialized(self, action_result)
+            if json.loads(expected) != json.loads(body):
+                raise AssertionError(f"fast JSON differs for {self._get_action()}: {body} != {expected}")
+        return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
+
+    DynamoHandler.serialized = fast  # type: ignore[method-assign]
+
+
 def _secret_current_follows_label() -> None:
     """After AWSCURRENT moves (a rotation's finishSecret), moto's default version is the one
     holding the label, as in Secrets Manager."""
@@ -188,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     _atomic_dynamodb()
     _item_rollback_transactions()
     _secret_current_follows_label()
+    _fast_dynamodb_json()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

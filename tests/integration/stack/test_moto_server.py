@@ -127,3 +127,47 @@ def test_given_awscurrent_moved_then_the_next_value_leaves_it_on_one_version(mot
     stages = sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
     assert sum("AWSCURRENT" in s for s in stages.values()) == 1
     assert sm.get_secret_value(SecretId=arn)["SecretString"] == "v3"
+
+
+def test_given_items_of_every_type_then_the_fast_answers_are_moto_s_own(tmp_path, monkeypatch):
+    """MOTO_FAST_JSON_CHECK=1: the moto process computes both answers and fails on a difference."""
+    monkeypatch.setenv("MOTO_FAST_JSON_CHECK", "1")
+    process = MotoProcess(log_dir=tmp_path).start()
+    try:
+        ddb = _client(process, "dynamodb")
+        ddb.create_table(TableName="typed", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+                         GlobalSecondaryIndexes=[{"IndexName": "gidx", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                                  "Projection": {"ProjectionType": "ALL"}}])
+        item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "g": {"S": "G"}, "n": {"N": "1.5"}, "i": {"N": "7"},
+                "b": {"B": b"\x00\xffbytes"}, "t": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["a", "b"]},
+                "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"x", b"y"]},
+                "l": {"L": [{"S": "x"}, {"N": "2"}, {"M": {"k": {"B": b"\x01"}}}]},
+                "m": {"M": {"deep": {"L": [{"BOOL": False}, {"SS": ["q"]}]}}}}
+        key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+        ddb.put_item(TableName="typed", Item=item)
+        got = ddb.get_item(TableName="typed", Key=key)["Item"]
+        assert got == item
+        updated = ddb.update_item(TableName="typed", Key=key, UpdateExpression="SET l = list_append(l, :x) ADD i :one",
+                                  ExpressionAttributeValues={":x": {"L": [{"S": "y"}]}, ":one": {"N": "1"}},
+                                  ReturnValues="ALL_NEW")["Attributes"]
+        assert updated["i"] == {"N": "8"} and updated["l"]["L"][-1] == {"S": "y"} and updated["b"] == item["b"]
+        assert ddb.update_item(TableName="typed", Key=key, UpdateExpression="SET i = :i",
+                               ExpressionAttributeValues={":i": {"N": "9"}}, ReturnValues="UPDATED_OLD")["Attributes"] == {"i": {"N": "8"}}
+        page = ddb.query(TableName="typed", IndexName="gidx", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "G"}}, Limit=1)
+        assert page["Count"] == 1 and page["Items"][0]["b"] == item["b"]
+        assert ddb.scan(TableName="typed")["Count"] == 1
+        batch = ddb.batch_get_item(RequestItems={"typed": {"Keys": [key]}})
+        assert batch["Responses"]["typed"][0]["bs"] == item["bs"] and batch["UnprocessedKeys"] == {}
+        assert ddb.batch_write_item(RequestItems={"typed": [{"PutRequest": {"Item": {**item, "sk": {"S": "2"}}}}]})[
+            "UnprocessedItems"] == {}
+        with pytest.raises(ClientError) as refused:
+            ddb.put_item(TableName="typed", Item=item, ConditionExpression="attribute_not_exists(pk)")
+        assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        deleted = ddb.delete_item(TableName="typed", Key=key, ReturnValues="ALL_OLD")["Attributes"]
+        assert deleted["m"] == item["m"]
+        assert "Item" not in ddb.get_item(TableName="typed", Key=key)
+    finally:
+        process.stop()

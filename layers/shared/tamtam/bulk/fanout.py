@@ -35,6 +35,8 @@ from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
 from tamtam.store.message_item import HistoryEntry, MessageItem, message_pk
 
+SLICE = 100  # recipients written, then enqueued, at a time (a BatchGetItem's worth)
+
 
 class NotReady(Exception):
     """The batch is still being accepted: try the chunk again in a few seconds."""
@@ -131,18 +133,24 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     if batches.chunk_done(table, batch.id, job.chunk):
         return "duplicate"
     built = [_build(batch, row, table=table) for row in job.recipients]
-    stored = _stored(table, built)
-    new = [m for m in built if m.id not in stored]
-    batches.put_many(table, [{**m.to_item(), **messages.index_keys(m)} for m in new])
-    for m in new:
-        events.emit(tenant_id=m.tenant_id, message_id=m.id, batch_id=m.batch_id, old=None, new=m.status,
-                    reason=m.reason, provider=m.provider or None, at=m.created_at)
-    waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in built
-               if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
-    if waiting:
-        _enqueue(table, sqs, batch.id, waiting)
-    initial = Counter(stored[m.id].initial if m.id in stored else m.status for m in built)
+    initial: Counter[str] = Counter()
+    written = enqueued = 0
+    # Slice by slice: the first messages are on their queues while the chunk's rest is written.
+    for start in range(0, len(built), SLICE):
+        part = built[start : start + SLICE]
+        stored = _stored(table, part)
+        new = [m for m in part if m.id not in stored]
+        batches.put_many(table, [{**m.to_item(), **messages.index_keys(m)} for m in new])
+        for m in new:
+            events.emit(tenant_id=m.tenant_id, message_id=m.id, batch_id=m.batch_id, old=None, new=m.status,
+                        reason=m.reason, provider=m.provider or None, at=m.created_at)
+        waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in part
+                   if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
+        if waiting:
+            _enqueue(table, sqs, batch.id, waiting)
+        initial.update(stored[m.id].initial if m.id in stored else m.status for m in part)
+        written, enqueued = written + len(new), enqueued + len(waiting)
     counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(built))
-    logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": len(new),
-                                           "enqueued": len(waiting), "counted": counted})
+    logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": written,
+                                           "enqueued": enqueued, "counted": counted})
     return "done" if counted else "duplicate"
