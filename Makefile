@@ -10,6 +10,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# Infra tools, each in its own virtualenv under .tools/ (mk/infra.mk installs them).
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 

@@ -1,10 +1,7 @@
 # Infra tooling: aws-sam-cli and checkov pin old boto3/urllib3/pydantic, so each lives in its own
 # virtualenv under .tools/, never in the project's .venv.
-SAM_VERSION := 1.170.0
-CHECKOV_VERSION := 3.3.30
-TOOLS := .tools
-SAM := $(TOOLS)/sam/bin/sam
-CHECKOV := $(TOOLS)/checkov/bin/checkov
+# (Their paths, SAM and CHECKOV, are set in the Makefile: deploy.mk needs them too, and a
+# target's prerequisites are read when its file is included.)
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 
 .PHONY: tools infra-check infra-validate sam-validate checkov
