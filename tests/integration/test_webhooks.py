@@ -159,6 +159,35 @@ def test_given_a_signed_body_that_is_not_an_event_then_400(provisioned):
     assert (status, body["error"]["field"]) == (422, "payload.messageId")
 
 
+def test_given_another_route_or_method_then_404_in_the_error_shape(provisioned):
+    for method, resource in (("GET", "/v1/webhooks/smsgate"), ("POST", "/v1/webhooks/other")):
+        ev = signed("sms:delivered", {"messageId": seed.EVENTS_MESSAGE})
+        ev.update(httpMethod=method, resource=resource, path=resource)
+        status, body = call(ev)
+        assert (status, body["error"]["code"]) == (404, "route_not_found")
+
+
+def test_given_lower_case_signature_headers_then_they_are_read(provisioned):
+    ev = signed("sms:delivered", {"messageId": "unknown-message"})
+    ev["headers"] = {k.lower(): v for k, v in ev["headers"].items()}
+    status, _ = call(ev)
+    assert status == 200
+
+
+def test_given_the_table_unreachable_then_500_in_the_error_shape_for_a_retry(provisioned, monkeypatch):
+    from tamtam.settings import reset_settings
+
+    sent()
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    reset_settings()
+    try:
+        status, body = call(signed("sms:delivered", {"messageId": seed.EVENTS_MESSAGE}))
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert (status, body["error"]["code"]) == (500, "internal_error")
+
+
 # -- end to end: the sandbox device POSTs its signed webhooks ------------------------------
 
 
