@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -229,3 +230,65 @@ def test_given_openapi_then_the_bulk_batch_and_cancel_routes_are_documented(prov
     assert {"get", "delete"} <= set(paths["/v1/batches/{batch_id}"]) and "get" in paths["/v1/batches/{batch_id}/messages"]
     assert {"BulkSendIn", "BulkAccepted", "BatchView", "BatchMessagesPage"} <= set(doc["components"]["schemas"])
     assert "schedule_at" in doc["components"]["schemas"]["SendMessageIn"]["properties"]
+
+
+def _events_batch(table) -> None:
+    batches.put_batch(table, BatchItem(id=EVENTS_BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", state="open", total=4,
+                                       requested=4, chunks=1, text="Hello from tamtam", created_at="2026-11-22T11:00:00.000Z"))
+
+
+def test_given_a_chunk_in_slices_then_partial_queue_calls_wait_for_the_last_slice(provisioned, monkeypatch):
+    from tamtam.bulk import fanout
+
+    monkeypatch.setattr(fanout, "SLICE", 2)
+    _events_batch(seed.table())
+    assert invoke("fanout", event("fanout/chunk")) == {"batchItemFailures": []}
+    queued = {p: [b["message_id"] for b in drain(f"{p}-bulk")] for p in ("passeinfo", "ventis")}
+    assert queued == {"passeinfo": ["msg_events00000000000000000001_000000", "msg_events00000000000000000001_000001"],
+                      "ventis": ["msg_events00000000000000000001_000002"]}
+
+
+def test_given_a_batch_cancelled_between_slices_then_carried_messages_are_cancelled_not_enqueued(provisioned, monkeypatch):
+    from tamtam.bulk import fanout
+
+    table = seed.table()
+    monkeypatch.setattr(fanout, "SLICE", 2)
+    _events_batch(table)
+    real_get, calls = batches.get_batch, []
+
+    def get_batch(table_: Any, batch_id: str, **kwargs: Any) -> BatchItem | None:
+        calls.append(batch_id)
+        found = real_get(table_, batch_id, **kwargs)
+        if len(calls) >= 3 and found is not None:  # after the first slice was carried
+            return found.model_copy(update={"cancelled_at": "2026-11-22T11:00:01.000Z"})
+        return found
+
+    monkeypatch.setattr(fanout.batches, "get_batch", get_batch)
+    assert invoke("fanout", event("fanout/chunk")) == {"batchItemFailures": []}
+    assert drain("passeinfo-bulk") == [] and drain("ventis-bulk") == []
+    statuses = [messages.get(table, f"msg_events00000000000000000001_00000{i}").status for i in range(3)]
+    assert statuses == ["cancelled"] * 3
+
+
+def test_given_a_chunk_of_a_batch_still_accepting_then_it_waits_for_the_api_then_comes_back_later(provisioned, monkeypatch):
+    import threading
+
+    from tamtam.bulk import fanout
+
+    table = seed.table()
+    monkeypatch.setattr(fanout, "ACCEPT_WAIT_SECONDS", 0.5)
+    accepting = BatchItem(id=EVENTS_BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", state="accepting", total=4,
+                          requested=4, chunks=1, text="Hello from tamtam", created_at="2026-11-22T11:00:00.000Z")
+    batches.put_batch(table, accepting)
+    failures = invoke("fanout", event("fanout/chunk"))["batchItemFailures"]
+    assert len(failures) == 1  # still accepting after the wait: the chunk comes back later
+    assert drain("passeinfo-bulk") == []
+
+    monkeypatch.setattr(fanout, "ACCEPT_WAIT_SECONDS", 10)
+    opener = threading.Timer(0.5, batches.set_state, args=(table, EVENTS_BATCH, batches.OPEN))
+    opener.start()
+    try:
+        assert invoke("fanout", event("fanout/chunk")) == {"batchItemFailures": []}  # opened during the wait
+    finally:
+        opener.join()
+    assert len(drain("passeinfo-bulk")) == 2

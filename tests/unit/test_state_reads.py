@@ -67,3 +67,42 @@ def test_given_ten_threads_asking_for_the_tx_marker_at_once_then_one_read():
     table = SlowTable({"seen_at": int(time.time())})
     answers = _together(lambda: slots.tx_recent(table, "passeinfo"))
     assert answers == [True] * 10 and table.reads == 1
+
+
+class CountingTable:
+    """update_item records the counts written (the window's totals are what was written)."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[int, int]] = []
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        values = kwargs["ExpressionAttributeValues"]
+        self.writes.append((values[":ok"], values[":fail"]))
+        return {"Attributes": {"ok_count": values[":ok"], "fail_count": values[":fail"]}}
+
+    def put_item(self, **kwargs: Any) -> None:
+        pass
+
+
+def test_given_only_successes_then_a_warm_sender_writes_them_once_every_few_seconds(monkeypatch):
+    table, now = CountingTable(), [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: now[0])
+    for _ in range(5):  # five invocations within a few seconds
+        health.record("passeinfo", ok=True)
+        health.flush(table)
+        now[0] += 1
+    assert table.writes == [(1, 0)]
+    now[0] += health.OK_FLUSH_SECONDS
+    health.flush(table)
+    assert table.writes == [(1, 0), (4, 0)]  # nothing counted is lost, only written later
+
+
+def test_given_a_failure_then_its_counts_are_written_at_once(monkeypatch):
+    table, now = CountingTable(), [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: now[0])
+    health.record("passeinfo", ok=True)
+    health.flush(table)
+    health.record("passeinfo", ok=True)
+    health.record("passeinfo", ok=False)
+    health.flush(table)
+    assert table.writes == [(1, 0), (1, 1)]

@@ -1,10 +1,11 @@
 """Provider health: a circuit breaker whose state lives in DynamoDB, so every sender
 invocation sees it.
 
-Outcomes are counted in memory during an invocation and written once at its end (one
-UpdateItem per provider and minute window, not one per message). When a window holds at least
-`min_calls` provider-side failures making `failure_ratio` of its calls, the breaker opens for
-`open_seconds`; after that, traffic flows again (half-open) and the next window decides.
+Outcomes are counted in memory and written at the end of an invocation (one UpdateItem per
+provider and minute window, not one per message): at once after a failure, otherwise at most
+every `OK_FLUSH_SECONDS` per process. When a window holds at least `min_calls` provider-side
+failures making `failure_ratio` of its calls, the breaker opens for `open_seconds`; after that,
+traffic flows again (half-open) and the next window decides.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tamtam import clock
 
 WINDOW_SECONDS = 60
 _CACHE_SECONDS = 5.0
+OK_FLUSH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ _lock = threading.Lock()
 _counts: Counter[tuple[str, str]] = Counter()
 _state_cache: dict[str, tuple[float, float]] = {}  # provider -> (read at, open until)
 _reading: dict[str, threading.Lock] = {}  # provider -> held while its state is read
+_flushed_at: dict[str, float] = {}  # provider -> when this process last wrote its counts
 
 
 def health_key(provider: str) -> dict[str, str]:
@@ -72,11 +75,18 @@ def is_open(table: Any, provider: str) -> bool:
 
 
 def flush(table: Any, settings: BreakerSettings | None = None) -> None:
-    """Write this invocation's counts; open a breaker whose window went bad."""
+    """Write the counts of a provider that failed, or whose successes wait since
+    `OK_FLUSH_SECONDS` (kept in this process meanwhile: a warm sender writes its successes
+    once every few seconds, not once per invocation); open a breaker whose window went bad."""
     settings = settings or BreakerSettings()
+    now = time.monotonic()
     with _lock:
-        counts = dict(_counts)
-        _counts.clear()
+        due = {p for (p, kind), n in _counts.items()
+               if n and (kind == "fail" or now - _flushed_at.get(p, -OK_FLUSH_SECONDS) >= OK_FLUSH_SECONDS)}
+        counts = {key: n for key, n in _counts.items() if key[0] in due}
+        for key in counts:
+            del _counts[key]
+        _flushed_at.update(dict.fromkeys(due, now))
     window = int(clock.now()) // WINDOW_SECONDS
     for provider in {p for p, _ in counts}:
         ok, fail = counts.get((provider, "ok"), 0), counts.get((provider, "fail"), 0)
@@ -107,3 +117,4 @@ def reset_cache() -> None:
     with _lock:
         _counts.clear()
         _state_cache.clear()
+        _flushed_at.clear()

@@ -14,6 +14,7 @@ counts land once, with its marker (tamtam.store.batches.complete_chunk).
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from tamtam.bulk import cancel
 from tamtam.bulk import recipients as rcpt
 from tamtam.bulk.intake import message_id_for
 from tamtam.bulk.schedule import epoch
-from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.bulk.sqs_batch import MAX_ENTRIES, Entry, send_entries
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
 from tamtam.observability import logger
@@ -36,6 +37,7 @@ from tamtam.store.batches import BatchItem
 from tamtam.store.message_item import HistoryEntry, MessageItem, message_pk
 
 SLICE = 100  # recipients written, then enqueued, at a time (a BatchGetItem's worth)
+ACCEPT_WAIT_SECONDS = 3.0  # a chunk of a batch still `accepting` waits this long, then comes back later
 
 
 class NotReady(Exception):
@@ -104,21 +106,39 @@ def _stored(table: Any, built: list[MessageItem]) -> dict[str, _Stored]:
     return found
 
 
-def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, str]]) -> None:
-    """(message id, tenant, provider) on the providers' bulk queues, unless the batch was
+def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, str]],
+             carry: dict[str, list[Entry]], *, last: bool) -> None:
+    """(message id, tenant, provider) on the providers' bulk queues in full calls of 10, a
+    call's remainder carried to the next slice (`last`: everything goes); unless the batch was
     cancelled meanwhile (then they are cancelled instead)."""
     current = batches.get_batch(table, batch_id)
     if current is None or current.cancelled_at:
-        cancel.cancel_ids(table, [mid for mid, _, _ in waiting])
+        carried = [e.id for entries in carry.values() for e in entries]
+        carry.clear()
+        cancel.cancel_ids(table, carried + [mid for mid, _, _ in waiting])
         return
-    by_provider: dict[str, list[Entry]] = defaultdict(list)
     for message_id, tenant_id, provider in waiting:
         body = {"message_id": message_id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
-        by_provider[provider].append(Entry(id=message_id, body=json.dumps(body)))
-    for provider, entries in by_provider.items():
-        unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), entries)
+        carry[provider].append(Entry(id=message_id, body=json.dumps(body)))
+    for provider, entries in carry.items():
+        ready = entries if last else entries[: len(entries) // MAX_ENTRIES * MAX_ENTRIES]
+        if not ready:
+            continue
+        unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), ready)
         if unsent:
             raise ServiceUnavailable(f"{len(unsent)} messages not enqueued on {provider}-bulk", code="queue_unavailable")
+        del entries[: len(ready)]
+
+
+def _accepted(table: Any, batch: BatchItem) -> BatchItem:
+    """The batch once the api has queued all its chunks (it usually has within a second: the
+    first chunk is often read before its last one is queued), or as it still is after
+    `ACCEPT_WAIT_SECONDS`."""
+    deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
+    while batch.state == batches.ACCEPTING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        batch = batches.get_batch(table, batch.id) or batch
+    return batch
 
 
 def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
@@ -126,6 +146,8 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     if batch is None or batch.tenant_id != job.tenant_id:
         logger.error("chunk of an unknown batch dropped", extra={"batch_id": job.batch_id, "chunk": job.chunk})
         return "unknown_batch"
+    if batch.state == batches.ACCEPTING:
+        batch = _accepted(table, batch)
     if batch.state == batches.ACCEPTING:
         raise NotReady(job.batch_id)
     if batch.state == batches.ABORTED:
@@ -135,6 +157,7 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     built = [_build(batch, row, table=table) for row in job.recipients]
     initial: Counter[str] = Counter()
     written = enqueued = 0
+    carry: dict[str, list[Entry]] = defaultdict(list)
     # Slice by slice: the first messages are on their queues while the chunk's rest is written.
     for start in range(0, len(built), SLICE):
         part = built[start : start + SLICE]
@@ -146,8 +169,9 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
                         reason=m.reason, provider=m.provider or None, at=m.created_at)
         waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in part
                    if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
-        if waiting:
-            _enqueue(table, sqs, batch.id, waiting)
+        last = start + SLICE >= len(built)
+        if waiting or (last and any(carry.values())):
+            _enqueue(table, sqs, batch.id, waiting, carry, last=last)
         initial.update(stored[m.id].initial if m.id in stored else m.status for m in part)
         written, enqueued = written + len(new), enqueued + len(waiting)
     counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(built))
