@@ -21,6 +21,10 @@ def stack() -> Iterator[LocalStack]:
     local = LocalStack(port=0, environment="e2e", start_schedules=False)
     local.start()
     try:
+        # The package sends more than the simulators' default credit (1,000 messages): the
+        # 1,000-recipient bulk alone would leave PasseInfo empty for the tests after it.
+        local.sandbox.configure("passeinfo", balance=1_000_000)
+        local.sandbox.configure("messagepro", credits=1_000_000)
         yield local
     finally:
         local.stop()
