@@ -126,7 +126,7 @@ def run(counter: CallCounter) -> list[Line]:
         if why:
             return [Line.missing(SECTION, "chaos run", why)]
         crashes = SenderCrashes(session.stack.invoker, function_ids(session.stack, "sender"), rate=CRASH_RATE, seed=SEED).install()
-        faults = FaultInjector(session.stack.sandbox, seed=SEED).start()
+        faults = FaultInjector(session.stack.sandbox, seed=SEED, log_path=session.stack.sandbox_log).start()
         stop_faults = threading.Event()
         try:
             singles: dict[str, str] = {}

@@ -3,7 +3,7 @@
 - `FaultInjector`: a thread that keeps giving each provider's send endpoint an intermittent
   fault through the sandbox's control API: every tick one provider gets `times` (1-3) requests
   of one mode (5xx, timeout, slow, drop), replacing what it had left. Faults it applied are
-  counted from the sandbox's own log line.
+  counted from the sandbox's own log lines (its log file: it runs in a process of its own).
 - `SenderCrashes`: a sender that dies after the provider took the message and before the status
   is written. `tamtam.messaging.send._record_sent` raises for a share of first calls, and the
   sender's invocation then fails as a whole (the Lambda runtime exiting): its batch is not
@@ -15,11 +15,12 @@
 
 from __future__ import annotations
 
-import logging
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from local.stack.invoker import FunctionError
@@ -35,21 +36,17 @@ MODES = ("error", "timeout", "slow", "drop")
 
 
 class FaultInjector:
-    def __init__(self, sandbox: Any, *, seed: int, tick: float = 0.5, timeout_delay: float = 3.0,
-                 slow_delay: float = 1.0):
-        self.sandbox, self.tick = sandbox, tick
+    def __init__(self, sandbox: Any, *, seed: int, log_path: Path | None = None, tick: float = 0.5,
+                 timeout_delay: float = 3.0, slow_delay: float = 1.0):
+        self.sandbox, self.tick, self.log_path = sandbox, tick, log_path
         self.timeout_delay, self.slow_delay = timeout_delay, slow_delay
         self.rng = random.Random(seed)
         self.injected: Counter[str] = Counter()
         self.applied: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-faults", daemon=True)
-        self._log_handler = _AppliedFaults(self.applied)
 
     def start(self) -> FaultInjector:
-        logger = logging.getLogger("tamtam.sandbox")
-        logger.addHandler(self._log_handler)
-        logger.setLevel(logging.INFO)
         self._thread.start()
         return self
 
@@ -57,7 +54,8 @@ class FaultInjector:
         self._stop.set()
         self._thread.join()
         self.sandbox.clear_faults()
-        logging.getLogger("tamtam.sandbox").removeHandler(self._log_handler)
+        if self.log_path is not None and self.log_path.exists():
+            self.applied.update(applied_faults(self.log_path.read_text(errors="replace")))
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):
@@ -78,16 +76,12 @@ class FaultInjector:
             self.injected[mode] += fault["times"]
 
 
-class _AppliedFaults(logging.Handler):
-    """Counts the sandbox's "sandbox fault <mode> on <provider> <path>" lines."""
+_APPLIED = re.compile(r"sandbox fault (\w+) on ")
 
-    def __init__(self, counts: Counter[str]):
-        super().__init__(logging.INFO)
-        self.counts = counts
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("sandbox fault") and record.args:
-            self.counts[str(record.args[0])] += 1
+def applied_faults(log: str) -> Counter[str]:
+    """Faults by mode, from the sandbox's "sandbox fault <mode> on <provider> <path>" lines."""
+    return Counter(m.group(1) for m in _APPLIED.finditer(log))
 
 
 class SenderCrashes:

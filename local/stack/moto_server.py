@@ -1,5 +1,5 @@
 """moto's server in a process of its own: `python -m local.stack.moto_server -H 127.0.0.1 -p PORT`,
-or `MotoProcess` from Python (the local stack and the bench use it).
+or `MotoProcess` from Python (the local stack uses it).
 
 In its own process, moto stops sharing the GIL with the functions it serves (the AWS services
 do not share a CPU with Lambda either), and its state is the server's alone (a fresh process is
@@ -32,17 +32,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
+from local.stack.child import ChildServer
 
 _COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible")
 _sending = threading.local()
@@ -251,65 +247,10 @@ def main(argv: list[str] | None = None) -> None:
     moto_main(argv if argv is not None else sys.argv[1:])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child: end with the process that started it, even when that one is killed (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class MotoProcess:
-    """`python -m local.stack.moto_server` on 127.0.0.1, its output in `log_dir`."""
-
-    def __init__(self, port: int = 0, *, log_dir: Path, start_timeout: float = 60.0):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"moto-{self.port}.log"
-        self._start_timeout = start_timeout
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> MotoProcess:
-        root = Path(__file__).resolve().parents[2]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "local.stack.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, preexec_fn=_die_with_parent,
-            )
-        deadline = time.monotonic() + self._start_timeout
-        with requests.Session() as http:
-            http.trust_env = False  # loopback: never through a proxy
-            while True:
-                try:
-                    http.get(f"{self.url}/moto-api/", timeout=2)
-                    return self
-                except requests.RequestException:
-                    if self._process.poll() is not None or time.monotonic() > deadline:
-                        self.stop()
-                        raise RuntimeError(f"moto server did not start (see {self.log_path})") from None
-                    time.sleep(0.1)
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def MotoProcess(port: int = 0, *, log_dir: Path) -> ChildServer:  # noqa: N802 (reads as the class it was)
+    """This module's server as a child process of the local stack."""
+    return ChildServer("local.stack.moto_server", ["-H", "127.0.0.1", "-p", "{port}"], port=port, log_dir=log_dir,
+                       name="moto")
 
 
 if __name__ == "__main__":

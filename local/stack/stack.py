@@ -1,9 +1,10 @@
-"""`LocalStack`: the whole gateway on 127.0.0.1, in this process but for moto.
+"""`LocalStack`: the whole gateway on 127.0.0.1, in this process but for moto and the sandbox.
 
-Start order: moto server (a process of its own, local.stack.moto_server) -> process environment (AWS endpoint, dummy credentials, the functions'
-environment) -> provisioning (infra/ + template.yaml into moto) -> provider sandbox and the
-providers' secrets pointing at it -> API Gateway, SQS pollers, schedules. `stop()` undoes it in
-reverse order and restores the environment.
+Start order: moto server (a process of its own, local.stack.moto_server) -> process environment
+(AWS endpoint, dummy credentials, the functions' environment) -> provisioning (infra/ +
+template.yaml into moto) -> provider sandbox (a process of its own too) and the providers'
+secrets pointing at it -> API Gateway, SQS pollers, schedules. `stop()` undoes it in reverse
+order and restores the environment.
 
 The provisioning result is read through `_functions`, `_routes`, ... below: those adapters are
 the only place that knows the shape of `local.stack.resources.Provisioned`.
@@ -29,7 +30,7 @@ from local.stack.schedules import ScheduleSpec, Schedules
 log = logging.getLogger("local.stack")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOG_DIR = REPO_ROOT / ".local-stack" / "logs"  # the moto server's output
+LOG_DIR = REPO_ROOT / ".local-stack" / "logs"  # the moto server's and the sandbox's output
 DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -199,6 +200,7 @@ class LocalStack:
         self.provisioned: Any = None
         self.invoker: Invoker | None = None
         self.sandbox: Any = None  # local.sandbox.client.SandboxControl
+        self.sandbox_log: Path | None = None
         self.pollers: Pollers | None = None
         self.schedules: Schedules | None = None
         self.apigw: ApiGateway | None = None
@@ -249,12 +251,16 @@ class LocalStack:
         self.moto_url = self._moto.url
 
     def _start_sandbox(self) -> None:
+        """The provider sandbox in a process of its own, as providers are other machines: its
+        timestamps are not delayed by this process's functions (`sandbox_log`: its output)."""
         from local.sandbox.client import SandboxControl
-        from local.sandbox.server import start_sandbox
+        from local.stack.child import ChildServer
 
-        self._sandbox_server = start_sandbox(port=self.sandbox_port)
+        self._sandbox_server = ChildServer("local.sandbox", ["--port", "{port}"], port=self.sandbox_port,
+                                           log_dir=LOG_DIR, name="sandbox").start()
         self._stops.append(self._sandbox_server.stop)
         self.sandbox_url = self._sandbox_server.url
+        self.sandbox_log = self._sandbox_server.log_path
         self.sandbox = SandboxControl(self.sandbox_url)
         sm = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name=self.region)
         for provider, secret_id in (_get(self.provisioned, "secret_ids", default={}) or {}).items():

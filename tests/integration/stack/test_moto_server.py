@@ -14,6 +14,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local.stack.child import ChildServer
 from local.stack.moto_server import MotoProcess
 
 REGION = "eu-west-1"
@@ -21,7 +22,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoProcess]:
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServer]:
     process = MotoProcess(log_dir=Path(tmp_path_factory.mktemp("moto"))).start()
     try:
         yield process
@@ -29,7 +30,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoProcess]:
         process.stop()
 
 
-def _client(moto: MotoProcess, service: str):
+def _client(moto: ChildServer, service: str):
     return boto3.client(service, endpoint_url=moto.url, config=Config(max_pool_connections=20), **CREDENTIALS)
 
 

@@ -45,3 +45,13 @@ def test_given_a_taken_message_recorded_failed_or_a_sent_one_nowhere_then_both_a
     outbox = [_entry("+224620000001"), _entry("+24106000003"), _entry("+224620000004"), _entry("+999")]
     f = check(ACCEPTED, items, outbox, queues_empty=True)
     assert f.taken_but_failed == ["m1"] and f.sent_not_taken == ["m2"] and f.stray_entries == 1
+
+
+def test_given_the_sandbox_log_then_applied_faults_are_counted_by_mode():
+    from bench.chaos_faults import applied_faults
+
+    log = ("2026-11-22 15:00:00,000 sandbox fault drop on passeinfo /v1/message/single_message\n"
+           "2026-11-22 15:00:00,100 sandbox fault error on ventis /api/v1/sms\n"
+           "2026-11-22 15:00:00,200 sandbox fault drop on smsgate /3rdparty/v1/message\n"
+           "2026-11-22 15:00:00,300 something else\n")
+    assert applied_faults(log) == {"drop": 2, "error": 1}

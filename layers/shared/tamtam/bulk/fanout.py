@@ -154,13 +154,13 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
         return "aborted"
     if batches.chunk_done(table, batch.id, job.chunk):
         return "duplicate"
-    built = [_build(batch, row, table=table) for row in job.recipients]
+    rows = job.recipients
     initial: Counter[str] = Counter()
     written = enqueued = 0
     carry: dict[str, list[Entry]] = defaultdict(list)
-    # Slice by slice: the first messages are on their queues while the chunk's rest is written.
-    for start in range(0, len(built), SLICE):
-        part = built[start : start + SLICE]
+    # Slice by slice: the first messages are on their queues while the chunk's rest is built and written.
+    for start in range(0, len(rows), SLICE):
+        part = [_build(batch, row, table=table) for row in rows[start : start + SLICE]]
         stored = _stored(table, part)
         new = [m for m in part if m.id not in stored]
         batches.put_many(table, [{**m.to_item(), **messages.index_keys(m)} for m in new])
@@ -169,12 +169,12 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
                         reason=m.reason, provider=m.provider or None, at=m.created_at)
         waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in part
                    if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
-        last = start + SLICE >= len(built)
+        last = start + SLICE >= len(rows)
         if waiting or (last and any(carry.values())):
             _enqueue(table, sqs, batch.id, waiting, carry, last=last)
         initial.update(stored[m.id].initial if m.id in stored else m.status for m in part)
         written, enqueued = written + len(new), enqueued + len(waiting)
-    counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(built))
+    counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(rows))
     logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": written,
                                            "enqueued": enqueued, "counted": counted})
     return "done" if counted else "duplicate"
