@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from tamtam.errors import TamtamError
+from tamtam.errors import TamtamError, error_body
 from tamtam.observability import logger
 
 # pydantic error types -> stable codes
@@ -31,7 +31,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": code, "message": message, "field": field}},
+        body=error_body(code, message, field),
         headers=headers,
     )
 

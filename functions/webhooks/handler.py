@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import webhooks_smsgate
 from tamtam import aws
+from tamtam.errors import error_body
 from tamtam.events import flushing
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, logger
@@ -33,7 +34,7 @@ def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return _answer(status, {"error": {"code": code, "message": message, "field": field}})
+    return _answer(status, error_body(code, message, field))
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:

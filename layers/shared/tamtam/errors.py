@@ -3,6 +3,13 @@ maps them to HTTP once (functions/api), the SQS consumers to a failed record."""
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The one error shape every HTTP answer of the gateway uses."""
+    return {"error": {"code": code, "message": message, "field": field}}
+
 
 class TamtamError(Exception):
     status = 400
