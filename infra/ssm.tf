@@ -2,16 +2,18 @@
 locals {
   ssm_parameters = merge(
     {
-      "table/name"             = aws_dynamodb_table.this.name
-      "table/arn"              = aws_dynamodb_table.this.arn
-      "bus/name"               = aws_cloudwatch_event_bus.this.name
-      "bus/arn"                = aws_cloudwatch_event_bus.this.arn
-      "kms/key_arn"            = aws_kms_key.this.arn
-      "kms/otp_key_arn"        = aws_kms_key.otp.arn
-      "alarms/topic_arn"       = aws_sns_topic.alarms.arn
-      "queues/urls"            = jsonencode({ for k, q in local.queues : k => aws_sqs_queue.this[k].url })
-      "secrets/arns"           = jsonencode({ for p in var.provider_names : p => aws_secretsmanager_secret.provider[p].arn })
-      "secrets/otp-pepper/arn" = aws_secretsmanager_secret.otp_pepper.arn
+      "table/name"                    = aws_dynamodb_table.this.name
+      "table/arn"                     = aws_dynamodb_table.this.arn
+      "table/stream_arn"              = aws_dynamodb_table.this.stream_arn
+      "queues/lifecycle-failures/arn" = aws_sqs_queue.lifecycle_failures.arn
+      "bus/name"                      = aws_cloudwatch_event_bus.this.name
+      "bus/arn"                       = aws_cloudwatch_event_bus.this.arn
+      "kms/key_arn"                   = aws_kms_key.this.arn
+      "kms/otp_key_arn"               = aws_kms_key.otp.arn
+      "alarms/topic_arn"              = aws_sns_topic.alarms.arn
+      "queues/urls"                   = jsonencode({ for k, q in local.queues : k => aws_sqs_queue.this[k].url })
+      "secrets/arns"                  = jsonencode({ for p in var.provider_names : p => aws_secretsmanager_secret.provider[p].arn })
+      "secrets/otp-pepper/arn"        = aws_secretsmanager_secret.otp_pepper.arn
     },
     { for k, q in local.queues : "queues/${k}/url" => aws_sqs_queue.this[k].url },
     { for k, q in local.queues : "queues/${k}/arn" => aws_sqs_queue.this[k].arn },

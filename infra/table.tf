@@ -1,10 +1,14 @@
-# The one table: pk/sk, gsi1 (status sweeps), gsi2 (messages of a batch), TTL on expires_at.
+# The one table: pk/sk, gsi1 (status sweeps, open batches), gsi2 (messages of a batch), TTL on
+# expires_at. Its change stream (new and old images) feeds the lifecycle function: status events,
+# batch counters and failure counts are derived from the writes themselves (docs/lifecycle.md).
 resource "aws_dynamodb_table" "this" {
   name                        = local.prefix
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
   range_key                   = "sk"
   deletion_protection_enabled = var.table_deletion_protection
+  stream_enabled              = true
+  stream_view_type            = "NEW_AND_OLD_IMAGES"
 
   attribute {
     name = "pk"

@@ -3,11 +3,17 @@
 #   make bench                  all six lines (~25 min on 2 cores, most of it the 10,000 bulk)
 #   make bench BULK=2000        the cost line with a smaller bulk (~10 min less)
 #   make bench ONLY=cost        one scenario: coldstart, cost, acceptance, otp, pacing
-.PHONY: bench chaos
+#   make chaos                  1,000 messages under every fault at once (bench/chaos.py), ~8 min
+#   make chaos-short            the few hundred messages of tests/e2e/test_chaos.py, ~3 min
+#   CHAOS_SEED=n                another draw of the faults (default 7)
+.PHONY: bench chaos chaos-short
 
 bench: $(STAMP) ## speed and cost on the local stack: AWS requests and $ per message, sender concurrency, bulk acceptance, cold starts, OTP under load, pacing
 	$(if $(BULK),BENCH_BULK=$(BULK)) $(if $(SINGLES),BENCH_SINGLES=$(SINGLES)) \
 		$(PY) -m bench bench $(foreach s,$(ONLY),--only $(s))
 
-chaos: $(STAMP) ## 1,000 messages under provider faults, redeliveries and sender crashes; fails unless none is lost, stuck or sent twice (~5 min)
+chaos: $(STAMP) ## 1,000 messages under provider, AWS (throttles, 500s, conflicts), kill, timeout, TLS and redelivery faults; exits 1 unless every invariant holds (~8 min)
 	$(PY) -m bench chaos
+
+chaos-short: $(STAMP) ## the short chaos run of `make test` (a few hundred messages, every fault kind), same table (~3 min)
+	CHAOS_PLAN=short $(PY) -m bench chaos

@@ -18,7 +18,6 @@ import api_idempotency
 import api_messages
 import api_otp
 import api_providers
-from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -46,6 +45,5 @@ def openapi_json():  # noqa: ANN201  (a Response annotation would enter the Open
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @capture_lambda_handler
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

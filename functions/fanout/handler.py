@@ -7,43 +7,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
 from tamtam import aws
-from tamtam.bulk import cancel
 from tamtam.bulk.fanout import ChunkJob, NotReady, process_chunk
-from tamtam.events import flushing
+from tamtam.bulk.jobs import CancelBody, ChunkBody, continue_cancel
 from tamtam.observability import logger, metrics
 from tamtam.settings import get_settings
-from tamtam.store import batches
 
 _MARGIN_SECONDS = 5.0
-
-
-class ChunkBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    kind: Literal["chunk"] = "chunk"
-    batch_id: str = Field(max_length=64)
-    tenant_id: str = Field(max_length=64)
-    chunk: int = Field(ge=0)
-    recipients: list[list[Any]] = Field(min_length=1, max_length=1000)
-
-
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    kind: Literal["cancel"]
-    batch_id: str = Field(max_length=64)
-    tenant_id: str = Field(max_length=64)
-    status: str | None = None
-    cursor: str | None = None
 
 
 def _retry_soon(record: SQSRecord, seconds: int) -> None:
@@ -55,34 +32,25 @@ def _retry_soon(record: SQSRecord, seconds: int) -> None:
         logger.warning("could not shorten the retry delay", extra={"message_id": record.message_id})
 
 
-def _cancel(body: CancelBody, deadline: float) -> None:
-    table = aws.table(get_settings().table_name)
-    cancelled, position = cancel.cancel_pending(table, body.batch_id, deadline=deadline, status=body.status, cursor=body.cursor)
-    batch = batches.get_batch(table, body.batch_id)
-    if position is not None and batch is not None:
-        cancel.continue_later(aws.client("sqs"), batch, position)
-    logger.info("batch cancel continued", extra={"batch_id": body.batch_id, "cancelled": cancelled, "more": position is not None})
-
-
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     raw = json.loads(record.body)
     deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     if raw.get("kind") == "cancel":
-        _cancel(CancelBody.model_validate(raw), deadline)
+        continue_cancel(CancelBody.model_validate(raw), table=aws.table(get_settings().table_name),
+                        sqs=aws.client("sqs"), deadline=deadline)
         return
     body = ChunkBody.model_validate(raw)
     job = ChunkJob(batch_id=body.batch_id, tenant_id=body.tenant_id, chunk=body.chunk, recipients=body.recipients)
     try:
         result = process_chunk(job, table=aws.table(get_settings().table_name), sqs=aws.client("sqs"))
-    except NotReady:
-        _retry_soon(record, NotReady.retry_after)
+    except NotReady as exc:  # the batch still being accepted, or the chunk in progress in another delivery
+        _retry_soon(record, exc.retry_after)
         raise
     metrics.add_metric(name=f"Fanout_{result}", unit="Count", value=1)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tamtam import aws
 from tamtam.messaging.finalize import finalize
-from tamtam.events import flushing
 from tamtam.observability import logger, metrics
 from tamtam.settings import get_settings
 
@@ -26,7 +25,6 @@ def _record_handler(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

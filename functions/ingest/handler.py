@@ -18,7 +18,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tamtam import aws, ingest, queues
-from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.settings import get_settings
 
@@ -64,7 +63,6 @@ def _record_handler(record: SQSRecord, lambda_context: LambdaContext | None = No
 @metrics.log_metrics
 @logger.inject_lambda_context
 @capture_lambda_handler
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A processor per call: the local stack runs several calls in one process.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tamtam import aws
 from tamtam.bulk.schedule import release_due
-from tamtam.events import flushing
 from tamtam.observability import logger, metrics
 from tamtam.settings import get_settings
 
@@ -21,7 +20,6 @@ _MARGIN_SECONDS = 5.0
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     sweep = release_due(aws.table(get_settings().table_name), aws.client("sqs"), deadline=deadline)

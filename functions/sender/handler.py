@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,7 +19,6 @@ import sender_pacing
 from tamtam import aws, health, pacing
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.send import QueueBody, process
-from tamtam.events import flushing
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
@@ -27,17 +27,27 @@ _clients = ClientCache(provider_secret)
 # A batch holds at most 10 records; the local stack runs several invocations in this process,
 # and a paced record holds its worker while it waits for its slot.
 _executor = ThreadPoolExecutor(max_workers=64)
+_END_MARGIN_SECONDS = 1.0
 
 
 class RetryLater(Exception):
     """The record goes back to its queue (its visibility already set to the backoff)."""
 
 
-def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool]) -> None:
+def _sent_at(record: SQSRecord) -> float | None:
+    """When the queue message was first sent (epoch seconds), from SQS's SentTimestamp."""
+    try:
+        return int(record.attributes.sent_timestamp) / 1000
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool], deadline: float) -> None:
     settings = get_settings()
     body = QueueBody(**{k: v for k, v in json.loads(record.body).items() if k in QueueBody.__dataclass_fields__})
     with pacing.turn(sender_pacing.pool_for(pools, record.body)):  # waits for its slot before the call
-        outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients)
+        outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients,
+                          sent_at=_sent_at(record), deadline=deadline)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
     if outcome.retry_after is not None:
         queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
@@ -54,15 +64,16 @@ def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool]) -> N
 @metrics.log_metrics
 @logger.inject_lambda_context
 @capture_lambda_handler
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A processor per call: the local stack runs several calls in one process.
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     table = aws.table(get_settings().table_name)
-    pools = sender_pacing.pools(event.get("Records") or [], table, context.get_remaining_time_in_millis() / 1000)
+    remaining = context.get_remaining_time_in_millis() / 1000
+    pools = sender_pacing.pools(event.get("Records") or [], table, remaining)
+    deadline = time.monotonic() + remaining - _END_MARGIN_SECONDS  # no retried write sleeps past it
 
     async def record_handler(record: SQSRecord) -> None:
-        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools)
+        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools, deadline)
 
     try:
         return async_process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -11,7 +11,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_poller_logic import PollerInput, run
 from tamtam import aws
-from tamtam.events import flushing
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.secrets import provider_secret
@@ -24,7 +23,6 @@ _SAFETY_SECONDS = 5.0  # stop asking providers this long before the function's t
 @metrics.log_metrics
 @logger.inject_lambda_context
 @capture_lambda_handler
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     inp = PollerInput.model_validate(event if isinstance(event, dict) else {})
     remaining = context.get_remaining_time_in_millis() / 1000

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import webhooks_smsgate
 from tamtam import aws
 from tamtam.errors import error_body
-from tamtam.events import flushing
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, logger
 from tamtam.providers.smsgate import SmsGateClient
@@ -65,7 +64,6 @@ def _route(event: dict[str, Any]) -> tuple[str, str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @capture_lambda_handler
-@flushing
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _route(event) != ROUTE:
         return _error(404, "route_not_found", "no such route")

@@ -8,6 +8,17 @@ Each function's code directory is appended to `sys.path` once so that its privat
 as top-level modules (their names are unique across functions by convention); the handler module
 itself gets a private name derived from the logical id and its path, so two `handler.py` never
 collide in `sys.modules`.
+
+Hooks for fault-injecting harnesses (`make chaos`), inert unless used:
+- `current()`: the invocation running in this thread (None outside a function), with its deadline
+  and whether it is dead. `follow_threads()` makes the threads a function starts through a
+  ThreadPoolExecutor (the sender's workers, asyncio's `run_in_executor`) see their invocation too.
+- `Invoker.remaining_time(logical_id, event)`: seconds to give an invocation instead of its
+  timeout (None: the timeout), i.e. a context whose `get_remaining_time_in_millis` is short.
+- An invocation that raised `tamtam.failpoints.Killed` (from any thread), or that a harness marked
+  dead (`Invocation.kill`), fails as a whole (`Runtime.ExitError`), like a Lambda whose runtime
+  exited: an SQS batch is then not deleted, an API caller gets a 5xx. One that ends after its
+  deadline fails with `Sandbox.Timedout`, whatever it returned.
 """
 
 from __future__ import annotations
@@ -24,11 +35,19 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+try:
+    from tamtam.failpoints import Killed
+except ImportError:  # a layer without failpoints: nothing can raise it
+    class Killed(BaseException):  # type: ignore[no-redef]
+        point = ""
 
 log = logging.getLogger("local.stack.invoker")
 
@@ -95,6 +114,49 @@ class LambdaContext:
         sys.stdout.write(msg)
 
 
+@dataclass
+class Invocation:
+    """One running invocation, as a harness sees it (`current()`)."""
+
+    logical_id: str
+    request_id: str
+    deadline: float  # time.monotonic() value
+    dead: str | None = None  # why it died; nothing of it may run any more
+
+    def kill(self, why: str) -> None:
+        self.dead = self.dead or why
+
+    @property
+    def overdue(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+_current: ContextVar[Invocation | None] = ContextVar("local_stack_invocation", default=None)
+
+
+def current() -> Invocation | None:
+    """The invocation this thread runs for (None: not a function's code)."""
+    return _current.get()
+
+
+def follow_threads() -> Callable[[], None]:
+    """Make work submitted to any ThreadPoolExecutor from inside an invocation run in the
+    submitter's context, so `current()` knows it there too. Returns the undo."""
+    original = ThreadPoolExecutor.submit
+
+    def submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if _current.get() is None:
+            return original(self, fn, *args, **kwargs)
+        return original(self, copy_context().run, fn, *args, **kwargs)
+
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+    def undo() -> None:
+        ThreadPoolExecutor.submit = original  # type: ignore[method-assign]
+
+    return undo
+
+
 def _decimal_default(value: Any) -> Any:
     # The Python runtime serialises Decimal results (DynamoDB numbers) as numbers.
     if isinstance(value, decimal.Decimal):
@@ -157,6 +219,8 @@ class Invoker:
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._in_flight = 0
+        # Seconds to give an invocation instead of its function's timeout (None: the timeout).
+        self.remaining_time: Callable[[str, Any], float | None] | None = None
 
     def arn(self, logical_id: str) -> str:
         name = self.functions[logical_id].name
@@ -205,32 +269,50 @@ class Invoker:
         def fail(error_type: str, message: str) -> FunctionError:
             return FunctionError(cfg.logical_id, error_type, message, request_id)
 
+        budget = cfg.timeout
+        if self.remaining_time is not None:
+            given = self.remaining_time(cfg.logical_id, payload)
+            budget = budget if given is None else min(budget, given)
+        invocation = Invocation(cfg.logical_id, request_id, started + budget)
+        token = _current.set(invocation)
         try:
-            handler = load_handler(cfg)
-        except Exception as exc:
-            log.error("init failed function=%s\n%s", cfg.logical_id, traceback.format_exc())
-            raise fail("Runtime.ImportModuleError", str(exc)) from exc
-        context = self._context(cfg, request_id, started)
-        try:
-            result = handler(payload, context)
-        except Exception as exc:
-            log.warning("function=%s raised\n%s", cfg.logical_id, traceback.format_exc())
-            raise fail(type(exc).__name__, str(exc)) from exc
-        if time.monotonic() - started > cfg.timeout:
-            raise fail("Sandbox.Timedout", f"Task timed out after {cfg.timeout:.2f} seconds")
+            try:
+                handler = load_handler(cfg)
+            except Exception as exc:
+                log.error("init failed function=%s\n%s", cfg.logical_id, traceback.format_exc())
+                raise fail("Runtime.ImportModuleError", str(exc)) from exc
+            context = self._context(cfg, request_id, invocation.deadline)
+            try:
+                result = handler(payload, context)
+            except Killed as exc:
+                invocation.kill(f"killed at {exc.point}")
+                result = None
+            except Exception as exc:
+                if invocation.dead is None:
+                    log.warning("function=%s raised\n%s", cfg.logical_id, traceback.format_exc())
+                    raise fail(type(exc).__name__, str(exc)) from exc
+                result = None
+        finally:
+            _current.reset(token)
+        if invocation.dead is not None:
+            if invocation.dead.startswith("timed out"):
+                raise fail("Sandbox.Timedout", f"Task timed out after {budget:.2f} seconds")
+            raise fail("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({invocation.dead})")
+        if invocation.overdue:
+            raise fail("Sandbox.Timedout", f"Task timed out after {budget:.2f} seconds")
         try:
             return json.loads(json.dumps(result, default=_decimal_default))
         except (TypeError, ValueError) as exc:
             raise fail("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
 
-    def _context(self, cfg: FunctionConfig, request_id: str, started: float) -> LambdaContext:
+    def _context(self, cfg: FunctionConfig, request_id: str, deadline: float) -> LambdaContext:
         today = datetime.now(UTC).strftime("%Y/%m/%d")
         return LambdaContext(
             function_name=cfg.name,
             invoked_function_arn=self.arn(cfg.logical_id),
             memory_limit_in_mb=str(cfg.memory_mb),
             aws_request_id=request_id,
-            deadline=started + cfg.timeout,
+            deadline=deadline,
             log_group_name=f"/aws/lambda/{cfg.name}",
             log_stream_name=f"{today}/[$LATEST]{uuid.uuid4().hex}",
         )

@@ -8,7 +8,10 @@ are deleted; an error (or an invalid failure report) deletes nothing. What stays
 its visibility timeout and moves to the DLQ after maxReceiveCount: moto does both.
 
 `duplicate_rate` re-delivers that fraction of records a second time, in the same batch or in
-the next one, as SQS's at-least-once delivery may do.
+the next one, as SQS's at-least-once delivery may do. `simultaneous` (function logical id ->
+rate, empty by default) delivers that fraction of a function's batches twice at the same moment:
+a second invocation with the same records starts together with the first (a barrier), and each
+deletes what it processed; `twinned` counts them per function.
 """
 
 from __future__ import annotations
@@ -190,9 +193,31 @@ class _Poller:
 
     def process(self, records: list[dict[str, Any]]) -> None:
         src = self.source
+        twin: threading.Thread | None = None
+        try:
+            if self.owner.twin(src.function):
+                together = threading.Barrier(2)
+                twin = threading.Thread(target=self.invoke, args=([dict(r) for r in records], together),
+                                        name=f"twin-{src.function}", daemon=True)
+                twin.start()
+                self.invoke(records, together)
+            else:
+                self.invoke(records)
+        finally:
+            if twin is not None:
+                twin.join()
+            with self.owner.lock:
+                self.owner.in_flight -= 1
+            self.slots.release()
+
+    def invoke(self, records: list[dict[str, Any]], together: threading.Barrier | None = None) -> None:
+        """One invocation with `records`, then the deletes of what it processed."""
+        src = self.source
         try:
             with self.owner.lock:
                 self.owner.counts[src.function] += 1
+            if together is not None:
+                together.wait(timeout=5)
             try:
                 result = self.owner.invoker.invoke(src.function, {"Records": records})
             except FunctionError as err:
@@ -205,10 +230,6 @@ class _Poller:
             self.delete([r for r in records if r["messageId"] not in keep])
         except Exception:
             log.exception("poller error function=%s", src.function)
-        finally:
-            with self.owner.lock:
-                self.owner.in_flight -= 1
-            self.slots.release()
 
     def delete(self, records: list[dict[str, Any]]) -> None:
         handles = list(dict.fromkeys(r["receiptHandle"] for r in records))
@@ -257,6 +278,8 @@ class Pollers:
         self.in_flight = 0
         self.batches = 0
         self.duplicated = 0
+        self.simultaneous: dict[str, float] = {}  # function logical id -> share of batches delivered twice at once
+        self.twinned: Counter[str] = Counter()
         self._pollers: list[_Poller] = []
 
     def start(self) -> Pollers:
@@ -290,6 +313,17 @@ class Pollers:
                 self.duplicated += 1
                 (same if self.rng.random() < 0.5 else pending).append(dict(record))
         return same
+
+    def twin(self, function: str) -> bool:
+        """Whether this batch of `function` is delivered twice at the same moment (counted)."""
+        rate = self.simultaneous.get(function, 0.0)
+        if rate <= 0:
+            return False
+        with self.lock:
+            if self.rng.random() >= rate:
+                return False
+            self.twinned[function] += 1
+            return True
 
     def _queue_counts(self) -> dict[str, int]:
         counts = {}

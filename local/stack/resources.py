@@ -301,7 +301,8 @@ def kms_alias(clients: Clients, address: str, body: dict[str, Any]) -> Attribute
 
 def dynamodb_table(clients: Clients, address: str, body: dict[str, Any]) -> Attributes:
     allowed = {"name", "billing_mode", "hash_key", "range_key", "deletion_protection_enabled", "attribute",
-               "global_secondary_index", "ttl", "point_in_time_recovery", "server_side_encryption", "tags"}
+               "global_secondary_index", "ttl", "point_in_time_recovery", "server_side_encryption", "tags",
+               "stream_enabled", "stream_view_type"}
     _take(address, body, allowed, {"name", "hash_key", "attribute", "billing_mode"})
     if body["billing_mode"] != "PAY_PER_REQUEST":
         raise HclError(f"{address}: only billing_mode PAY_PER_REQUEST is supported")
@@ -322,6 +323,8 @@ def dynamodb_table(clients: Clients, address: str, body: dict[str, Any]) -> Attr
     sse = _one_block(address, body, "server_side_encryption")
     if sse and sse.get("enabled"):
         arguments["SSESpecification"] = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": sse["kms_key_arn"]}
+    if body.get("stream_enabled"):
+        arguments["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": body["stream_view_type"]}
     dynamodb = clients("dynamodb")
     table = dynamodb.create_table(**arguments)["TableDescription"]
     ttl = _one_block(address, body, "ttl")
@@ -332,7 +335,8 @@ def dynamodb_table(clients: Clients, address: str, body: dict[str, Any]) -> Attr
     if pitr and pitr.get("enabled"):
         dynamodb.update_continuous_backups(
             TableName=body["name"], PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
-    return {"name": body["name"], "id": body["name"], "arn": table["TableArn"]}
+    return {"name": body["name"], "id": body["name"], "arn": table["TableArn"],
+            "stream_arn": table.get("LatestStreamArn", "")}
 
 
 def _global_index(address: str, index: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ the only place that knows the shape of `local.stack.resources.Provisioned`.
 from __future__ import annotations
 
 import json
-import secrets
 import logging
 import os
+import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from local.stack.apigw import ApiGateway, AuthorizerConfig, GatewayResponse, Rou
 from local.stack.invoker import FunctionConfig, Invoker
 from local.stack.pollers import Pollers, SqsSource
 from local.stack.schedules import ScheduleSpec, Schedules
+from local.stack.streams import StreamPollers
 
 log = logging.getLogger("local.stack")
 
@@ -103,6 +105,12 @@ def routes_from(provisioned: Any) -> list[Route]:
                              function=logical_id, authorized=authorized,
                              api_key_required=bool(_get(ev, "api_key_required", default=False))))
     return out
+
+
+def streams_from(provisioned: Any) -> list[tuple[str, Any]]:
+    """(function, StreamEventSource) of every DynamoDB stream event of the template."""
+    return [(logical_id, ev) for logical_id, spec in provisioned.functions.items()
+            for ev in (_get(spec, "stream_events", default=()) or ())]
 
 
 def schedules_from(provisioned: Any) -> list[ScheduleSpec]:
@@ -202,6 +210,7 @@ class LocalStack:
         self.sandbox: Any = None  # local.sandbox.client.SandboxControl
         self.sandbox_log: Path | None = None
         self.pollers: Pollers | None = None
+        self.streams: StreamPollers | None = None
         self.schedules: Schedules | None = None
         self.apigw: ApiGateway | None = None
         self._moto: Any = None
@@ -230,6 +239,9 @@ class LocalStack:
             self.pollers = Pollers(self.invoker, sqs_sources_from(self.provisioned), endpoint_url=self.moto_url,
                                    region=self.region, duplicate_rate=self.duplicate_rate).start()
             self._stops.append(self.pollers.stop)
+            self.streams = StreamPollers(self.invoker, streams_from(self.provisioned), endpoint_url=self.moto_url,
+                                         region=self.region).start()
+            self._stops.append(self.streams.stop)
             self.schedules = Schedules(self.invoker, schedules_from(self.provisioned), region=self.region,
                                        speedup=self.schedule_speedup)
             if self.start_schedules:
@@ -341,9 +353,13 @@ class LocalStack:
         _reset_function_caches()
 
     def drain(self, timeout: float = 30.0) -> None:
-        """Wait until the SQS pipeline is idle (see `Pollers.drain`)."""
+        """Wait until the SQS pipeline is idle (see `Pollers.drain`), then until the stream
+        pollers have caught up with the table's changes."""
         assert self.pollers is not None
+        deadline = time.monotonic() + timeout
         self.pollers.drain(timeout)
+        while self.streams is not None and not self.streams.idle() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """Stop everything started, in reverse order; safe to call twice."""

@@ -80,6 +80,21 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class StreamEventSource:
+    """A DynamoDB stream event source mapping: read the stream's records in order, invoke the
+    function with batches, retry a failed batch, then send its position to `on_failure_arn`."""
+
+    name: str
+    stream_arn: str
+    batch_size: int
+    maximum_batching_window_in_seconds: int
+    starting_position: str  # TRIM_HORIZON | LATEST
+    maximum_retry_attempts: int  # -1: until the records expire
+    filter_patterns: tuple[str, ...]  # FilterCriteria.Filters[].Pattern (JSON)
+    on_failure_arn: str | None
+
+
+@dataclass(frozen=True)
 class ApiEventSource:
     """A route of the REST API proxied to the function (Lambda proxy integration)."""
 
@@ -114,6 +129,7 @@ class FunctionSpec:
     sqs_events: tuple[SqsEventSource, ...] = ()
     api_events: tuple[ApiEventSource, ...] = ()
     schedule_events: tuple[ScheduleEventSource, ...] = ()
+    stream_events: tuple[StreamEventSource, ...] = ()
 
     @property
     def handler_file(self) -> Path:
@@ -245,7 +261,7 @@ def read_function(logical_id: str, resource: Mapping[str, Any], globals_: Mappin
     properties = {**globals_, **resource.get("Properties", {})}
     if "Environment" in resource.get("Properties", {}):
         raise TemplateError(f"{logical_id}: functions share the Globals environment (docs/architecture.md)")
-    sqs, routes, schedules = [], [], []
+    sqs, routes, schedules, streams = [], [], [], []
     for name, event in (properties.get("Events") or {}).items():
         kind, event_properties = event["Type"], event.get("Properties", {})
         if kind == "SQS":
@@ -254,6 +270,8 @@ def read_function(logical_id: str, resource: Mapping[str, Any], globals_: Mappin
             routes.append(_api_event(logical_id, name, event_properties, api))
         elif kind in ("Schedule", "ScheduleV2"):
             schedules.append(_schedule_event(name, kind, resolver.resolve(event_properties)))
+        elif kind == "DynamoDB":
+            streams.append(_stream_event(name, resolver.resolve(event_properties)))
         else:
             raise TemplateError(f"{logical_id}.{name}: event type {kind} is not supported by the local stack")
     return FunctionSpec(
@@ -263,6 +281,7 @@ def read_function(logical_id: str, resource: Mapping[str, Any], globals_: Mappin
         timeout=int(resolver.resolve(properties.get("Timeout", 3))),
         memory_mb=int(resolver.resolve(properties.get("MemorySize", 128))),
         sqs_events=tuple(sqs), api_events=tuple(routes), schedule_events=tuple(schedules),
+        stream_events=tuple(streams),
     )
 
 
@@ -279,6 +298,20 @@ def _sqs_event(logical_id: str, name: str, properties: Mapping[str, Any], queue_
         report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
         maximum_concurrency=(properties.get("ScalingConfig") or {}).get("MaximumConcurrency"),
         enabled=bool(properties.get("Enabled", True)),
+    )
+
+
+def _stream_event(name: str, properties: Mapping[str, Any]) -> StreamEventSource:
+    filters = ((properties.get("FilterCriteria") or {}).get("Filters")) or []
+    on_failure = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return StreamEventSource(
+        name=name, stream_arn=properties["Stream"],
+        batch_size=int(properties.get("BatchSize", 100)),
+        maximum_batching_window_in_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+        starting_position=str(properties.get("StartingPosition", "LATEST")),
+        maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+        filter_patterns=tuple(str(f["Pattern"]) for f in filters),
+        on_failure_arn=on_failure,
     )
 
 

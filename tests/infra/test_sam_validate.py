@@ -65,9 +65,14 @@ def _of_type(template: dict, type_: str) -> dict[str, dict]:
 
 def test_transform_makes_one_event_source_mapping_per_queue(transformed: dict) -> None:
     mappings = _of_type(transformed, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 5 * 2 + 10 + 1 + 1  # senders: tx + bulk each; finalizer: every provider DLQ; ingest; fanout
-    for mapping in mappings.values():
+    sqs = {k: m for k, m in mappings.items() if "StartingPosition" not in m["Properties"]}
+    # senders: tx + bulk each; finalizer: every provider DLQ; ingest; fanout; fan-out DLQ
+    assert len(sqs) == 5 * 2 + 10 + 1 + 1 + 1
+    for mapping in sqs.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [stream] = [m["Properties"] for k, m in mappings.items() if k not in sqs]
+    assert stream["FunctionName"] == {"Ref": "LifecycleFunction"}
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "LifecycleFailuresQueueArn"}
 
 
 def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
@@ -88,5 +93,5 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
 def test_transform_gives_every_function_a_role(transformed: dict) -> None:
     functions = _of_type(transformed, "AWS::Lambda::Function")
     roles = _of_type(transformed, "AWS::IAM::Role")
-    assert len(functions) == 15
+    assert len(functions) == 18
     assert {f"{name}Role" for name in functions} <= set(roles)

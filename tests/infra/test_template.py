@@ -30,6 +30,7 @@ def test_cfn_lint_reports_nothing() -> None:
 def test_expected_functions_are_declared() -> None:
     assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", "RotationFunction", "IngestFunction",
                               "WebhooksFunction", "StatusPollerFunction", "BalanceCheckerFunction", "FanoutFunction",
+                              "FanoutDlqFunction", "LifecycleFunction", "SweeperFunction",
                               "SchedulerFunction", *SENDERS}
 
 
@@ -142,7 +143,9 @@ def test_function_has_log_group_alarms_and_output(logical_id: str) -> None:
         if r["Type"] == "AWS::CloudWatch::Alarm"
         and r["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
     }
-    assert metrics == {"Errors", "Throttles"}
+    events = FUNCTIONS[logical_id]["Properties"].get("Events") or {}
+    stream_triggered = any(e["Type"] == "DynamoDB" for e in events.values())
+    assert metrics == {"Errors", "Throttles"} | ({"IteratorAge"} if stream_triggered else set())
     assert TEMPLATE["Outputs"][f"{logical_id}Arn"]["Value"] == {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
@@ -195,3 +198,17 @@ def test_the_dashboard_graphs_failures_by_reason_from_the_metric_the_code_emits(
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == environment["POWERTOOLS_SERVICE_NAME"] == {"Ref": "Name"}
     schema = "{${Name}," + f"{PROVIDER_DIMENSION},{REASON_DIMENSION},service" + "}"
     assert search["expression"] == f"SEARCH('{schema} MetricName=\"{FAILURE_METRIC}\"', 'Sum', 300)"
+
+
+def test_the_table_stream_feeds_the_lifecycle_function_in_order_with_a_failure_destination() -> None:
+    """Status events and batch counters come from the change stream: retried as the same batch
+    (no bisecting, one batch per shard at a time), message items only, and what is given up on
+    goes to a queue with an alarm."""
+    [stream] = [e["Properties"] for f in FUNCTIONS.values() for e in f["Properties"].get("Events", {}).values()
+                if e["Type"] == "DynamoDB"]
+    assert FUNCTIONS["LifecycleFunction"]["Properties"]["Events"]["TableStream"]["Properties"] is stream
+    assert stream["Stream"] == {"Ref": "TableStreamArn"}
+    assert (stream["BisectBatchOnFunctionError"], stream["ParallelizationFactor"]) == (False, 1)
+    assert stream["MaximumRetryAttempts"] > 0
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "LifecycleFailuresQueueArn"}
+    assert json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"]) == {"dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}}}

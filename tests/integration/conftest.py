@@ -12,7 +12,9 @@ from moto.server import ThreadedMotoServer
 
 from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
+from local.stack.moto_server import patch_dynamodb_in_process
 from local.stack.resources import provision
+from tests.integration import stream
 from tamtam import aws, health, pacing, routing
 from tamtam.settings import get_settings, reset_settings
 
@@ -21,6 +23,7 @@ REGION = "eu-west-1"
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
+    patch_dynamodb_in_process()  # no deep copy of the table (and its stream) per transaction
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -80,6 +83,7 @@ def provisioned(provisioned_once, sandbox, monkeypatch: pytest.MonkeyPatch):
     health.reset_cache()
     pacing.reset_cache()
     _empty(result)
+    stream.skip_to_latest()
     sm = aws.client("secretsmanager")
     for provider, secret_id in result.secret_ids.items():
         sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(local_secret(provider, sandbox.url)))

@@ -13,7 +13,7 @@ from local.stack.invoker import FunctionConfig, Invoker
 ROOT = Path(__file__).resolve().parents[2]
 
 _invoker = Invoker(
-    [FunctionConfig(logical_id=name, code_dir=ROOT / "functions" / name) for name in ("api", "authorizer", "sender", "finalizer", "webhooks", "status_poller", "balance_checker", "fanout", "scheduler", "rotation", "ingest")]
+    [FunctionConfig(logical_id=name, code_dir=ROOT / "functions" / name) for name in ("api", "authorizer", "sender", "finalizer", "webhooks", "status_poller", "balance_checker", "fanout", "scheduler", "rotation", "ingest", "lifecycle", "sweeper")]
 )
 
 
@@ -23,4 +23,16 @@ def event(name: str) -> dict[str, Any]:
 
 
 def invoke(function: str, payload: dict[str, Any]) -> Any:
-    return _invoker.invoke(function, payload)
+    """Invoke, then pump the table's change stream into the lifecycle function (as Lambda's
+    stream mapping would a moment later), so that batch counters and events are current."""
+    try:
+        return _invoker.invoke(function, payload)
+    finally:
+        if function != "lifecycle":
+            pump_stream()
+
+
+def pump_stream() -> int:
+    from tests.integration import stream
+
+    return stream.pump(_invoker.invoke)

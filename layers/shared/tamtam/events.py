@@ -1,86 +1,73 @@
 """Status-change events on the EventBridge bus (detail-type `Message Status Changed`).
 
-Transitions add an entry to a per-invocation buffer; the handler flushes it once at the end
-(`flushing` decorator) with PutEvents in calls of up to 10 entries. Entries carry ids and
-statuses only: never a message text or a code.
+One event per entry of a message's history, published by the lifecycle function from the
+table's change stream (tamtam.lifecycle), at least once: a receiver dedupes on `event_id`
+(`<message id>:<n>`, n the entry's index, also given as `sequence` to order one message's
+events). Entries carry ids and statuses only: never a message text or a code.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+import random
+import time
+from typing import TYPE_CHECKING, Any
 
-from tamtam import aws
+from tamtam.errors import ServiceUnavailable
 from tamtam.observability import logger
-from tamtam.settings import get_settings
+
+if TYPE_CHECKING:
+    from tamtam.lifecycle.changes import Change
 
 SOURCE = "tamtam"
 DETAIL_TYPE = "Message Status Changed"
 _MAX_ENTRIES = 10
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# One buffer per process: a sender's worker threads emit, its handler flushes. (The local
-# stack runs several invocations in one process; whichever flushes first publishes all.)
-_shared: list[dict[str, Any]] = []
-_shared_lock = threading.Lock()
+_TRIES = 6
 
 
-def emit(*, tenant_id: str, message_id: str, batch_id: str | None, old: str | None, new: str, reason: str | None,
-         provider: str | None, at: str) -> None:
-    detail = {
-        "tenant_id": tenant_id,
-        "message_id": message_id,
-        "batch_id": batch_id,
-        "old_status": old,
-        "new_status": new,
-        "reason": reason,
-        "provider": provider,
-        "at": at,
+def detail_of(change: Change) -> dict[str, Any]:
+    return {
+        "event_id": change.event_id,
+        "sequence": change.sequence,
+        "tenant_id": change.tenant_id,
+        "message_id": change.message_id,
+        "batch_id": change.batch_id,
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "reason": change.reason,
+        "provider": change.provider,
+        "at": change.at,
     }
-    entry = {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail)}
-    with _shared_lock:
-        _shared.append(entry)
 
 
-def flush(events_client: Any | None = None) -> int:
-    """Publish what was emitted since the last flush; returns how many entries went out."""
-    with _shared_lock:
-        entries = list(_shared)
-        _shared.clear()
-    bus = get_settings().event_bus_name
-    if not entries or not bus:
-        return 0
-    client = events_client or aws.client("events")
-    sent = 0
+def entry_of(change: Change, bus: str) -> dict[str, Any]:
+    return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail_of(change)),
+            "EventBusName": bus}
+
+
+def publish(client: Any, entries: list[dict[str, Any]]) -> int:
+    """PutEvents in calls of 10; entries EventBridge refused, and calls that failed, are tried
+    again with backoff. Raises ServiceUnavailable when some are still not published (the caller
+    fails, and its stream records come back: events already published go out again, with the
+    same ids)."""
+    published = 0
     for start in range(0, len(entries), _MAX_ENTRIES):
-        chunk = [{**e, "EventBusName": bus} for e in entries[start : start + _MAX_ENTRIES]]
-        try:
-            answer = client.put_events(Entries=chunk)
-        except Exception:  # a lost status event must not fail the send it describes
-            logger.exception("status events not published", extra={"count": len(chunk)})
-            continue
-        sent += len(chunk) - int(answer.get("FailedEntryCount", 0))
-        if answer.get("FailedEntryCount"):
-            logger.warning("some status events were refused", extra={"failed": answer["FailedEntryCount"]})
-    return sent
-
-
-def flushing(handler: F) -> F:
-    """Flush the status events, and the batch counters the same transitions moved
-    (tamtam.store.batches), at the end of every invocation, whatever its outcome."""
-
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(*args, **kwargs)
-        finally:
-            flush()
-            from tamtam.store import batches  # noqa: PLC0415 (the store imports this module)
-
-            batches.flush_counts()
-
-    return wrapper  # type: ignore[return-value]
+        pending = entries[start : start + _MAX_ENTRIES]
+        for attempt in range(_TRIES):
+            try:
+                answer = client.put_events(Entries=pending)
+            except Exception as exc:  # throttled, 5xx, connection: all retried alike
+                logger.warning("status events not published; retrying", extra={"count": len(pending), "error": type(exc).__name__})
+            else:
+                results = answer.get("Entries") or []
+                refused = [e for e, r in zip(pending, results, strict=False) if r.get("ErrorCode")]
+                if not answer.get("FailedEntryCount"):
+                    refused = []
+                published += len(pending) - len(refused)
+                if not refused:
+                    break
+                pending = refused
+            time.sleep(min(0.1 * 2**attempt, 2.0) * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+        else:
+            raise ServiceUnavailable(f"{len(pending)} status events not published", code="events_unavailable")
+    return published

@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     retry_base_seconds: int = Field(5, description="first retry delay; doubles each try")
     retry_max_seconds: int = Field(300, description="longest retry delay")
     claim_stale_seconds: int = Field(120, description="a `sending` claim older than this is stale")
+    orphan_window_seconds: int = Field(
+        60, description="how long a queue message whose record is missing (or still `scheduled`) is kept for it"
+    )
+    # The fan-out's timeout is 30 s (template.yaml Globals): a record created longer ago than
+    # that plus a margin belongs to a delivery that is over, whatever became of it.
+    sweep_quiet_seconds: int = Field(
+        900, ge=0, description="the sweeper corrects a batch's counters only when none of its records changed for this "
+        "long (changes still in the table's stream would otherwise count twice)"
+    )
+    fanout_orphan_seconds: int = Field(
+        60, ge=0, description="a `queued` record older than this, seen by a later delivery of its chunk, is enqueued again"
+    )
     secret_max_age_seconds: int = Field(300, description="how long a provider secret is cached")
     sender_concurrency: int = Field(10, description="records of one batch sent at once")
 

@@ -120,12 +120,13 @@ def test_bus_topic_and_alarms(stack: Provisioned, aws) -> None:
     topic_arn = _ssm(stack, "alarms/topic_arn")
     assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["KmsMasterKeyId"] == _ssm(stack, "kms/key_arn")
     alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"tamtam-{ENVIRONMENT}-", MaxRecords=100)["MetricAlarms"]
-    assert len(alarms) == 2 * len(QUEUE_KEYS)
+    assert len(alarms) == 2 * len(QUEUE_KEYS) + 1  # + the lifecycle function's failure destination
     for alarm in alarms:
         assert alarm["AlarmActions"] == [topic_arn]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     dlq_alarms = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
-    assert len(dlq_alarms) == len(QUEUE_KEYS) and all(a["Threshold"] == 0 for a in dlq_alarms)
+    assert len(dlq_alarms) == len(QUEUE_KEYS) + 1 and all(a["Threshold"] == 0 for a in dlq_alarms)
+    assert {a["AlarmName"] for a in dlq_alarms} >= {f"tamtam-{ENVIRONMENT}-lifecycle-failures"}
 
 
 def test_ssm_json_maps_and_values_read_back(stack: Provisioned, aws) -> None:

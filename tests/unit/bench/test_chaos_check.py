@@ -48,10 +48,71 @@ def test_given_a_taken_message_recorded_failed_or_a_sent_one_nowhere_then_both_a
 
 
 def test_given_the_sandbox_log_then_applied_faults_are_counted_by_mode():
-    from bench.chaos_faults import applied_faults
+    from bench.chaos_provider import applied_faults
 
     log = ("2026-11-22 15:00:00,000 sandbox fault drop on passeinfo /v1/message/single_message\n"
            "2026-11-22 15:00:00,100 sandbox fault error on ventis /api/v1/sms\n"
            "2026-11-22 15:00:00,200 sandbox fault drop on smsgate /3rdparty/v1/message\n"
            "2026-11-22 15:00:00,300 something else\n")
     assert applied_faults(log) == {"drop": 2, "error": 1}
+
+
+def test_given_unconfirmed_messages_then_those_no_provider_request_named_are_flagged():
+    items = {"m1": {"status": "unconfirmed"}, "m2": {"status": "unconfirmed"}, "m3": {"status": "sent"},
+             "m4": {"status": "sent"}}
+    outbox = [_entry("+24106000003"), _entry("+224620000004")]
+    received = {"224620000001": 1}.get  # m1 was received (held until the client timed out), m2 never
+
+    f = check(ACCEPTED, items, outbox, queues_empty=True, received=lambda n: received(n.lstrip("+"), 0))
+
+    assert f.unconfirmed_never_received == ["m2"]
+    assert [ln.verdict for ln in lines(f) if ln.what.startswith("unconfirmed, the sandbox")] == [MISS]
+
+
+def test_given_batches_then_unfinished_and_miscounted_ones_are_flagged():
+    from bench.chaos_check import Findings, check_batches
+
+    batches = {"b1": {"finished_at": "t", "total": 2, "count_sent": 2},
+               "b2": {"state": "open", "total": 2, "count_sent": 1, "count_queued": 1},
+               "b3": {"finished_at": "t", "total": 1, "count_sent": 1, "count_queued": -1, "count_failed": 1}}
+    records = [{"batch_id": "b1", "status": "sent"}, {"batch_id": "b1", "status": "sent"},
+               {"batch_id": "b2", "status": "sent"}, {"batch_id": "b2", "status": "sent"},
+               {"batch_id": "b3", "status": "sent"}, {"batch_id": None, "status": "sent"}]
+    f = Findings()
+
+    check_batches(f, batches, records)
+
+    assert [b.split()[0] for b in f.batches_incomplete] == ["b2"]
+    assert f.batches_miscounted == ["b2 (queued 1≠0, sent 1≠2)", "b3 (failed 1≠0, queued -1≠0)"]
+
+
+def test_given_histories_then_entries_without_their_event_id_are_flagged():
+    from bench.chaos_check import Findings, check_events
+
+    histories = {"m1": [{"status": "queued"}, {"status": "sending"}, {"status": "sent"}], "m2": [{"status": "queued"}]}
+    seen = {"m1:0": 1, "m1:2": 2, "m2:0": 1}
+    f = Findings()
+
+    check_events(f, histories, seen, {("m1", "queued"): 1, ("m1", "sent"): 2, ("m2", "queued"): 1}, 4, 0)
+
+    assert f.events_missing == ["m1:1"] and f.transitions == 4 and f.events_by_status_missing == 1
+
+
+def test_given_a_refused_send_that_reached_a_provider_then_it_is_flagged():
+    from bench.chaos_check import Findings, check_refused
+
+    f = Findings()
+    check_refused(f, ["+224620000009", "+224620000008"], [_entry("224620000009")])
+    assert f.refused == 2 and f.refused_but_sent == ["224620000009"]
+
+
+def test_given_a_sender_that_died_in_flight_then_its_unconfirmed_message_is_counted_apart_not_flagged():
+    items = {"m1": {"status": "unconfirmed"}, "m2": {"status": "unconfirmed"}, "m3": {"status": "sent"},
+             "m4": {"status": "sent"}}
+    outbox = [_entry("+24106000003"), _entry("+224620000004")]
+    stopped = {"224620000002"}  # m2's request was stopped: its invocation died after the dispatch mark
+
+    f = check(ACCEPTED, items, outbox, queues_empty=True, received=lambda n: 0,
+              stopped=lambda n: int(n.lstrip("+") in stopped))
+
+    assert (f.unconfirmed_never_received, f.never_received_stopped) == (["m1"], 1)

@@ -1,40 +1,44 @@
-"""The fan-out (design flow 3): one chunk of a batch's recipients -> message records, written
-with BatchWriteItem, and provider bulk-queue messages, sent with SendMessageBatch.
+"""The fan-out (design flow 3): one chunk of a batch's recipients -> message records, each
+created once with a conditional PutItem, and provider bulk-queue messages, sent with
+SendMessageBatch, a slice at a time.
 
 Each number is validated here with libphonenumber (the API only checked its shape): a number it
 refuses, or a rendered text that is too long, becomes a `failed` message with the reason, so the
 batch accounts for every accepted recipient.
 
-Idempotent on redelivery: message ids are deterministic (batch + request index); records that
-already exist are never rewritten (a consistent BatchGetItem first), those still `queued` are
-enqueued again (the sender's claim makes a second queue message harmless), and the chunk's
-counts land once, with its marker (tamtam.store.batches.complete_chunk).
+Idempotent under duplicates, even two deliveries of one chunk at the same moment: message ids
+are deterministic (batch + request index), a record is created by exactly one delivery
+(tamtam.bulk.records) and only that delivery enqueues it, so a record a sender claimed or sent
+is never reset nor queued again. A later delivery enqueues again only the orphans (`queued`,
+created longer ago than any fan-out lives: their creator died, maybe before it enqueued them;
+the sender's claim makes a second queue message harmless). The chunk's counts land once, with
+its marker (tamtam.store.batches.complete_chunk).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam import clock, events, queues
-from tamtam.bulk import cancel
+from tamtam import clock, failpoints, queues
+from tamtam.bulk import cancel, records
 from tamtam.bulk import recipients as rcpt
 from tamtam.bulk.intake import message_id_for
 from tamtam.bulk.schedule import epoch
 from tamtam.bulk.sqs_batch import MAX_ENTRIES, Entry, send_entries
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
-from tamtam.observability import logger
+from tamtam.observability import logger, metrics
 from tamtam.phone import InvalidPhoneNumber, to_e164
 from tamtam.segments import analyse
 from tamtam.settings import get_settings
 from tamtam.status import Status
-from tamtam.store import batches, messages
+from tamtam.store import batches
 from tamtam.store.batches import BatchItem
-from tamtam.store.message_item import HistoryEntry, MessageItem, message_pk
+from tamtam.store.message_item import HistoryEntry, MessageItem
 
 SLICE = 100  # recipients written, then enqueued, at a time (a BatchGetItem's worth)
 ACCEPT_WAIT_SECONDS = 3.0  # a chunk of a batch still `accepting` waits this long, then comes back later
@@ -46,19 +50,22 @@ class NotReady(Exception):
     retry_after = 5
 
 
+class InProgress(NotReady):
+    """Another delivery of the chunk created some of its records moments ago and may still be
+    enqueuing them: the chunk comes back once that delivery is certainly over (finished: the
+    chunk is done; or dead: its records are orphans by then, and are enqueued again)."""
+
+    def __init__(self, batch_id: str, retry_after: int):
+        super().__init__(batch_id)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class ChunkJob:
     batch_id: str
     tenant_id: str
     chunk: int
     recipients: list[list[Any]]  # [index, +E.164] or [index, +E.164, {variables}]
-
-
-@dataclass(frozen=True)
-class _Stored:
-    status: str
-    provider: str
-    initial: str
 
 
 def _final(batch: BatchItem, message_id: str, to: str, text: str, status: Status, reason: str,
@@ -96,16 +103,6 @@ def _build(batch: BatchItem, row: list[Any], *, table: Any) -> MessageItem:
     return message
 
 
-def _stored(table: Any, built: list[MessageItem]) -> dict[str, _Stored]:
-    keys = [{"pk": message_pk(m.id), "sk": "MSG"} for m in built]
-    items = batches.get_many(table, keys, "pk, #s, #p, #h", {"#s": "status", "#p": "provider", "#h": "history"})
-    found = {}
-    for item in items:
-        history = item.get("history") or [{}]
-        found[item["pk"].split("#", 1)[1]] = _Stored(item["status"], item.get("provider", ""), history[0].get("status", item["status"]))
-    return found
-
-
 def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, str]],
              carry: dict[str, list[Entry]], *, last: bool) -> None:
     """(message id, tenant, provider) on the providers' bulk queues in full calls of 10, a
@@ -141,6 +138,24 @@ def _accepted(table: Any, batch: BatchItem) -> BatchItem:
     return batch
 
 
+def _count_orphans(n: int) -> None:
+    if n:
+        metrics.add_metric(name="FanoutOrphansRequeued", unit="Count", value=n)
+
+
+def requeue_orphans(table: Any, sqs: Any, batch: BatchItem, ids: list[str]) -> int:
+    """Enqueue again the orphans among the records `ids` (or cancel them, if the batch was
+    cancelled meanwhile); how many there were. (A chunk is completed only by a delivery that
+    enqueued all of its `queued` records: a done chunk leaves no orphan, this is for the DLQ.)"""
+    stored = records.read(table, ids)
+    waiting = records.orphans(stored, ids, batch.tenant_id, records.orphan_seconds())
+    if waiting:
+        _enqueue(table, sqs, batch.id, waiting, defaultdict(list), last=True)
+        logger.warning("orphan records enqueued again", extra={"batch_id": batch.id, "count": len(waiting)})
+        _count_orphans(len(waiting))
+    return len(waiting)
+
+
 def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     batch = batches.get_batch(table, job.batch_id)
     if batch is None or batch.tenant_id != job.tenant_id:
@@ -155,26 +170,31 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     if batches.chunk_done(table, batch.id, job.chunk):
         return "duplicate"
     rows = job.recipients
-    initial: Counter[str] = Counter()
-    written = enqueued = 0
+    token, window = records.new_token(), records.orphan_seconds()
+    written = enqueued = elsewhere = 0
     carry: dict[str, list[Entry]] = defaultdict(list)
     # Slice by slice: the first messages are on their queues while the chunk's rest is built and written.
     for start in range(0, len(rows), SLICE):
         part = [_build(batch, row, table=table) for row in rows[start : start + SLICE]]
-        stored = _stored(table, part)
-        new = [m for m in part if m.id not in stored]
-        batches.put_many(table, [{**m.to_item(), **messages.index_keys(m)} for m in new])
-        for m in new:
-            events.emit(tenant_id=m.tenant_id, message_id=m.id, batch_id=m.batch_id, old=None, new=m.status,
-                        reason=m.reason, provider=m.provider or None, at=m.created_at)
-        waiting = [(m.id, m.tenant_id, stored[m.id].provider if m.id in stored else m.provider) for m in part
-                   if (stored[m.id].status if m.id in stored else m.status) == Status.QUEUED]
+        new, stored = records.write_once(table, part, token)
+        failpoints.hit("fanout.written", batch_id=batch.id, chunk=job.chunk)
+        # Only what this delivery created, and the orphans of a dead one; never a record another
+        # delivery running now has just created (it enqueues those itself).
+        mine = {m.id for m in new if m.status == Status.QUEUED}
+        orphans = {o[0]: o for o in records.orphans(stored, [m.id for m in part], batch.tenant_id, window)}
+        waiting = [(m.id, m.tenant_id, m.provider) if m.id in mine else orphans[m.id] for m in part
+                   if m.id in mine or m.id in orphans]
         last = start + SLICE >= len(rows)
         if waiting or (last and any(carry.values())):
             _enqueue(table, sqs, batch.id, waiting, carry, last=last)
-        initial.update(stored[m.id].initial if m.id in stored else m.status for m in part)
+        failpoints.hit("fanout.enqueued", batch_id=batch.id, chunk=job.chunk)
+        _count_orphans(len(orphans))
         written, enqueued = written + len(new), enqueued + len(waiting)
-    counted = batches.complete_chunk(table, batch.id, job.chunk, dict(initial), len(rows))
+        elsewhere += sum(1 for i, r in stored.items() if r.status == Status.QUEUED and i not in orphans)
+    if elsewhere:  # only the delivery that enqueued every `queued` record of the chunk completes it
+        logger.info("chunk in progress elsewhere", extra={"batch_id": batch.id, "chunk": job.chunk, "records": elsewhere})
+        raise InProgress(batch.id, window + 5)
+    counted = batches.complete_chunk(table, batch.id, job.chunk, len(rows))
     logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": written,
                                            "enqueued": enqueued, "counted": counted})
     return "done" if counted else "duplicate"

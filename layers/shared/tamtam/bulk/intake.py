@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tamtam import clock, queues
+from tamtam import clock, failpoints, queues
 from tamtam.bulk import recipients as rcpt
 from tamtam.bulk.sqs_batch import Entry, send_entries
 from tamtam.errors import InvalidRequest, ServiceUnavailable
@@ -175,15 +175,15 @@ def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> 
     batch = _new_batch(req, tenant_id, kind="group", total=1, requested=1)
     message = build_message(send, tenant_id, batch_id=batch.id)
     message = message.model_copy(update={"id": group_message_id(batch.id), "group_id": group_id})
-    batches.put_batch(table, batch.model_copy(update={"counts": {message.status: 1}}))
-    messages.put_new(table, message)
-    if message.status == Status.QUEUED:
+    batches.put_batch(table, batch)  # its counters follow from the record's write (tamtam.lifecycle)
+    if message.status == Status.QUEUED:  # enqueued first: a crash before the write leaves no orphan
         body = {"message_id": message.id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
         try:
             queues.send(sqs, queues.provider_queue(provider, queues.BULK), body)
         except Exception:
             logger.exception("group enqueue failed", extra={"batch_id": batch.id})
-            messages.transition(table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed")
             _open_or_abort(table, batch.id, failed=True)
+        failpoints.hit("accept.enqueued", message_id=message.id)
+    messages.put_new(table, message)
     _open_or_abort(table, batch.id, failed=False)
     return BulkResult(batch.id, 1)

@@ -3,9 +3,13 @@ due messages.
 
 A scheduled message sits in gsi1 under `STATUS#scheduled`, sorted by its due time
 (`<schedule_at>#<id>`). Every minute the scheduler takes the messages due within the next
-minute (the look-ahead), moves each `scheduled` -> `queued` with a conditional write, and puts
-it on its provider's queue with an SQS delay that makes it visible at its due time. A message
-whose enqueue fails goes back to `scheduled` for the next sweep.
+minute (the look-ahead), puts each on its provider's queue with an SQS delay that makes it
+visible at its due time, and only then moves it `scheduled` -> `queued` with a conditional
+write. A crash in between leaves it `scheduled`, still in the index: the next sweep enqueues
+it again (the sender's claim makes the spare queue message harmless; one that finds the record
+still `scheduled` waits a little, then is dropped). A message whose enqueue fails stays
+`scheduled` for the next sweep. One cancelled meanwhile is not released: its queue message
+finds it `cancelled`, and the sender only ever claims `queued` records.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tamtam import clock, queues
+from tamtam import clock, failpoints, queues
 from tamtam.bulk.sqs_batch import Entry, send_entries
 from tamtam.errors import InvalidRequest
 from tamtam.observability import logger
@@ -69,7 +73,7 @@ def lookahead_seconds() -> int:
 class Sweep:
     released: int = 0
     raced: int = 0  # cancelled or released by another sweep meanwhile
-    requeued: int = 0  # enqueue failed: back to scheduled
+    requeued: int = 0  # enqueue failed: left `scheduled` for the next sweep
     complete: bool = True  # False: stopped at the deadline with due messages left
 
 
@@ -87,8 +91,14 @@ def _due_page(table: Any, upper: str, start: dict[str, Any] | None) -> tuple[lis
     return [item["pk"].split("#", 1)[1] for item in answer.get("Items", [])], answer.get("LastEvaluatedKey")
 
 
-def _release(table: Any, message_id: str) -> MessageItem | None:
-    return messages.transition(table, message_id, Status.QUEUED, expect={Status.SCHEDULED})
+def _scheduled(table: Any, message_id: str) -> MessageItem | None:
+    message = messages.get(table, message_id)
+    return message if message is not None and message.status == Status.SCHEDULED else None
+
+
+def _release(table: Any, message: MessageItem) -> MessageItem | None:
+    failpoints.hit("scheduler.enqueued", message_id=message.id)
+    return messages.transition(table, message.id, Status.QUEUED, expect={Status.SCHEDULED})
 
 
 def _body(message: MessageItem) -> str:
@@ -96,25 +106,24 @@ def _body(message: MessageItem) -> str:
     return json.dumps({"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": lane})
 
 
-def _enqueue(table: Any, sqs: Any, released: list[MessageItem], now: float, sweep: Sweep) -> None:
+def _enqueue_then_release(table: Any, sqs: Any, due: list[MessageItem], now: float, sweep: Sweep) -> None:
     by_queue: dict[str, list[tuple[Entry, MessageItem]]] = defaultdict(list)
-    for message in released:
+    for message in due:
         lane = queues.BULK if message.batch_id else queues.TX
         delay = math.ceil(epoch(message.schedule_at) - now) if message.schedule_at else 0
         entry = Entry(id=message.id, body=_body(message), delay=min(max(delay, 0), MAX_SQS_DELAY))
         by_queue[queues.provider_queue(message.provider, lane)].append((entry, message))
     for url, pairs in by_queue.items():
         unsent = {e.id for e in send_entries(sqs, url, [e for e, _ in pairs])}
-        for _, message in pairs:
-            if message.id not in unsent:
+        enqueued = [m for _, m in pairs if m.id not in unsent]
+        for message_id in sorted(unsent):
+            sweep.requeued += 1
+            logger.warning("scheduled message not enqueued; retried next sweep", extra={"message_id": message_id})
+        for moved in _workers.map(lambda m: _release(table, m), enqueued):
+            if moved is not None:
                 sweep.released += 1
-                continue
-            back = messages.transition(
-                table, message.id, Status.SCHEDULED, expect={Status.QUEUED}, reason="enqueue_failed",
-                fields={"schedule_at": message.schedule_at},
-            )
-            sweep.requeued += back is not None
-            logger.warning("scheduled message not enqueued; retried next sweep", extra={"message_id": message.id})
+            else:  # cancelled (or released by another sweep) meanwhile: its queue message finds that
+                sweep.raced += 1
 
 
 def release_due(table: Any, sqs: Any, *, deadline: float, now: float | None = None) -> Sweep:
@@ -125,10 +134,10 @@ def release_due(table: Any, sqs: Any, *, deadline: float, now: float | None = No
     sweep, start = Sweep(), None
     while True:
         ids, start = _due_page(table, upper, start)
-        released = [m for m in _workers.map(lambda mid: _release(table, mid), ids) if m is not None]
-        sweep.raced += len(ids) - len(released)
-        if released:
-            _enqueue(table, sqs, released, now, sweep)
+        due = [m for m in _workers.map(lambda mid: _scheduled(table, mid), ids) if m is not None]
+        sweep.raced += len(ids) - len(due)
+        if due:
+            _enqueue_then_release(table, sqs, due, now, sweep)
         if not start:
             return sweep
         if time.monotonic() > deadline:

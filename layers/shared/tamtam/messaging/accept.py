@@ -1,7 +1,10 @@
-"""Accepting a send: validate, route, store as `queued`, enqueue on the provider's queue.
+"""Accepting a send: validate, route, enqueue on the provider's queue, store as `queued`.
 
-Nothing accepted is ever silently lost: if the enqueue fails, the record is marked failed and
-the caller gets an error it can retry on.
+Enqueue first, then write: a crash in between leaves a queue message without a record (the
+sender waits for it a little, then drops it), never a `queued` record that nothing will ever
+send. Nothing accepted is ever silently lost: if either step fails, nothing is stored (or
+nothing will be sent) and the caller gets a 503 it can retry on. A scheduled message is only
+stored; the scheduler enqueues it when it is due.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tamtam import clock, queues, tenant_settings
+from botocore.exceptions import ClientError
+
+from tamtam import clock, failpoints, queues, tenant_settings
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.ids import new_id
+from tamtam.messaging.writes import retried
 from tamtam.observability import logger
 from tamtam.providers.registry import channels
 from tamtam.routing import route_for
@@ -82,20 +88,40 @@ def queue_body(message: MessageItem) -> dict[str, Any]:
 
 def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
     message = build_message(req, tenant_id, table=table)
-    messages.put_new(table, message)
     if message.status == Status.SCHEDULED:  # the scheduler enqueues it when it is due
+        _store(table, message)
         logger.info("message scheduled", extra={"message_id": message.id, "schedule_at": message.schedule_at})
         return message
+    return enqueue_new(message, table=table, sqs=sqs)
+
+
+def _enqueue(sqs: Any, message: MessageItem) -> None:
     try:
         queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
     except Exception as exc:
         logger.exception("enqueue failed", extra={"message_id": message.id, "provider": message.provider})
-        messages.transition(
-            table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed"
-        )
         raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc
-    logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider})
-    return message
+
+
+def _store(table: Any, message: MessageItem) -> None:
+    """The record, written once (a retry after a lost answer finds its own write)."""
+    tries = 0
+
+    def put() -> None:
+        nonlocal tries
+        tries += 1
+        try:
+            messages.put_new(table, message)
+        except ClientError as exc:
+            landed = exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and tries > 1
+            if not landed:
+                raise
+
+    try:
+        retried(put, what="message record")
+    except Exception as exc:
+        logger.exception("message record not written", extra={"message_id": message.id})
+        raise ServiceUnavailable("the message could not be stored; it will not be sent", code="table_unavailable") from exc
 
 
 def build_otp_message(
@@ -122,15 +148,11 @@ def build_otp_message(
 
 
 def enqueue_new(message: MessageItem, *, table: Any, sqs: Any) -> MessageItem:
-    """Store a built message (`queued`) and put it on its provider's transactional queue, with
-    the same guarantee as accept_message: if the enqueue fails the record is marked failed and
-    the caller gets a 503."""
-    messages.put_new(table, message)
-    try:
-        queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
-    except Exception as exc:
-        logger.exception("enqueue failed", extra={"message_id": message.id, "provider": message.provider})
-        messages.transition(table, message.id, Status.FAILED, expect={Status.QUEUED}, reason="enqueue_failed")
-        raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc
+    """Put a built message (`queued`) on its provider's transactional queue, then store it,
+    with the same guarantee as accept_message: a 503 when either fails. The sender finds no
+    record for a queue message whose write failed, and drops it after a short wait."""
+    _enqueue(sqs, message)
+    failpoints.hit("accept.enqueued", message_id=message.id)
+    _store(table, message)
     logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider, "otp_id": message.otp_id})
     return message

@@ -1,29 +1,41 @@
-"""Sending one queued message through its provider, exactly once.
+"""Sending one queued message through its provider, exactly once, and never saying more than
+is known about it.
 
 1. Claim: a conditional write moves the record `queued` -> `sending` (only for the provider
-   the queue message names). A redelivered SQS message finds it claimed or finished and never
-   reaches the provider again.
-2. Call the provider (one renewal of the credentials after an auth failure).
-3. Record the outcome: `sent`; back to `queued` with a backoff when the provider certainly did
-   not take it; fail over to the next provider of the route on a provider-side failure;
-   `failed` with the reason otherwise; `unconfirmed` when the answer was lost and the provider
-   would not refuse a duplicate.
+   the queue message names) with `claim_at`. A redelivered SQS message finds it claimed or
+   finished and never reaches the provider again.
+2. Prepare: the circuit breaker, the provider client (its secret), the text (an OTP's code),
+   the pacing slot. Nothing has left: any failure here releases the claim (back to `queued`
+   with a backoff, or over to the next provider once the tries are used up), never
+   `unconfirmed`. A secret that is not a valid one is the provider's failure: failover.
+3. Dispatch mark: `dispatched_at`, conditional on this very claim, so a sender whose claim was
+   taken over never calls. A `sending` record without it was certainly not sent.
+4. Call the provider (one renewal of the credentials after an auth failure).
+5. Record the outcome (tamtam.messaging.outcomes), each write retried through AWS-side faults.
+
+A queue message may arrive before its record is written (the api and the scheduler enqueue
+first): it is handed back every few seconds for `orphan_window_seconds`, then dropped
+(`unknown`, `not_released`). A stale claim (its sender vanished) without a dispatch mark is
+taken over and sent; with one, a provider that refuses duplicate ids is asked again with the
+same id, any other message is `unconfirmed`.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam import clock, health, pacing, queues
+from tamtam import clock, failpoints, health, pacing, queues
+from tamtam.messaging import outcomes
 from tamtam.messaging.clients import ClientCache
+from tamtam.messaging.outcomes import AMBIGUOUS, Outcome, Run, attempt, next_provider, possibly_sent
 from tamtam.messaging.texts import text_for
-from tamtam.otp.errors import OtpUnavailable
 from tamtam.observability import logger, metrics
+from tamtam.otp.errors import OtpUnavailable
 from tamtam.providers.base import (
     PROVIDER_SIDE_REASONS,
-    Reason,
     AmbiguousError,
     AuthError,
     DuplicateError,
@@ -31,13 +43,21 @@ from tamtam.providers.base import (
     PermanentError,
     ProviderClient,
     ProviderError,
+    Reason,
     SendResult,
     TransientError,
 )
+from tamtam.providers.registry import client_class
 from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import messages
 from tamtam.store.message_item import Attempt, MessageItem
+
+__all__ = ["DONE", "Outcome", "QueueBody", "process"]
+
+DONE = "done"
+REREAD_SECONDS = 0.2  # a missing record is looked for once more after this, in process
+NOT_THERE_RETRY_SECONDS = 2  # then the queue message comes back this much later
 
 
 @dataclass(frozen=True)
@@ -48,57 +68,52 @@ class QueueBody:
     lane: str = queues.TX
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """`retry_after` set: leave the SQS message on the queue and see it again that much later."""
-
-    result: str
-    retry_after: int | None = None
-
-
-DONE = "done"
-
-
-def _backoff(tries: int) -> int:
-    s = get_settings()
-    return min(s.retry_base_seconds * 2 ** max(tries - 1, 0), s.retry_max_seconds)
+def process(
+    body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache, sent_at: float | None = None,
+    deadline: float | None = None,
+) -> Outcome:
+    """`sent_at`: when the queue message was sent (epoch seconds, SQS `SentTimestamp`);
+    `deadline`: the invocation's end, a time.monotonic() value."""
+    run = Run(table, sqs, body.lane, deadline)
+    failpoints.hit("sender.before_claim", message_id=body.message_id)
+    claimed = _claim(run, body)
+    if claimed is not None:
+        return _send_claimed(claimed, body, run, clients)
+    return _not_claimed(messages.get(table, body.message_id), body, run, clients, sent_at=sent_at)
 
 
-def _attempt(provider: str, outcome: str, error: ProviderError | None = None) -> Attempt:
-    return Attempt(
-        provider=provider,
-        at=clock.iso(),
-        outcome=outcome,
-        reason=error.reason.value if error else None,
-        raw_status=error.raw_status if error else None,
-        raw_text=(error.raw_text or "")[:500] if error and error.raw_text else None,
+def _claim(run: Run, body: QueueBody) -> MessageItem | None:
+    return messages.transition(
+        run.table, body.message_id, Status.SENDING, expect={Status.QUEUED}, expect_provider=body.provider,
+        provider=body.provider, fields={"claim_at": clock.now()}, increment_tries=True,
     )
 
 
-def process(body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
-    claimed = messages.transition(
-        table,
-        body.message_id,
-        Status.SENDING,
-        expect={Status.QUEUED},
-        expect_provider=body.provider,
-        provider=body.provider,
-        fields={"claim_at": clock.now()},
-        increment_tries=True,
-    )
-    if claimed is None:
-        return _not_claimed(body, table=table, sqs=sqs, clients=clients)
-    return _send_claimed(claimed, body, table=table, sqs=sqs, clients=clients)
-
-
-def _not_claimed(body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
-    current = messages.get(table, body.message_id)
+def _not_claimed(
+    current: MessageItem | None, body: QueueBody, run: Run, clients: ClientCache, *, sent_at: float | None,
+    again: bool = True,
+) -> Outcome:
+    # Not written (or released, or moved by a failover) yet, or just written since the claim
+    # failed: the common races of enqueue-first. Look once more before handing the message back.
+    waiting = current is None or current.status == Status.SCHEDULED or (
+        current.status == Status.SENDING and current.provider != body.provider)
+    if again and (waiting or (current.status == Status.QUEUED and current.provider == body.provider)):
+        if waiting:
+            time.sleep(REREAD_SECONDS)
+        claimed = _claim(run, body)
+        if claimed is not None:
+            return _send_claimed(claimed, body, run, clients)
+        current = messages.get(run.table, body.message_id)
+        return _not_claimed(current, body, run, clients, sent_at=sent_at, again=False)
     if current is None:
-        logger.warning("queue message for an unknown message", extra={"message_id": body.message_id})
-        return Outcome("unknown")
-    if current.status == Status.QUEUED and current.provider != body.provider:
+        return _not_there(body, sent_at, "unknown")
+    if current.status == Status.SCHEDULED:
+        return _not_there(body, sent_at, "not_released")
+    if current.status == Status.QUEUED:
+        if current.provider == body.provider:
+            return Outcome("raced", retry_after=NOT_THERE_RETRY_SECONDS)
         # A failover moved it; make sure the current provider's queue has it (claims dedupe).
-        queues.send(sqs, queues.provider_queue(current.provider, body.lane), _body(current, body.lane))
+        queues.send(run.sqs, queues.provider_queue(current.provider, body.lane), outcomes.queue_body(current, body.lane))
         return Outcome("forwarded")
     if current.status != Status.SENDING:
         return Outcome("already_" + current.status)
@@ -108,26 +123,107 @@ def _not_claimed(body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache)
     stale_after = get_settings().claim_stale_seconds
     if age < stale_after:
         return Outcome("in_flight", retry_after=int(stale_after - age) + 1)
-    return _stale_claim(current, body, table=table, sqs=sqs, clients=clients)
+    return _stale_claim(current, body, run, clients)
 
 
-def _stale_claim(current: MessageItem, body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
+def _not_there(body: QueueBody, sent_at: float | None, result: str) -> Outcome:
+    """No record (the api dies between its enqueue and its write), or one still `scheduled`
+    (the scheduler dies between its enqueue and its release): it may still come, so the queue
+    message waits for it within the window, then is dropped. SentTimestamp is wall-clock time."""
+    age = time.time() - sent_at if sent_at is not None else math.inf
+    if age < get_settings().orphan_window_seconds:
+        return Outcome("waiting_record", retry_after=NOT_THERE_RETRY_SECONDS)
+    logger.warning("queue message without a sendable record; dropped", extra={"message_id": body.message_id, "result": result})
+    return Outcome(result)
+
+
+def _stale_claim(current: MessageItem, body: QueueBody, run: Run, clients: ClientCache) -> Outcome:
     """A sender took the message and vanished before recording the outcome."""
-    client = clients.get(current.provider)
-    if client.refuses_duplicate_ids:
-        reclaimed = messages.transition(
-            table, current.id, Status.SENDING, expect={Status.SENDING}, expect_provider=current.provider,
-            provider=current.provider, fields={"claim_at": clock.now()}, increment_tries=True,
-        )
-        if reclaimed is not None:
-            return _send_claimed(reclaimed, body, table=table, sqs=sqs, clients=clients)
-        return Outcome("raced")
-    messages.transition(
-        table, current.id, Status.UNCONFIRMED, expect={Status.SENDING}, reason="sender_interrupted",
-        provider=current.provider, attempt=Attempt(provider=current.provider, at=clock.iso(), outcome="unconfirmed", reason="sender_interrupted"),
-        fields={"claim_at": None},
+    dispatched = current.dispatched_at is not None
+    if dispatched and not client_class(current.provider).refuses_duplicate_ids:
+        lost = Attempt(provider=current.provider, at=clock.iso(), outcome="unconfirmed", reason="sender_interrupted")
+        return outcomes.unconfirmed(run, current, "sender_interrupted", lost)
+    # Never dispatched: certainly not sent. Dispatched to a provider that refuses duplicate ids:
+    # asking again with the same id is safe (and the attempt says it may have gone out).
+    mark = attempt(current.provider, AMBIGUOUS, reason="sender_interrupted") if dispatched else None
+    taken = messages.take_over(
+        run.table, current.id, provider=current.provider, old_claim_at=current.claim_at, dispatched=dispatched,
+        attempt=mark,
     )
-    return Outcome("unconfirmed")
+    if taken is None:
+        return Outcome("raced")
+    logger.info("stale claim taken over", extra={"message_id": current.id, "dispatched": dispatched})
+    return _send_claimed(taken, body, run, clients)
+
+
+def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: ClientCache) -> Outcome:
+    failpoints.hit("sender.claimed", message_id=message.id)
+    prepared = _prepare(message, run, clients)
+    if isinstance(prepared, Outcome):
+        return prepared
+    client, outbound, slot = prepared
+    if not pacing.sleep_until(slot):
+        return outcomes.requeue_unpaced(run, message)
+    # The mark is the last write before the call (after the pacing wait, not before it): a
+    # sender that dies while it waits leaves a record that was certainly not sent.
+    try:
+        marked = messages.mark_dispatched(run.table, message.id, claim_at=message.claim_at)
+    except Exception:  # not marked, so not called: release (the mark, if it landed, is cleared)
+        logger.exception("dispatch mark not written", extra={"message_id": message.id})
+        return _release(run, message, "dispatch mark not written")
+    if not marked:
+        logger.info("claim taken over before the call; not sending", extra={"message_id": message.id})
+        return Outcome("taken_over")
+    return _call_and_record(message, client, clients, outbound, run)
+
+
+def _release(run: Run, message: MessageItem, detail: str) -> Outcome:
+    return outcomes.retry_or_exhaust(run, message, TransientError(Reason.PROVIDER_UNAVAILABLE, detail=detail))
+
+
+def _prepare(
+    message: MessageItem, run: Run, clients: ClientCache
+) -> tuple[ProviderClient, OutboundMessage, float] | Outcome:
+    """Everything the call needs, or the outcome of a send that never left."""
+    provider = message.provider
+    try:
+        circuit_open = bool(next_provider(message)) and not possibly_sent(message) and health.is_open(run.table, provider)
+    except Exception:
+        logger.exception("circuit breaker not readable", extra={"message_id": message.id, "provider": provider})
+        return _release(run, message, "circuit breaker not readable")
+    if circuit_open:
+        unhealthy = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="circuit open")
+        return outcomes.fail_or_failover(run, message, unhealthy, exhausted=True)
+    try:
+        client = clients.get(provider)
+    except Exception as exc:  # never logged with its text: a validation error quotes the secret
+        logger.error("provider client not available", extra={"message_id": message.id, "provider": provider, "error": type(exc).__name__})
+        if not _unusable_secret(exc):  # throttled, 5xx, unreachable: try again later
+            return _release(run, message, "provider secret not readable")
+        unusable = PermanentError(Reason.AUTH_FAILED, detail="provider secret unusable")
+        if next_provider(message):
+            return outcomes.fail_or_failover(run, message, unusable, exhausted=True)
+        return outcomes.retry_or_exhaust(run, message, unusable)
+    try:
+        text = text_for(message, table=run.table)
+    except OtpUnavailable as exc:  # the code expired or was used meanwhile: already recorded failed
+        return Outcome("otp_" + exc.reason)
+    except Exception:  # e.g. KMS throttled: nothing was sent, release the claim and retry
+        logger.exception("message text not available", extra={"message_id": message.id})
+        return _release(run, message, "message text not available")
+    slot = pacing.take_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
+    if slot is None:
+        return outcomes.requeue_unpaced(run, message)
+    outbound = OutboundMessage(message.id, message.to, text, message.sender, message.channel, group_id=message.group_id)
+    return client, outbound, slot
+
+
+def _unusable_secret(exc: Exception) -> bool:
+    """The secret was read and is not a valid one (not JSON, not an object, fields missing or
+    wrong, or none configured), as opposed to not readable right now."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError  # noqa: PLC0415
+
+    return isinstance(exc, (ValueError, KeyError, TransformParameterError))
 
 
 def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessage) -> SendResult:
@@ -145,115 +241,67 @@ def _call_once_renewing(client: ProviderClient, clients: ClientCache, outbound: 
     except AuthError:
         # Not taken; the secret may have been rotated since it was cached.
         logger.info("auth failed; refetching the provider secret", extra={"provider": client.name})
-    refreshed = clients.refresh(client.name)
+    refreshed = _renewed(lambda: clients.refresh(client.name))
     try:
         return refreshed.send(outbound)
     except AuthError:
         # A rotation in flight: the provider may already hold the AWSPENDING credentials only.
-        pending = clients.pending(client.name, tried=refreshed)
+        pending = _renewed(lambda: clients.pending(client.name, tried=refreshed))
         if pending is None:
             raise
         logger.info("auth failed again; trying the pending secret", extra={"provider": client.name})
         return pending.send(outbound)
 
 
-def _send_claimed(message: MessageItem, body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache) -> Outcome:
-    provider = message.provider
-    if _next_provider(message) and health.is_open(table, provider):
-        unhealthy = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="circuit open")
-        return _fail_or_failover(message, unhealthy, body, table=table, sqs=sqs, exhausted=True)
-    client = clients.get(provider)
+def _renewed(fetch: Any) -> Any:
+    """A refetch after an auth failure (nothing was taken): a secret not readable now is a
+    transient failure, not an error that would leave the claim to go stale."""
     try:
-        text = text_for(message, table=table)
-    except OtpUnavailable as exc:  # the code expired or was used meanwhile: already recorded failed
-        return Outcome("otp_" + exc.reason)
-    except Exception:  # e.g. KMS throttled: nothing was sent, release the claim and retry
-        logger.exception("message text not available", extra={"message_id": message.id})
-        unavailable = TransientError(Reason.PROVIDER_UNAVAILABLE, detail="message text not available")
-        return _retry_or_exhaust(message, unavailable, body, table=table, sqs=sqs)
-    outbound = OutboundMessage(
-        message.id, message.to, text, message.sender, message.channel, group_id=message.group_id
-    )
-    pacing.wait_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
-    try:
-        result = _call(client, clients, outbound)
-    except DuplicateError as exc:
-        health.record(provider, ok=True)
-        return _record_sent(table, message, None, _attempt(provider, "duplicate", exc))
-    except AmbiguousError as exc:
-        health.record(provider, ok=False)
-        if client.refuses_duplicate_ids:
-            return _retry_or_exhaust(message, exc, body, table=table, sqs=sqs)
-        messages.transition(
-            table, message.id, Status.UNCONFIRMED, expect={Status.SENDING}, reason=exc.reason.value,
-            provider=provider, attempt=_attempt(provider, "unconfirmed", exc), fields={"claim_at": None},
-        )
-        return Outcome("unconfirmed")
-    except TransientError as exc:
-        health.record(provider, ok=False)
-        return _retry_or_exhaust(message, exc, body, table=table, sqs=sqs)
-    except PermanentError as exc:
-        if exc.reason in PROVIDER_SIDE_REASONS:
-            health.record(provider, ok=False)
-        return _fail_or_failover(message, exc, body, table=table, sqs=sqs)
-    health.record(provider, ok=True)
-    return _record_sent(table, message, result.provider_message_id, _attempt(provider, "sent"))
+        return fetch()
+    except Exception as exc:
+        raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail=f"secret refetch failed ({type(exc).__name__})") from exc
 
 
-def _record_sent(table: Any, message: MessageItem, provider_message_id: str | None, attempt: Attempt) -> Outcome:
-    fields: dict[str, Any] = {"claim_at": None}
-    if provider_message_id:
-        fields["provider_message_id"] = provider_message_id
-    messages.transition(
-        table, message.id, Status.SENT, expect={Status.SENDING}, provider=message.provider,
-        attempt=attempt, fields=fields,
-    )
-    logger.info("message sent", extra={"message_id": message.id, "provider": message.provider})
-    return Outcome("sent")
-
-
-def _retry_or_exhaust(message: MessageItem, exc: ProviderError, body: QueueBody, *, table: Any, sqs: Any) -> Outcome:
-    if message.tries >= get_settings().send_max_tries:
-        return _fail_or_failover(message, exc, body, table=table, sqs=sqs, exhausted=True)
-    messages.transition(
-        table, message.id, Status.QUEUED, expect={Status.SENDING}, reason=exc.reason.value,
-        provider=message.provider, attempt=_attempt(message.provider, "retry", exc), fields={"claim_at": None},
-    )
-    delay = _backoff(message.tries)
-    logger.info("provider did not take the message; retrying", extra={"message_id": message.id, "provider": message.provider, "reason": exc.reason.value, "retry_after": delay})
-    return Outcome("retry", retry_after=delay)
-
-
-def _next_provider(message: MessageItem) -> str | None:
-    route = message.route
-    if message.provider in route:
-        later = route[route.index(message.provider) + 1 :]
-        return later[0] if later else None
-    return None
-
-
-def _fail_or_failover(
-    message: MessageItem, exc: ProviderError, body: QueueBody, *, table: Any, sqs: Any, exhausted: bool = False
+def _call_and_record(
+    message: MessageItem, client: ProviderClient, clients: ClientCache, outbound: OutboundMessage, run: Run
 ) -> Outcome:
     provider = message.provider
-    next_provider = _next_provider(message)
-    if next_provider and (exhausted or exc.reason in PROVIDER_SIDE_REASONS):
-        moved = messages.transition(
-            table, message.id, Status.QUEUED, expect={Status.SENDING}, reason=exc.reason.value,
-            provider=next_provider, attempt=_attempt(provider, "failed", exc),
-            fields={"claim_at": None, "provider": next_provider, "tries": 0},
-        )
-        if moved is not None:
-            queues.send(sqs, queues.provider_queue(next_provider, body.lane), _body(moved, body.lane))
-            logger.info("failing over", extra={"message_id": message.id, "from": provider, "to": next_provider, "reason": exc.reason.value})
-        return Outcome("failover")
-    messages.transition(
-        table, message.id, Status.FAILED, expect={Status.SENDING}, reason=exc.reason.value,
-        provider=provider, attempt=_attempt(provider, "failed", exc), fields={"claim_at": None},
-    )
-    logger.info("message failed", extra={"message_id": message.id, "provider": provider, "reason": exc.reason.value})
-    return Outcome("failed")
+    try:
+        result = _call(client, clients, outbound)
+    except ProviderError as exc:
+        failpoints.hit("sender.called", message_id=message.id)
+        outcome = _record_refusal(message, client, exc, run)
+    else:
+        failpoints.hit("sender.called", message_id=message.id)
+        health.record(provider, ok=True)
+        outcome = _record_sent(run.table, message, result.provider_message_id, attempt(provider, "sent"),
+                               deadline=run.deadline)
+    failpoints.hit("sender.recorded", message_id=message.id)
+    return outcome
 
 
-def _body(message: MessageItem, lane: str) -> dict[str, Any]:
-    return {"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": lane}
+def _record_refusal(message: MessageItem, client: ProviderClient, exc: ProviderError, run: Run) -> Outcome:
+    provider = message.provider
+    if isinstance(exc, DuplicateError):
+        health.record(provider, ok=True)
+        return _record_sent(run.table, message, None, attempt(provider, "duplicate", exc), deadline=run.deadline)
+    if isinstance(exc, AmbiguousError):
+        health.record(provider, ok=False)
+        if client.refuses_duplicate_ids:  # asked again with the same id; never `failed` from here
+            return outcomes.retry_or_exhaust(run, message, exc)
+        return outcomes.unconfirmed(run, message, exc.reason.value, attempt(provider, "unconfirmed", exc))
+    if isinstance(exc, TransientError):
+        health.record(provider, ok=False)
+        return outcomes.retry_or_exhaust(run, message, exc)
+    if isinstance(exc, PermanentError):
+        if exc.reason in PROVIDER_SIDE_REASONS:
+            health.record(provider, ok=False)
+        return outcomes.fail_or_failover(run, message, exc)
+    raise exc
+
+
+def _record_sent(
+    table: Any, message: MessageItem, provider_message_id: str | None, taken: Attempt, *, deadline: float | None = None
+) -> Outcome:
+    """`sent` (kept a module function: `make chaos` wraps it to kill senders right here)."""
+    return outcomes.record_sent(Run(table, None, deadline=deadline), message, provider_message_id, taken)

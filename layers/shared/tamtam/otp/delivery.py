@@ -36,7 +36,7 @@ def _unavailable(message: MessageItem, reason: str, *, table: Any) -> OtpUnavail
     (a redelivery of its queue message then finds it final and stops)."""
     messages.transition(
         table, message.id, Status.FAILED, expect={Status.SENDING, Status.QUEUED}, reason=reason,
-        provider=message.provider, fields={"claim_at": None},
+        provider=message.provider, fields={"claim_at": None, "dispatched_at": None},
     )
     logger.info("otp message not sent", extra={"message_id": message.id, "otp_id": message.otp_id, "reason": reason})
     return OtpUnavailable(reason)

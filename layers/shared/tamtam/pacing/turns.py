@@ -2,7 +2,9 @@
 
 The sender opens a `Pool` per provider and lane of a batch, and runs each record inside
 `turn(pool)`. When a record is ready to call the provider (claimed, text rendered),
-`wait_turn()` gives it the pool's next slot and sleeps until then. A pool reserves
+`take_turn()` gives it the pool's next slot and `sleep_until(slot)` sleeps until then (the
+sender writes its dispatch mark in between); `wait_turn()` does both. With no slot before the
+pool's deadline (the invocation's end, less a margin for the call) the record does not call. A pool reserves
 (tamtam.pacing.slots) for the records that are ready: the first one waits for the batch's
 others (at most its lane's `GATHER_SECONDS`; a record that ends without a provider call stops
 being waited for), then one write reserves for all of them. So a batch costs one write in the
@@ -132,20 +134,47 @@ def turn(pool: Pool | None) -> Iterator[None]:
             ticket.pool.forget()
 
 
-def wait_turn() -> None:
-    """Sleep until this record's slot (nothing when it is not paced)."""
+def _slot(ticket: _Ticket) -> float | None:
+    slot = ticket.pool.take()
+    if slot is None or slot > ticket.pool.deadline:  # the horizon stayed full: an overload
+        logger.warning("no rate slot before the deadline; not sending in this invocation",
+                       extra={"provider": ticket.pool.provider})
+        return None
+    return slot
+
+
+def take_turn() -> float | None:
+    """This record's slot (epoch seconds; now when it is not paced). None when no slot comes
+    before the invocation's deadline: the record must not call the provider in this invocation
+    (the sender releases its claim and sees it again later), so a pacing wait never outlives
+    the invocation."""
     ticket = _ticket.get()
     if ticket is None or ticket.took:
-        return
+        return clock.now()
     ticket.took = True
+    return _slot(ticket)
+
+
+def sleep_until(slot: float) -> bool:
+    """Sleep until `slot`, taken by take_turn. A record woken too late for it (by more than the
+    tolerance) takes a fresh one: a call never starts late. False when none came before the
+    deadline."""
+    ticket = _ticket.get()
     while True:
-        slot = ticket.pool.take()
-        if slot is None:  # the horizon stayed full until the deadline: an overload
-            logger.warning("no rate slot before the deadline; sending anyway", extra={"provider": ticket.pool.provider})
-            return
         delay = slot - clock.now()
         if delay > 0:
             time.sleep(delay)
-        if clock.now() - slot <= ticket.pool.tolerance:
-            return
+        if ticket is None or clock.now() - slot <= ticket.pool.tolerance:
+            return True
         ticket.pool.retake()
+        fresh = _slot(ticket)
+        if fresh is None:
+            return False
+        slot = fresh
+
+
+def wait_turn() -> bool:
+    """Take this record's slot and sleep until it (at once when it is not paced). False: no
+    slot before the deadline, do not call the provider now."""
+    slot = take_turn()
+    return slot is not None and sleep_until(slot)

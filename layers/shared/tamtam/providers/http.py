@@ -2,8 +2,9 @@
 every call, and transport failures mapped to the error kinds of `base`.
 
 The line that matters: a failure *before* the request reached the provider (refused
-connection, DNS, connect timeout) is transient and safe to retry; a failure *after* it went
-out (read timeout, connection dropped mid-answer) is ambiguous.
+connection, DNS, connect timeout, a TLS handshake that failed: an expired or unknown
+certificate) is transient and safe to retry; a failure *after* it went out (read timeout,
+connection dropped mid-answer) is ambiguous.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def call(
         raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="connect timeout") from exc
     except requests.ReadTimeout as exc:
         raise AmbiguousError(Reason.TIMEOUT, detail="no answer within the read timeout") from exc
+    except requests.exceptions.SSLError as exc:  # the handshake failed: no request was written
+        raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="TLS handshake failed") from exc
     except requests.ConnectionError as exc:
         if _never_connected(exc):
             raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="connection refused") from exc

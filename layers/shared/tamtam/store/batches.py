@@ -1,18 +1,16 @@
 """Batches (pk `BATCH#<id>`, sk `BATCH`): a bulk request, its per-status counters, its fan-out
-progress; chunk markers (same pk, sk `CHUNK#<n>`) make each chunk's counts count once.
+progress; chunk markers (same pk, sk `CHUNK#<n>`) make each chunk's `written` count once, and
+applied markers (sk `APPLIED#<token>`) make each set of counter moves count once.
 
-Counters are `count_<status>` numbers moved with ADD, never recounted:
-- the fan-out adds a chunk's initial statuses in the same transaction as the chunk marker;
-- every later transition of a message of a batch adds -1 (old) / +1 (new) to a per-process
-  buffer (`count_transition`, called by `store.messages.transition`), written once per batch at
-  the end of the invocation (`flush_counts`, called by `tamtam.events.flushing`): one UpdateItem
-  per batch and invocation, not one per message.
-A counter may dip below zero for a moment (a message can leave `queued` before its chunk's
-initial count lands); every counter is exact once the writes have landed.
+Counters are `count_<status>` numbers moved with ADD by the lifecycle function, from the table's
+change stream (tamtam.lifecycle): a record created adds 1 to its status, a transition -1 / +1.
+Each move is one transaction with its applied marker, so a stream batch delivered again moves
+nothing twice. The sweeper recounts a batch whose counters disagree with its records.
 
 Done statuses: the gateway has finished with the message (sent, unconfirmed, delivered, failed,
 expired, cancelled). A batch is `completed` when all its messages are done; `finished_at` is set
-once, by the write that completes it.
+once, by the write that completes it. An open batch is in gsi1 under `BATCHES#open` until then
+(what the sweeper walks).
 """
 
 from __future__ import annotations
@@ -21,16 +19,14 @@ import base64
 import binascii
 import json
 import random
-import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from tamtam import aws, clock
+from tamtam import clock
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.observability import logger
 from tamtam.settings import get_settings
@@ -45,6 +41,9 @@ _COUNT = "count_"
 _BATCH_WRITE_MAX = 25
 _BATCH_GET_MAX = 100
 _TRIES = 8
+OPEN_INDEX = "BATCHES#open"
+_MARKER_DAYS = 3  # an applied marker outlives any redelivery of its stream records (24 h)
+_RETRYABLE_CANCEL = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "InternalServerError"}
 
 
 class BatchItem(BaseModel):
@@ -110,7 +109,8 @@ def _failed_condition(exc: ClientError) -> bool:
 
 
 def put_batch(table: Any, batch: BatchItem) -> None:
-    table.put_item(Item=batch.to_item(), ConditionExpression="attribute_not_exists(pk)")
+    item = {**batch.to_item(), "gsi1pk": OPEN_INDEX, "gsi1sk": f"{batch.created_at}#{batch.id}"}
+    table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
 
 def get_batch(table: Any, batch_id: str, *, consistent: bool = True) -> BatchItem | None:
@@ -156,73 +156,13 @@ def _maybe_finish(table: Any, item: Mapping[str, Any]) -> None:
     try:
         table.update_item(
             Key=batch_key(batch.id),
-            UpdateExpression="SET finished_at = :at",
+            UpdateExpression="SET finished_at = :at REMOVE gsi1pk, gsi1sk",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished_at)",
             ExpressionAttributeValues={":at": clock.iso()},
         )
     except ClientError as exc:
         if not _failed_condition(exc):
             raise
-
-
-def add_counts(table: Any, batch_id: str, deltas: Mapping[str, int], *, written: int = 0) -> None:
-    """ADD the deltas to the counters (one UpdateItem), then set `finished_at` if that write
-    completed the batch."""
-    names, values, adds = {}, {}, []
-    for i, (status, n) in enumerate(sorted(deltas.items())):
-        names[f"#c{i}"], values[f":c{i}"] = f"{_COUNT}{status}", n
-        adds.append(f"#c{i} :c{i}")
-    if written:
-        names["#w"], values[":w"] = "written", written
-        adds.append("#w :w")
-    if not adds:
-        return
-    try:
-        answer = table.update_item(
-            Key=batch_key(batch_id), UpdateExpression="ADD " + ", ".join(adds),
-            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if _failed_condition(exc):
-            logger.warning("counts for an unknown batch dropped", extra={"batch_id": batch_id})
-            return
-        raise
-    _maybe_finish(table, answer["Attributes"])
-
-
-# --- per-invocation transition counts -----------------------------------------------------
-
-_lock = threading.Lock()
-_deltas: dict[str, Counter[str]] = {}
-
-
-def count_transition(batch_id: str, old: str | None, new: str) -> None:
-    with _lock:
-        counter = _deltas.setdefault(batch_id, Counter())
-        if old:
-            counter[old] -= 1
-        counter[new] += 1
-
-
-def flush_counts(table: Any | None = None) -> int:
-    """Write the buffered transition counts, one UpdateItem per batch; returns how many batches
-    were written. A failed write is logged, never raised (the send it counts is done)."""
-    with _lock:
-        pending = dict(_deltas)
-        _deltas.clear()
-    if not pending:
-        return 0
-    table = table or aws.table(get_settings().table_name)
-    written = 0
-    for batch_id, counter in pending.items():
-        deltas = {status: n for status, n in counter.items() if n}
-        try:
-            add_counts(table, batch_id, deltas)
-            written += 1
-        except Exception:
-            logger.exception("batch counts not written", extra={"batch_id": batch_id, "deltas": deltas})
-    return written
 
 
 # --- chunks -------------------------------------------------------------------------------
@@ -232,31 +172,82 @@ def chunk_done(table: Any, batch_id: str, chunk: int) -> bool:
     return "Item" in table.get_item(Key=chunk_key(batch_id, chunk), ConsistentRead=True)
 
 
-def complete_chunk(table: Any, batch_id: str, chunk: int, initial: Mapping[str, int], size: int) -> bool:
-    """Mark the chunk done and add its messages' initial statuses, in one transaction. False when
-    another delivery of the same chunk completed it first (its counts are then already in)."""
-    names = {"#w": "written"}
-    values: dict[str, Any] = {":w": size}
-    adds = ["#w :w"]
-    for i, (status, n) in enumerate(sorted(initial.items())):
-        names[f"#c{i}"], values[f":c{i}"] = f"{_COUNT}{status}", n
-        adds.append(f"#c{i} :c{i}")
-    marker = {**chunk_key(batch_id, chunk), "size": size, "at": clock.iso(), "expires_at": int(clock.now()) + 90 * 86400}
-    try:
-        table.meta.client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table.name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {"TableName": table.name, "Key": batch_key(batch_id), "UpdateExpression": "ADD " + ", ".join(adds),
-                        "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values}},
-        ])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-            return False
-        raise
+def _cancel_codes(exc: ClientError) -> list[str]:
+    return [str((r or {}).get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
+
+
+def _transact(table: Any, items: list[dict[str, Any]], what: str) -> bool:
+    """One transaction whose first item is a marker put (`attribute_not_exists(pk)`): True when
+    it applied, False when the marker was already there (applied before). A conflict or a
+    throttle is tried again with backoff, then raised; a batch that does not exist is raised."""
+    for attempt in range(_TRIES):
+        try:
+            table.meta.client.transact_write_items(TransactItems=items)
+            return True
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code != "TransactionCanceledException":
+                if code in ("ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError",
+                            "RequestLimitExceeded", "TransactionInProgressException") and attempt < _TRIES - 1:
+                    _backoff(attempt)
+                    continue
+                raise
+            codes = _cancel_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if any(c in _RETRYABLE_CANCEL for c in codes) and attempt < _TRIES - 1:
+                _backoff(attempt)
+                continue
+            raise ServiceUnavailable(f"{what} not written ({', '.join(codes) or code})", code="table_unavailable") from exc
+    raise ServiceUnavailable(f"{what} not written", code="table_unavailable")
+
+
+def finish_if_done(table: Any, batch_id: str) -> None:
     current = table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
     if current:
         _maybe_finish(table, current)
-    return True
+
+
+def complete_chunk(table: Any, batch_id: str, chunk: int, size: int) -> bool:
+    """Mark the chunk done and add its size to `written`, in one transaction. False when another
+    delivery of the same chunk completed it first."""
+    marker = {**chunk_key(batch_id, chunk), "size": size, "at": clock.iso(), "expires_at": int(clock.now()) + 90 * 86400}
+    done = _transact(table, [
+        {"Put": {"TableName": table.name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": table.name, "Key": batch_key(batch_id), "UpdateExpression": "ADD #w :w",
+                    "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#w": "written"},
+                    "ExpressionAttributeValues": {":w": size}}},
+    ], f"chunk {chunk} of {batch_id}")
+    if done:
+        finish_if_done(table, batch_id)
+    return done
+
+
+def apply_counts(table: Any, batch_id: str, deltas: Mapping[str, int], token: str) -> bool:
+    """ADD the counter moves of one set of changes (`token` names the set: the same set applied
+    again moves nothing), then set `finished_at` if that completed the batch. False when the
+    set was applied before, or the batch does not exist (anymore)."""
+    names, values, adds = {}, {}, []
+    for i, (status, n) in enumerate(sorted(deltas.items())):
+        if n:
+            names[f"#c{i}"], values[f":c{i}"] = f"{_COUNT}{status}", n
+            adds.append(f"#c{i} :c{i}")
+    if not adds:
+        return False
+    if get_batch(table, batch_id, consistent=False) is None:
+        logger.warning("counts for an unknown batch dropped", extra={"batch_id": batch_id})
+        return False
+    marker = {"pk": batch_index_pk(batch_id), "sk": f"APPLIED#{token}",
+              "expires_at": int(clock.now()) + _MARKER_DAYS * 86400}
+    done = _transact(table, [
+        {"Put": {"TableName": table.name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": table.name, "Key": batch_key(batch_id), "UpdateExpression": "ADD " + ", ".join(adds),
+                    "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values}},
+    ], f"counts of {batch_id}")
+    if done:
+        finish_if_done(table, batch_id)
+    return done
 
 
 def _backoff(attempt: int) -> None:

@@ -17,7 +17,10 @@ class HistoryEntry(BaseModel):
 class Attempt(BaseModel):
     provider: str
     at: str
-    outcome: str  # sent | retry | failed | unconfirmed | duplicate
+    # sent | retry | failed | unconfirmed | duplicate | ambiguous (the provider may have taken
+    # it: an answer lost at a provider that refuses duplicate ids, or a sender that died after
+    # its dispatch mark; such a message never ends `failed` and never fails over)
+    outcome: str
     reason: str | None = None
     raw_status: str | None = None
     raw_text: str | None = None
@@ -42,7 +45,10 @@ class MessageItem(BaseModel):
     provider_message_id: str | None = None
     reason: str | None = None
     tries: int = 0
-    claim_at: float | None = None
+    claim_at: float | None = None  # when the current `sending` claim was written
+    # Set (conditional on this claim) right before the provider call: a `sending` record
+    # without it was certainly not sent. Cleared, with claim_at, when the record leaves `sending`.
+    dispatched_at: float | None = None
     batch_id: str | None = None
     otp_id: str | None = None  # set for a one-time code: `text` is then the template, never the code
     expires_at: int | None = None
@@ -55,16 +61,18 @@ class MessageItem(BaseModel):
         for key in ("segments", "tries", "expires_at"):
             if data.get(key) is not None:
                 data[key] = int(data[key])
-        if data.get("claim_at") is not None:
-            data["claim_at"] = float(data["claim_at"])
+        for key in ("claim_at", "dispatched_at"):
+            if data.get(key) is not None:
+                data[key] = float(data[key])
         return cls.model_validate(data)
 
     def to_item(self) -> dict[str, Any]:
-        item = self.model_dump(exclude_none=True)
-        if self.claim_at is not None:
-            from decimal import Decimal  # noqa: PLC0415
+        from decimal import Decimal  # noqa: PLC0415
 
-            item["claim_at"] = Decimal(str(self.claim_at))
+        item = self.model_dump(exclude_none=True)
+        for key in ("claim_at", "dispatched_at"):
+            if item.get(key) is not None:
+                item[key] = Decimal(str(item[key]))
         item["pk"] = message_pk(self.id)
         item["sk"] = "MSG"
         return item

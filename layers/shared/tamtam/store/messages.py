@@ -1,7 +1,10 @@
 """Message records: create, read, and every status transition as one conditional write.
 
 Each transition appends to `history` (and, for a provider call, to `attempts`) and is
-conditional on the statuses it may leave, so two concurrent writers can never both win.
+conditional on the statuses it may leave, so two concurrent writers can never both win. What
+follows from a transition (its event, the batch counters, the failure metric) is derived from
+the table's change stream by the lifecycle function (tamtam.lifecycle), not here: a writer that
+dies right after its write loses none of it.
 """
 
 from __future__ import annotations
@@ -11,18 +14,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tamtam import clock, events
-from tamtam.observability import count_failure
+from tamtam import clock
 from tamtam.status import Status
 from tamtam.store import batches
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
 _SWEPT = {Status.SENT: "STATUS#sent", Status.SCHEDULED: "STATUS#scheduled"}
-# Statuses counted by the failure metric (tamtam.observability.count_failure): the sender, the
-# DLQ finalizer, OTP delivery, enqueue failures and failure reports all reach them through
-# `transition`. (Bulk recipients refused at fan-out are written failed directly, uncounted.)
-_FAILURES = frozenset({Status.FAILED, Status.UNCONFIRMED})
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -45,10 +43,6 @@ def index_keys(message: MessageItem) -> dict[str, str]:
 def put_new(table: Any, message: MessageItem) -> None:
     item = {**message.to_item(), **index_keys(message)}
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    events.emit(
-        tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=None,
-        new=message.status, reason=None, provider=message.provider, at=message.created_at,
-    )
 
 
 def get(table: Any, message_id: str, *, consistent: bool = True) -> MessageItem | None:
@@ -136,15 +130,68 @@ def transition(
         if _conditional_failed(exc):
             return None
         raise
-    message = MessageItem.from_item(answer["Attributes"])
-    old = message.history[-2].status if len(message.history) > 1 else None
-    if old != new_status.value:
-        if message.batch_id:
-            batches.count_transition(message.batch_id, old, new_status.value)
-        events.emit(
-            tenant_id=message.tenant_id, message_id=message.id, batch_id=message.batch_id, old=old,
-            new=new_status.value, reason=reason, provider=message.provider, at=at,
+    return MessageItem.from_item(answer["Attributes"])
+
+
+# -- the sender's claim (tamtam.messaging.send): writes that leave the status as it is ----------
+
+
+def _same_claim(claim_at: float | None, names: dict[str, str], values: dict[str, Any]) -> str:
+    names["#c"] = "claim_at"
+    if claim_at is None:
+        return "attribute_not_exists(#c)"
+    values[":claim"] = Decimal(str(claim_at))
+    return "#c = :claim"
+
+
+def mark_dispatched(table: Any, message_id: str, *, claim_at: float | None) -> bool:
+    """The dispatch mark, written right before the provider call: `dispatched_at`, conditional
+    on the record being `sending` under this sender's own claim (`claim_at`). False when the
+    claim was taken over or the record left `sending`: the provider must not be called."""
+    names = {"#s": "status", "#d": "dispatched_at"}
+    values: dict[str, Any] = {":sending": Status.SENDING.value, ":now": Decimal(str(clock.now()))}
+    condition = "#s = :sending AND " + _same_claim(claim_at, names, values)
+    try:
+        table.update_item(
+            Key={"pk": message_pk(message_id), "sk": "MSG"}, UpdateExpression="SET #d = :now",
+            ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         )
-        if new_status in _FAILURES and old not in _FAILURES:  # a message counts once (unconfirmed, later failed)
-            count_failure(message.provider, reason)
-    return message
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def take_over(
+    table: Any, message_id: str, *, provider: str, old_claim_at: float | None, dispatched: bool,
+    attempt: Attempt | None = None,
+) -> MessageItem | None:
+    """A stale `sending` claim taken over: a new `claim_at` and one more try, conditional on
+    the old claim being unchanged (its `claim_at`, and whether it was dispatched), so that two
+    senders never both take it and the first sender's dispatch mark, should it still come,
+    fails. `attempt` is appended (a dispatched claim: the provider may have taken it). None
+    when anything changed meanwhile."""
+    names = {"#s": "status", "#p": "provider", "#d": "dispatched_at", "#t": "tries", "#u": "updated_at"}
+    values: dict[str, Any] = {
+        ":sending": Status.SENDING.value, ":p": provider, ":now": Decimal(str(clock.now())), ":at": clock.iso(),
+        ":one": 1, ":zero": 0,
+    }
+    condition = "#s = :sending AND #p = :p AND " + _same_claim(old_claim_at, names, values)
+    condition += " AND " + ("attribute_exists(#d)" if dispatched else "attribute_not_exists(#d)")
+    sets = ["#c = :now", "#u = :at", "#t = if_not_exists(#t, :zero) + :one"]
+    if attempt is not None:
+        names["#a"] = "attempts"
+        values.update({":a": [attempt.model_dump(exclude_none=True)], ":empty": []})
+        sets.append("#a = list_append(if_not_exists(#a, :empty), :a)")
+    try:
+        answer = table.update_item(
+            Key={"pk": message_pk(message_id), "sk": "MSG"}, UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    return MessageItem.from_item(answer["Attributes"])

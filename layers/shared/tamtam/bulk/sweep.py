@@ -1,0 +1,179 @@
+"""The sweeper's pass over open batches (docs/lifecycle.md): nothing is left behind.
+
+Open batches are listed in gsi1 (`BATCHES#open`). A batch whose counters have not moved since
+the previous pass is *stalled*: its records are recounted (gsi2, per status) and
+- counters that disagree with the recount are set to it, once none of its records changed for
+  `SWEEP_QUIET_SECONDS` (a change still in the table's stream would otherwise count twice), and
+  conditional on the counters read (a move landing meanwhile wins; the next pass looks again);
+- records still `queued` or `sending` are enqueued again on their provider's bulk queue: an
+  orphan (created, never enqueued) is sent, a stale claim is resolved by the sender's stale-claim
+  path, and a record that already has its queue message gets a duplicate that its claim makes
+  harmless;
+- a batch whose records are all final is completed.
+A batch whose counters move is left alone: the pipeline is working on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from datetime import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tamtam import clock, queues
+from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.settings import get_settings
+from tamtam.status import Status
+from tamtam.store import batches
+from tamtam.store.batches import BatchItem
+
+_SWEEP_MARK = "sweep_mark"
+_PENDING = (Status.QUEUED, Status.SENDING)
+
+
+@dataclass
+class SweepResult:
+    open_batches: int = 0
+    stalled: int = 0
+    recounted: int = 0
+    reenqueued: int = 0
+    completed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def open_batches(table: Any, *, limit: int = 200) -> list[BatchItem]:
+    answer = table.query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
+                         ExpressionAttributeValues={":pk": batches.OPEN_INDEX}, Limit=limit)
+    return [BatchItem.from_item(item) for item in answer.get("Items", [])]
+
+
+def _mark(batch: BatchItem) -> str:
+    moving = {k: v for k, v in sorted(batch.counts.items()) if v} | {"written": batch.written, "state": batch.state}
+    return hashlib.sha256(json.dumps(moving, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _raw_mark(table: Any, batch_id: str) -> str | None:
+    item = table.get_item(Key=batches.batch_key(batch_id), ProjectionExpression=_SWEEP_MARK).get("Item") or {}
+    return item.get(_SWEEP_MARK)
+
+
+def recount(table: Any, batch_id: str) -> tuple[Counter[str], str]:
+    """Records of the batch per status (gsi2 keys `<status>#<id>`), and the latest `updated_at`
+    among them."""
+    counts: Counter[str] = Counter()
+    latest = ""
+    kwargs: dict[str, Any] = {"IndexName": "gsi2", "KeyConditionExpression": "gsi2pk = :pk",
+                              "ExpressionAttributeValues": {":pk": batches.batch_index_pk(batch_id)},
+                              "ProjectionExpression": "gsi2sk, updated_at"}
+    while True:
+        answer = table.query(**kwargs)
+        for item in answer.get("Items", []):
+            counts[str(item["gsi2sk"]).split("#", 1)[0]] += 1
+            latest = max(latest, str(item.get("updated_at", "")))
+        if "LastEvaluatedKey" not in answer:
+            return counts, latest
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _quiet_since(latest: str, seconds: int) -> bool:
+    """No record changed within `seconds`: whatever the stream held of them has been applied
+    (or given up on). A change still in the stream, counted by a recount, would count twice."""
+    try:
+        changed = datetime.fromisoformat(latest).timestamp() if latest else 0.0
+    except ValueError:
+        return False
+    return clock.now() - changed >= seconds
+
+
+def _pending_records(table: Any, batch_id: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for status in _PENDING:
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi2", "KeyConditionExpression": "gsi2pk = :pk AND begins_with(gsi2sk, :st)",
+            "ExpressionAttributeValues": {":pk": batches.batch_index_pk(batch_id), ":st": f"{status.value}#"},
+            "ProjectionExpression": "id, tenant_id, provider"}
+        while True:
+            answer = table.query(**kwargs)
+            out += answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return out
+
+
+def _set_counts(table: Any, batch: BatchItem, counted: Counter[str]) -> bool:
+    """Counters := the recount, if they are still what was read."""
+    statuses = sorted(set(counted) | {s for s, n in batch.counts.items() if n})
+    names, values, sets, conditions = {}, {}, [], []
+    for i, status in enumerate(statuses):
+        names[f"#c{i}"] = f"count_{status}"
+        values[f":n{i}"] = counted.get(status, 0)
+        sets.append(f"#c{i} = :n{i}")
+        seen = batch.counts.get(status)
+        if seen is None:
+            conditions.append(f"attribute_not_exists(#c{i})")
+        else:
+            values[f":o{i}"] = seen
+            conditions.append(f"#c{i} = :o{i}")
+    try:
+        table.update_item(Key=batches.batch_key(batch.id), UpdateExpression="SET " + ", ".join(sets),
+                          ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk)",
+                          ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _reenqueue(sqs: Any, records: list[dict[str, Any]]) -> int:
+    by_provider: dict[str, list[Entry]] = {}
+    for record in records:
+        body = {"message_id": record["id"], "tenant_id": record.get("tenant_id"), "provider": record["provider"],
+                "lane": queues.BULK}
+        by_provider.setdefault(record["provider"], []).append(Entry(id=str(record["id"])[-80:], body=json.dumps(body)))
+    sent = 0
+    for provider, entries in by_provider.items():
+        unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), entries)
+        sent += len(entries) - len(unsent)
+    return sent
+
+
+def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> None:
+    mark = _mark(batch)
+    if _raw_mark(table, batch.id) != mark:  # moved since the last pass (or first seen): next time
+        table.update_item(Key=batches.batch_key(batch.id), UpdateExpression=f"SET {_SWEEP_MARK} = :m",
+                          ExpressionAttributeValues={":m": mark})
+        return
+    if batch.state == batches.ACCEPTING:
+        return  # the api is still queueing its chunks (or died: its request failed, nothing accepted)
+    result.stalled += 1
+    counted, latest = recount(table, batch.id)
+    drifted = counted != Counter({s: n for s, n in batch.counts.items() if n})
+    if drifted and _quiet_since(latest, get_settings().sweep_quiet_seconds) and _set_counts(table, batch, counted):
+        result.recounted += 1
+    pending = _pending_records(table, batch.id)
+    if pending:
+        result.reenqueued += _reenqueue(sqs, pending)
+    batches.finish_if_done(table, batch.id)
+    current = batches.get_batch(table, batch.id)
+    if current is not None and current.finished_at:
+        result.completed += 1
+
+
+def sweep(table: Any, sqs: Any, *, deadline: float) -> SweepResult:
+    result = SweepResult()
+    for batch in open_batches(table):
+        if time.monotonic() >= deadline:
+            break
+        result.open_batches += 1
+        try:
+            sweep_batch(table, sqs, batch, result)
+        except Exception as exc:  # one batch never stops the pass; the handler reports them
+            result.errors.append(f"{batch.id}: {type(exc).__name__}")
+    return result
