@@ -117,20 +117,19 @@ def transition(
         values[":p"] = expect_provider
         condition += " AND #p = :p"
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    answer = _update_if(table, message_id, UpdateExpression=update, ConditionExpression=condition,
+                        ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    return MessageItem.from_item(answer["Attributes"]) if answer is not None else None
+
+
+def _update_if(table: Any, message_id: str, **update: Any) -> dict[str, Any] | None:
+    """A conditional UpdateItem of the record; None when its condition failed."""
     try:
-        answer = table.update_item(
-            Key={"pk": message_pk(message_id), "sk": "MSG"},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        return dict(table.update_item(Key={"pk": message_pk(message_id), "sk": "MSG"}, **update))
     except ClientError as exc:
         if _conditional_failed(exc):
             return None
         raise
-    return MessageItem.from_item(answer["Attributes"])
 
 
 # -- the sender's claim (tamtam.messaging.send): writes that leave the status as it is ----------
@@ -151,16 +150,8 @@ def mark_dispatched(table: Any, message_id: str, *, claim_at: float | None) -> b
     names = {"#s": "status", "#d": "dispatched_at"}
     values: dict[str, Any] = {":sending": Status.SENDING.value, ":now": Decimal(str(clock.now()))}
     condition = "#s = :sending AND " + _same_claim(claim_at, names, values)
-    try:
-        table.update_item(
-            Key={"pk": message_pk(message_id), "sk": "MSG"}, UpdateExpression="SET #d = :now",
-            ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return _update_if(table, message_id, UpdateExpression="SET #d = :now", ConditionExpression=condition,
+                      ExpressionAttributeNames=names, ExpressionAttributeValues=values) is not None
 
 
 def take_over(
@@ -184,14 +175,6 @@ def take_over(
         names["#a"] = "attempts"
         values.update({":a": [attempt.model_dump(exclude_none=True)], ":empty": []})
         sets.append("#a = list_append(if_not_exists(#a, :empty), :a)")
-    try:
-        answer = table.update_item(
-            Key={"pk": message_pk(message_id), "sk": "MSG"}, UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return None
-        raise
-    return MessageItem.from_item(answer["Attributes"])
+    answer = _update_if(table, message_id, UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+                        ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    return MessageItem.from_item(answer["Attributes"]) if answer is not None else None
