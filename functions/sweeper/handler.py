@@ -28,6 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="SweepRecountedBatches", unit="Count", value=result.recounted)
     metrics.add_metric(name="SweepReenqueuedMessages", unit="Count", value=result.reenqueued)
     metrics.add_metric(name="SweepCompletedBatches", unit="Count", value=result.completed)
+    metrics.add_metric(name="SweepAbortedBatches", unit="Count", value=result.aborted)
     logger.info("open batches swept", extra=asdict(result))
     if result.errors:  # every batch was tried; the errors still fail the run (its alarm)
         raise RuntimeError(f"{len(result.errors)} batches not swept: {', '.join(result.errors[:5])}")

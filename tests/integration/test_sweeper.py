@@ -92,3 +92,13 @@ def test_given_a_batch_whose_counters_move_then_it_is_left_alone(provisioned):
     pump_stream()  # the lifecycle function moved the counters in between
     result = sweep()
     assert (result["stalled"], result["reenqueued"]) == (0, 0)
+
+
+def test_given_a_batch_left_accepting_by_a_dead_api_then_it_is_aborted_and_leaves_the_open_index(provisioned):
+    batches.put_batch(seed.table(), BatchItem(id=BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", total=3, requested=3,
+                                              text="hi", created_at="2026-01-07T08:00:00.000Z"))  # accepting, long ago
+    sweep()
+    result = sweep()
+    assert result["aborted"] == 1
+    assert batches.get_batch(seed.table(), BATCH).state == batches.ABORTED
+    assert sweep()["open_batches"] == 0

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         900, ge=0, description="the sweeper corrects a batch's counters only when none of its records changed for this "
         "long (changes still in the table's stream would otherwise count twice)"
     )
+    sweep_abort_accepting_seconds: int = Field(
+        600, ge=60, description="a batch still `accepting` this long after its creation is aborted by the sweeper"
+    )
     fanout_orphan_seconds: int = Field(
         60, ge=0, description="a `queued` record older than this, seen by a later delivery of its chunk, is enqueued again"
     )

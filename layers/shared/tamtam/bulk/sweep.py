@@ -10,11 +10,13 @@ the previous pass is *stalled*: its records are recounted (gsi2, per status) and
   path, and a record that already has its queue message gets a duplicate that its claim makes
   harmless;
 - a batch whose records are all final is completed.
-A batch whose counters move is left alone: the pipeline is working on it.
+A batch whose counters move is left alone: the pipeline is working on it. A batch still
+`accepting` long after the api's time was up is aborted (the api died mid-request).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -43,6 +45,7 @@ class SweepResult:
     recounted: int = 0
     reenqueued: int = 0
     completed: int = 0
+    aborted: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -80,14 +83,18 @@ def recount(table: Any, batch_id: str) -> tuple[Counter[str], str]:
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
+def _older_than(iso: str, seconds: int) -> bool:
+    try:
+        at = datetime.fromisoformat(iso).timestamp() if iso else 0.0
+    except ValueError:
+        return False
+    return clock.now() - at >= seconds
+
+
 def _quiet_since(latest: str, seconds: int) -> bool:
     """No record changed within `seconds`: whatever the stream held of them has been applied
     (or given up on). A change still in the stream, counted by a recount, would count twice."""
-    try:
-        changed = datetime.fromisoformat(latest).timestamp() if latest else 0.0
-    except ValueError:
-        return False
-    return clock.now() - changed >= seconds
+    return _older_than(latest, seconds)
 
 
 def _pending_records(table: Any, batch_id: str) -> list[dict[str, Any]]:
@@ -151,7 +158,14 @@ def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> 
                           ExpressionAttributeValues={":m": mark})
         return
     if batch.state == batches.ACCEPTING:
-        return  # the api is still queueing its chunks (or died: its request failed, nothing accepted)
+        # The api queues a batch's chunks within its 29 s: still `accepting` long after, the api
+        # died mid-request (its caller got an error: nothing was accepted). Aborted, the fan-out
+        # drops the chunks that did get queued.
+        if _older_than(batch.created_at, get_settings().sweep_abort_accepting_seconds):
+            with contextlib.suppress(ClientError):  # opened or aborted meanwhile
+                batches.set_state(table, batch.id, batches.ABORTED)
+                result.aborted += 1
+        return
     result.stalled += 1
     counted, latest = recount(table, batch.id)
     drifted = counted != Counter({s: n for s, n in batch.counts.items() if n})

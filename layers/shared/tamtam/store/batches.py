@@ -120,10 +120,10 @@ def get_batch(table: Any, batch_id: str, *, consistent: bool = True) -> BatchIte
 
 def set_state(table: Any, batch_id: str, state: str) -> None:
     """accepting -> open | aborted (only from accepting). Opening may complete the batch (its
-    messages may all be done already)."""
+    messages may all be done already); an aborted batch leaves the open batches' index."""
     answer = table.update_item(
         Key=batch_key(batch_id),
-        UpdateExpression="SET #st = :new",
+        UpdateExpression="SET #st = :new" + (" REMOVE gsi1pk, gsi1sk" if state == ABORTED else ""),
         ConditionExpression="#st = :accepting",
         ExpressionAttributeNames={"#st": "state"},
         ExpressionAttributeValues={":new": state, ":accepting": ACCEPTING},
