@@ -19,6 +19,7 @@ logger (the local stack's own lines). Lines still go where they went.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import logging
 import re
@@ -42,7 +43,8 @@ class _Tee(io.TextIOBase):
         return self.inner.write(text)
 
     def flush(self) -> None:
-        self.inner.flush()
+        with contextlib.suppress(ValueError):  # the stream it wraps was closed (at exit)
+            self.inner.flush()
 
     def isatty(self) -> bool:
         return False

@@ -189,6 +189,13 @@ def load_handler(cfg: FunctionConfig) -> Callable[[Any, Any], Any]:
         return fn
 
 
+def forget_loaded() -> None:
+    """Load every handler afresh at its next invocation (a new cold start: module-level state of
+    the previous one is gone)."""
+    for key in list(_LOADED):
+        _LOADED.pop(key, None)
+
+
 def _exec_module(name: str, file: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:

@@ -165,15 +165,36 @@ def _default_local_secret(provider: str, sandbox_url: str) -> Any:
 
 
 def _reset_function_caches() -> None:
-    """The shared layer caches settings and boto3 clients per process: reset them whenever the
-    environment they were built from changes."""
-    try:
-        from tamtam import aws, settings
-    except ImportError:
-        return
-    for reset in (getattr(aws, "reset", None), getattr(settings, "reset_settings", None)):
+    """Everything a function keeps per process, built from the environment and the emulator of
+    the stack that ran before (two stacks can run one after the other in a process: the chaos
+    test, then the e2e package's): the layer's settings, boto3 clients, secret and parameter
+    caches, provider health, pacing and routing caches, and the handler modules themselves (a
+    module-level client cache, such as the sender's, would still point at the old sandbox)."""
+    import importlib
+
+    from local.stack import invoker
+
+    invoker.forget_loaded()
+    resets = [("tamtam.aws", "reset"), ("tamtam.settings", "reset_settings"),
+              ("tamtam.otp.settings", "reset_otp_settings"), ("tamtam.health", "reset_cache"),
+              ("tamtam.pacing", "reset_cache"), ("tamtam.idempotency", "reset_cache"),
+              ("tamtam.tenant_settings", "reset_cache")]
+    for module_name, name in resets:
+        try:
+            reset = getattr(importlib.import_module(module_name), name, None)
+        except ImportError:
+            continue
         if callable(reset):
             reset()
+    try:
+        from tamtam import routing
+
+        routing.configured_routes.cache_clear()
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+    except ImportError:
+        return
 
 
 class LocalStack:

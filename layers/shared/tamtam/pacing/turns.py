@@ -155,26 +155,34 @@ def take_turn() -> float | None:
     return _slot(ticket)
 
 
-def sleep_until(slot: float) -> bool:
-    """Sleep until `slot`, taken by take_turn. A record woken too late for it (by more than the
-    tolerance) takes a fresh one: a call never starts late. False when none came before the
-    deadline."""
+def sleep_until(slot: float, *, lead: float = 0.0) -> float | None:
+    """Sleep until `lead` seconds before `slot` (taken by take_turn); the slot it kept. A record
+    woken too late for it (by more than the tolerance) takes a fresh one: a call never starts
+    late. None when none came before the deadline. With a `lead`, the caller does its last
+    short step (the sender's dispatch mark) and then `settle(slot)`."""
     ticket = _ticket.get()
     while True:
-        delay = slot - clock.now()
+        delay = slot - lead - clock.now()
         if delay > 0:
             time.sleep(delay)
         if ticket is None or clock.now() - slot <= ticket.pool.tolerance:
-            return True
+            return slot
         ticket.pool.retake()
         fresh = _slot(ticket)
         if fresh is None:
-            return False
+            return None
         slot = fresh
+
+
+def settle(slot: float) -> None:
+    """The rest of the wait for `slot`: a plain sleep, no call to anything."""
+    delay = slot - clock.now()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def wait_turn() -> bool:
     """Take this record's slot and sleep until it (at once when it is not paced). False: no
     slot before the deadline, do not call the provider now."""
     slot = take_turn()
-    return slot is not None and sleep_until(slot)
+    return slot is not None and sleep_until(slot) is not None
