@@ -58,6 +58,7 @@ __all__ = ["DONE", "Outcome", "QueueBody", "process"]
 DONE = "done"
 REREAD_SECONDS = 0.2  # a missing record is looked for once more after this, in process
 NOT_THERE_RETRY_SECONDS = 2  # then the queue message comes back this much later
+MARK_LEAD_SECONDS = 0.5  # the dispatch mark is written this long before a paced call's slot, at most
 
 
 @dataclass(frozen=True)
@@ -163,36 +164,22 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
         return prepared
     client, outbound, slot = prepared
     # The dispatch mark is the last write before the call, after the pacing wait (a sender that
-    # dies while it waits leaves a message that was certainly not sent). The wait ends a little
-    # before the slot, about one mark write ahead, so that the mark's latency does not push
-    # calls together past the provider's rate limit; the rest is a plain sleep.
-    kept = pacing.sleep_until(slot, lead=_mark_lead())
+    # dies while it waits leaves a message that was certainly not sent). The wait ends
+    # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
+    # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
+    kept = pacing.sleep_until(slot, lead=MARK_LEAD_SECONDS)
     if kept is None:
         return outcomes.requeue_unpaced(run, message)
-    started = time.monotonic()
     try:
         marked = messages.mark_dispatched(run.table, message.id, claim_at=message.claim_at)
     except Exception:  # not marked, so not called: release (the mark, if it landed, is cleared)
         logger.exception("dispatch mark not written", extra={"message_id": message.id})
         return _release(run, message, "dispatch mark not written")
-    _note_mark_latency(time.monotonic() - started)
     if not marked:
         logger.info("claim taken over before the call; not sending", extra={"message_id": message.id})
         return Outcome("taken_over")
     pacing.settle(kept)
     return _call_and_record(message, client, clients, outbound, run)
-
-
-_mark_seconds = 0.02  # a moving average of the dispatch mark's latency, in this process
-
-
-def _mark_lead() -> float:
-    return min(max(_mark_seconds * 1.5, 0.005), 0.25)
-
-
-def _note_mark_latency(seconds: float) -> None:
-    global _mark_seconds
-    _mark_seconds = 0.8 * _mark_seconds + 0.2 * seconds
 
 
 def _release(run: Run, message: MessageItem, detail: str) -> Outcome:
