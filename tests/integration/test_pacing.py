@@ -28,7 +28,7 @@ from local.stack.resources import provision
 from tamtam import pacing
 from tests.integration import seed
 from tests.integration.conftest import REGION
-from tests.integration.lambdas import invoke
+from tests.integration.lambdas import invoke, stream_paused
 
 LIMIT = 20
 DRAIN_LIMIT = 5  # well within what this harness (moto, the sandbox, the senders on two shared cores) sustains
@@ -137,10 +137,11 @@ def run_senders(all_bodies: list[dict], threads: int) -> list[dict]:
             failures.extend(invoke("sender", seed.sqs_event(batch))["batchItemFailures"])
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(120)
+    with stream_paused():
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(120)
     return failures
 
 
