@@ -38,7 +38,6 @@ DONE = frozenset(
 )
 ACCEPTING, OPEN, ABORTED = "accepting", "open", "aborted"
 _COUNT = "count_"
-_BATCH_WRITE_MAX = 25
 _BATCH_GET_MAX = 100
 _TRIES = 8
 OPEN_INDEX = "BATCHES#open"
@@ -252,21 +251,6 @@ def apply_counts(table: Any, batch_id: str, deltas: Mapping[str, int], token: st
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0) * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
-
-
-def put_many(table: Any, items: list[dict[str, Any]]) -> None:
-    """BatchWriteItem, 25 items a call, unprocessed items retried with backoff."""
-    client = table.meta.client
-    for start in range(0, len(items), _BATCH_WRITE_MAX):
-        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + _BATCH_WRITE_MAX]]
-        for attempt in range(_TRIES):
-            answer = client.batch_write_item(RequestItems={table.name: requests})
-            requests = answer.get("UnprocessedItems", {}).get(table.name, [])
-            if not requests:
-                break
-            _backoff(attempt)
-        else:
-            raise ServiceUnavailable("the table kept refusing writes", code="table_unavailable")
 
 
 def get_many(table: Any, keys: list[dict[str, str]], projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
