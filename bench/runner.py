@@ -37,6 +37,7 @@ BENCH_SCENARIOS: dict[str, Scenario] = {
     "acceptance": Scenario("bench.acceptance", "3 accept", "bulk acceptance", 300),
     "otp": Scenario("bench.otp_load", "5 otp", "OTP under a bulk", 300),
     "pacing": Scenario("bench.pacing_rate", "6 pacing", "provider pacing", 300),
+    "lists": Scenario("bench.lists", "7 lists", "provider requests per bulk message", 600),
 }
 CHAOS = Scenario("bench.chaos", "chaos", "chaos run", 900)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from tamtam.phone import InvalidPhoneNumber, to_e164
 from tamtam.providers.registry import PROVIDER_NAMES
 from tamtam.settings import get_settings
+from tamtam.status import is_final
 
 
 def _e164(value: str) -> str:
@@ -78,6 +79,10 @@ class AttemptView(BaseModel):
 class MessageView(BaseModel):
     id: str
     status: str
+    final: bool = Field(
+        description="true when the status will not change any more: delivered, failed, expired, cancelled, or "
+        "`sent` with reason `no_delivery_report` (the provider that took the message gives no delivery report)"
+    )
     to: str
     sender: str | None
     channel: str
@@ -94,6 +99,13 @@ class MessageView(BaseModel):
     group_id: str | None = None
     history: list[StatusChange]
     attempts: list[AttemptView]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "final" not in data:
+            data = {**data, "final": is_final(data["status"], data.get("reason"))}
+        return data
 
 
 class ErrorDetail(BaseModel):

@@ -1,4 +1,4 @@
-"""/v1/providers: each provider's circuit breaker, recent failure rate and last known balance."""
+"""/v1/providers: each provider's capabilities, circuit breaker, recent failure rate and last known balance."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from api_context import tenant_id
-from api_providers_models import ProviderBalanceView, ProvidersView, ProviderView
+from api_providers_models import CapabilitiesView, ProviderBalanceView, ProvidersView, ProviderView
 from tamtam import aws, health
-from tamtam.providers.registry import PROVIDER_NAMES
+from tamtam.providers.registry import PROVIDER_NAMES, capabilities
 from tamtam.settings import get_settings
 from tamtam.store import balances
 
@@ -21,8 +21,13 @@ WINDOW_MINUTES = 15
 def _view(table: Any, name: str, balance: balances.ProviderBalance | None) -> ProviderView:
     ok, failed = health.recent(table, name, windows=WINDOW_MINUTES)
     calls = ok + failed
+    caps = capabilities(name)
     return ProviderView(
         name=name,
+        capabilities=CapabilitiesView(
+            channels=sorted(caps.channels), reports=sorted(caps.reports),  # type: ignore[arg-type]
+            refuses_duplicate_ids=caps.refuses_duplicate_ids, list_max=caps.list_max, groups=caps.groups,
+        ),
         circuit="open" if health.is_open(table, name) else "closed",
         recent_calls=calls,
         recent_failures=failed,

@@ -12,8 +12,20 @@ class ProviderBalanceView(BaseModel):
     read_at: str = Field(description="when the balance checker read it (ISO 8601, UTC)")
 
 
+class CapabilitiesView(BaseModel):
+    channels: list[Literal["sms", "whatsapp"]]
+    reports: list[Literal["push", "poll"]] = Field(
+        description="how delivery reports come: pushed to the gateway's webhook, polled; empty: none, "
+        "so a message this provider took ends `sent` (final, reason `no_delivery_report`)"
+    )
+    refuses_duplicate_ids: bool = Field(description="a resend with the same id is refused, so never sent twice")
+    list_max: int = Field(description="recipients one provider request carries, each still reported on its own")
+    groups: bool = Field(description="sends to provider-side contact groups")
+
+
 class ProviderView(BaseModel):
     name: str = Field(examples=["passeinfo"])
+    capabilities: CapabilitiesView
     circuit: Literal["open", "closed"] = Field(
         description="open: the provider failed too often recently and messages fail over past it"
     )

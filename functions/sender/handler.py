@@ -1,6 +1,7 @@
 """Sender: SQS-triggered, one deployed function per provider (same code). Claims each record,
 sends it through the provider client, records the outcome. The records of a batch are sent
-concurrently; a record to retry stays on the queue with a backoff (partial batch failure)."""
+concurrently (bulk records of the same text in one request, at a provider that takes lists);
+a record to retry stays on the queue with a backoff (partial batch failure)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import sender_pacing
-from tamtam import aws, health, pacing
+from tamtam import aws, health, pacing, queues
+from tamtam.messaging import lists
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.send import QueueBody, process
 from tamtam.observability import capture_lambda_handler, logger, metrics
+from tamtam.providers.registry import PROVIDER_NAMES, capabilities
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
 
@@ -42,10 +45,29 @@ def _sent_at(record: SQSRecord) -> float | None:
         return None
 
 
-def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool], deadline: float) -> None:
+def _gather(records: list[dict[str, Any]]) -> lists.Gather | None:
+    """The bulk records of a batch bound for a provider that takes lists may share requests
+    (tamtam.messaging.lists); None for any other batch."""
+    bodies = []
+    for record in records:
+        try:
+            bodies.append(json.loads(record.get("body") or "{}"))
+        except ValueError:
+            return None
+    providers = {b.get("provider") for b in bodies}
+    if len(bodies) < 2 or len(providers) != 1 or {b.get("lane") for b in bodies} != {queues.BULK}:
+        return None
+    provider = providers.pop()
+    caps = capabilities(provider) if provider in PROVIDER_NAMES else None
+    return lists.Gather(len(bodies), caps.list_max) if caps is not None and caps.takes_lists else None
+
+
+def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool], gather: lists.Gather | None,
+              deadline: float) -> None:
     settings = get_settings()
     body = QueueBody(**{k: v for k, v in json.loads(record.body).items() if k in QueueBody.__dataclass_fields__})
-    with pacing.turn(sender_pacing.pool_for(pools, record.body)):  # waits for its slot before the call
+    # waits for its slot before the call; may share the call with the batch's other recipients
+    with pacing.turn(sender_pacing.pool_for(pools, record.body)), lists.taking_part(gather):
         outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients,
                           sent_at=_sent_at(record), deadline=deadline)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
@@ -70,10 +92,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     table = aws.table(get_settings().table_name)
     remaining = context.get_remaining_time_in_millis() / 1000
     pools = sender_pacing.pools(event.get("Records") or [], table, remaining)
+    gather = _gather(event.get("Records") or [])
     deadline = time.monotonic() + remaining - _END_MARGIN_SECONDS  # no retried write sleeps past it
 
     async def record_handler(record: SQSRecord) -> None:
-        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools, deadline)
+        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools, gather, deadline)
 
     try:
         return async_process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

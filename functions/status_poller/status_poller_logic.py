@@ -25,13 +25,11 @@ from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.reports import REPORTED, apply_report, expire
 from tamtam.observability import logger
 from tamtam.providers.base import AuthError, DeliveryReport, ProviderClient, ProviderError, Reason
-from tamtam.providers.registry import PROVIDER_NAMES, client_class
+from tamtam.providers.registry import POLL, PROVIDER_NAMES, capabilities
 from tamtam.store.message_item import MessageItem
 
 SENT_PK = "STATUS#sent"
 CURSOR_KEY = {"pk": "POLLER#status", "sk": "CURSOR"}
-# Providers whose message id is ours (the sender sends our id as the provider's id).
-OWN_ID_PROVIDERS = frozenset({"smsgate"})
 _PAGE = 100
 
 
@@ -46,7 +44,7 @@ class PollerInput(BaseModel):
 
 
 def pollable_providers() -> frozenset[str]:
-    return frozenset(p for p in PROVIDER_NAMES if client_class(p).answers_status_queries)
+    return frozenset(p for p in PROVIDER_NAMES if POLL in capabilities(p).reports)
 
 
 def _query(table: Any, condition: str, values: dict[str, str], limit: int) -> list[dict[str, Any]]:
@@ -90,18 +88,22 @@ def due_messages(table: Any, cutoff: str, limit: int) -> list[MessageItem]:
     return [MessageItem.from_item(item) for item in items]
 
 
-def _provider_id(message: MessageItem) -> str | None:
-    if message.provider_message_id:
-        return message.provider_message_id
-    return message.id if message.provider in OWN_ID_PROVIDERS else None
+def _provider_id(client: ProviderClient, message: MessageItem) -> str | None:
+    """The provider's id for the message: the one its send answered, else (a duplicate answer,
+    a resend after a lost answer) the one derived from ours at providers that take our id."""
+    return message.provider_message_id or message.list_id or client.provider_id_for(message.id)
 
 
-def _ask(clients: ClientCache, client: ProviderClient, provider_id: str) -> DeliveryReport:
+def _ask(clients: ClientCache, client: ProviderClient, provider_id: str, message: MessageItem) -> DeliveryReport:
+    # A message sent in a list request is asked about as that request's recipient.
+    kwargs: dict[str, Any] = {"channel": message.channel}
+    if message.list_id is not None and message.list_id == provider_id:
+        kwargs["recipient"] = message.to
     try:
-        return client.status(provider_id)
+        return client.status(provider_id, **kwargs)
     except AuthError:
         logger.info("auth failed; refetching the provider secret", extra={"provider": client.name})
-        return clients.refresh(client.name).status(provider_id)
+        return clients.refresh(client.name).status(provider_id, **kwargs)
 
 
 def _apply(table: Any, message: MessageItem, report: DeliveryReport) -> str:
@@ -124,13 +126,13 @@ def _apply(table: Any, message: MessageItem, report: DeliveryReport) -> str:
 
 def poll_one(table: Any, clients: ClientCache, client: ProviderClient, message: MessageItem, deadline: float) -> str:
     """Ask about one message and apply the answer; the outcome's name."""
-    provider_id = _provider_id(message)
+    provider_id = _provider_id(client, message)
     if provider_id is None:
         return "no_provider_id"
     if time.monotonic() > deadline:
         return "skipped"
     try:
-        report = _ask(clients, client, provider_id)
+        report = _ask(clients, client, provider_id, message)
     except ProviderError as exc:
         logger.warning(
             "status query failed",

@@ -2,8 +2,9 @@
 
 The device POSTs `{"id", "webhookId", "event", "deviceId", "payload"}` signed with
 `X-Signature` = lowercase hex HMAC-SHA256(signing key, raw body + `X-Timestamp`), within
-±5 minutes (docs: providers.md section 5). The payload's `messageId` is our message id (the
-sender sends it as the SMSGate `id`). Events other than sent/delivered/failed, and messages
+±5 minutes (docs: providers.md section 5). The payload's `messageId` is the SMSGate id the
+sender gave the message: ours, a bulk id without its `msg_` prefix (`message_id_of`), or the id
+of a list request, whose recipient (`recipient`, or the older `phoneNumber`) names the message. Events other than sent/delivered/failed, and messages
 the gateway does not know, are acknowledged and ignored so that the device stops retrying.
 """
 
@@ -17,8 +18,9 @@ from tamtam import clock
 from tamtam.messaging.reports import apply_report
 from tamtam.observability import logger
 from tamtam.providers.base import Reason
-from tamtam.providers.smsgate import SmsGateClient, verify_webhook_signature
+from tamtam.providers.smsgate import SmsGateClient, message_id_of, verify_webhook_signature
 from tamtam.status import Status
+from tamtam.store import lists
 
 PROVIDER = "smsgate"
 EVENT_STATUS = {"sms:sent": Status.SENT, "sms:delivered": Status.DELIVERED, "sms:failed": Status.FAILED}
@@ -36,6 +38,8 @@ class SmsPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     messageId: str = Field(min_length=1, max_length=64)
+    recipient: str | None = None
+    phoneNumber: str | None = None  # deprecated name of `recipient` (older apps send only this)
     reason: str | None = None
 
 
@@ -72,6 +76,17 @@ def parse(body: bytes) -> WebhookEvent:
         raise WebhookRejected(400, "invalid_json", "the body is not an SMSGate webhook event") from exc
 
 
+def our_message_id(table: Any, payload: SmsPayload) -> str:
+    """The message the event is about: the recipient's, when the SMSGate message was one list
+    request (tamtam.store.lists), else the one its id names."""
+    number = payload.recipient or payload.phoneNumber
+    if number:
+        member = lists.member(table, PROVIDER, payload.messageId, number)
+        if member is not None:
+            return member
+    return message_id_of(payload.messageId)
+
+
 def handle_event(event: WebhookEvent, *, table: Any) -> dict[str, Any]:
     """Apply one verified event; answers what happened (always acknowledged)."""
     status = EVENT_STATUS.get(event.event)
@@ -83,9 +98,10 @@ def handle_event(event: WebhookEvent, *, table: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise WebhookRejected(422, "invalid_value", "payload.messageId is required", "payload.messageId") from exc
     failed = status == Status.FAILED
+    message_id = our_message_id(table, payload)
     moved = apply_report(
         table,
-        payload.messageId,
+        message_id,
         status,
         provider=PROVIDER,
         raw_status=event.event,
@@ -96,6 +112,6 @@ def handle_event(event: WebhookEvent, *, table: Any) -> dict[str, Any]:
     result = status.value if moved is not None else "unchanged"
     logger.info(
         "SMSGate webhook applied",
-        extra={"event": event.event, "message_id": payload.messageId, "result": result, "webhook_event_id": event.id},
+        extra={"event": event.event, "message_id": message_id, "result": result, "webhook_event_id": event.id},
     )
-    return {"event": event.event, "message_id": payload.messageId, "result": result}
+    return {"event": event.event, "message_id": message_id, "result": result}

@@ -16,6 +16,7 @@ A simulator is a `ProviderSim` subclass registered in `local.sandbox.server`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -119,6 +120,7 @@ class OutboxEntry:
     channel: str = "sms"
     at: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    request: int = 0  # the HTTP request that carried it: several recipients of one list share one
 
 
 class ProviderSim:
@@ -164,12 +166,20 @@ class Sandbox:
         self.sims: dict[str, ProviderSim] = {}
         self.clock: Callable[[], float] = time.time  # tests may replace it to make time pass
         self.base_url = ""  # set by the server once bound
+        self._requests = itertools.count(1)
+        self._current = threading.local()
         for factory in sims:
             sim = factory(self)
             self.sims[sim.name] = sim
 
     # outbox
+    def begin_request(self) -> None:
+        """A provider request starts on this thread: what it records shares its number."""
+        self._current.request = next(self._requests)
+
     def record(self, entry: OutboxEntry) -> None:
+        if not entry.request:
+            entry.request = getattr(self._current, "request", 0)
         with self.lock:
             self.outbox.append(entry)
 

@@ -2,13 +2,44 @@
 
 A Django REST framework API with simplejwt: `token/` and `token/refresh/` hand out HS256 JWTs
 signed with a sandbox key (claims `token_type`, `exp`, `iat`, `jti`, `user_id`), and the
-protected routes want `Authorization: Bearer <access>`. Error bodies are simplejwt's and
-DRF's own. What FLOW leaves unknown is a setting (see `DEFAULTS`): token lifetimes, refresh
-rotation, the HTTP code of a successful send, the approved sender IDs.
+protected routes want `Authorization: Bearer <access>`. What FLOW leaves unknown is a setting
+(see `DEFAULTS`): token lifetimes, refresh rotation, the HTTP code of a successful send, the
+approved sender IDs, the order of its authentication classes.
 
-Choices, not known facts: a bad phone number answers 400
-`{"phone_numbers": {"<index>": ["Enter a valid phone number."]}}` (DRF's ListField shape);
-an unapproved sender ID answers 400 `{"sender_id": [...]}`; 500 bodies are Django's HTML.
+Every error answer is what the libraries answer, from these files:
+- `rest_framework_simplejwt/serializers.py` TokenObtainSerializer: wrong credentials -> 401
+  `{"detail": "No active account found with the given credentials"}`;
+- `rest_framework_simplejwt/views.py` TokenViewBase: a TokenError becomes InvalidToken
+  (`exceptions.py`: `{"detail": <message>, "code": "token_not_valid"}`), and token views' 401s
+  carry `WWW-Authenticate: Bearer realm="api"`;
+- `rest_framework_simplejwt/tokens.py` Token.__init__/verify, BlacklistMixin.verify: the
+  messages and their order ("Token is invalid", "Token is expired", "Token is blacklisted",
+  "Token has no id", "Token has no type", "Token has wrong type");
+- `rest_framework_simplejwt/authentication.py` JWTAuthentication: no or non-Bearer header ->
+  unauthenticated; a Bearer header without exactly two parts -> `{"detail": "Authorization
+  header must contain two space-delimited values", "code": "bad_authorization_header"}`; a bad
+  token -> `{"detail": "Given token not valid for any token type", "code": "token_not_valid",
+  "messages": [{"token_class", "token_type", "message"}]}`;
+- `rest_framework/views.py` APIView.handle_exception and exception_handler: 401 with the first
+  authentication class's `WWW-Authenticate`, or 403 without it when that class has none
+  (`session_authentication_first`); a string detail becomes `{"detail": ...}`;
+- `rest_framework/exceptions.py`: NotAuthenticated "Authentication credentials were not
+  provided.", PermissionDenied, MethodNotAllowed 'Method "GET" not allowed.', Throttled
+  "Request was throttled. Expected available in N seconds." with Retry-After, ParseError
+  "Malformed request.", UnsupportedMediaType;
+- `rest_framework/parsers.py` JSONParser: `{"detail": "JSON parse error - <json's message>"}`;
+- `rest_framework/fields.py`: "This field is required.", "This field may not be null.",
+  "This field may not be blank.", ListField 'Expected a list of items but got type "str".',
+  "This list may not be empty.", child errors keyed by index; `serializers.py`: "Invalid data.
+  Expected a dictionary, but got list." under `non_field_errors`;
+- `django/views/defaults.py` page_not_found / server_error: the HTML pages of a 404 (a path no
+  URL pattern matches) and a 500; `django/middleware/common.py` CommonMiddleware
+  (APPEND_SLASH): a known path without its trailing slash -> 301 to the slashed one.
+
+Unknown, so choices: the words of FLOW's own refusals (an unapproved sender ID: 400
+`{"sender_id": [...]}`; no credit: `{"non_field_errors": [...]}`; a bad phone number: "Enter a
+valid phone number.", django-phonenumber-field's text, if FLOW uses it at all), the shape of
+`failed_messages` items, and 502/503/504 pages (not Django's: a proxy in front).
 """
 
 from __future__ import annotations
@@ -32,7 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "access_lifetime": 300.0,  # seconds (simplejwt default: 5 min)
     "refresh_lifetime": 86400.0,  # seconds (simplejwt default: 1 day)
     "rotate_refresh_tokens": False,  # True: token/refresh/ also answers a new refresh token
-    "blacklist_after_rotation": True,  # with rotation: the old refresh token stops working
+    "blacklist_after_rotation": False,  # with rotation: the old refresh token stops working (simplejwt default: off)
+    "session_authentication_first": False,  # True: auth failures on protected routes answer 403, no header
     "approved_sender_ids": ["TAMTAM"],
     "send_status": 200,  # HTTP code of a successful send-sms/ (unknown: 200 or 201)
 }
@@ -41,6 +73,16 @@ _PREFIX = "/campaigns/api/"
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _AUTH_HEADERS = {"WWW-Authenticate": 'Bearer realm="api"'}
 _NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
+_BAD_HEADER = {
+    "detail": "Authorization header must contain two space-delimited values", "code": "bad_authorization_header"
+}
+_ROUTES = ("token/", "token/refresh/", "send-sms/", "senderids/", "contacts/")
+_PARSED_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+# django/views/defaults.py ERROR_PAGE_TEMPLATE
+_DJANGO_PAGE = (
+    '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>%(title)s</title>\n</head>\n<body>\n'
+    "  <h1>%(title)s</h1><p>%(details)s</p>\n</body>\n</html>\n"
+)
 
 
 # --- HS256 JWTs ---------------------------------------------------------------------------
@@ -108,17 +150,24 @@ class FlowSmsSim(ProviderSim):
     def error_response(self, status: int) -> SimResponse:
         if status == 401:
             return json_response(_token_error("AccessToken", "access", "Token is invalid"), 401, **_AUTH_HEADERS)
-        if status == 429:
+        if status == 429:  # exceptions.py Throttled, views.py exception_handler (Retry-After)
             return json_response(
                 {"detail": "Request was throttled. Expected available in 60 seconds."}, 429, **{"Retry-After": "60"}
             )
-        if status >= 500:  # Django's production error page
-            text = f"<!doctype html>\n<html lang=\"en\">\n<head><title>Server Error ({status})</title></head>\n" \
-                   f"<body><h1>Server Error ({status})</h1><p></p></body>\n</html>\n"
-            return SimResponse(status, text, content_type="text/html; charset=utf-8")
-        return json_response({"detail": "Request failed."}, status)
+        if status == 404:
+            return _not_found()
+        if status == 500:
+            return _django_page(500, "Server Error (500)", "")
+        if status > 500:  # not Django: a proxy in front of it (unknown which)
+            return SimResponse(status, f"<html><body><h1>{status}</h1></body></html>", content_type="text/html")
+        if status == 403:  # exceptions.py PermissionDenied
+            return json_response({"detail": "You do not have permission to perform this action."}, 403)
+        if status == 405:
+            return _method_not_allowed("POST")
+        return json_response({"detail": "Malformed request."}, status)  # exceptions.py ParseError's default
 
     def reject_response(self, reason: str) -> SimResponse:
+        # Shapes from DRF (field errors, non_field_errors, PermissionDenied); FLOW's words are unknown.
         if reason == "invalid_number":
             return json_response({"phone_numbers": {"0": ["Enter a valid phone number."]}}, 400)
         if reason == "sender_not_approved":
@@ -137,6 +186,8 @@ class FlowSmsSim(ProviderSim):
         if not req.path.startswith(_PREFIX):
             return _not_found()
         route = req.path[len(_PREFIX):]
+        if route + "/" in _ROUTES:  # CommonMiddleware, APPEND_SLASH: a redirect (a POST loses its body)
+            return SimResponse(301, "", headers={"Location": f"/flowsms{_PREFIX}{route}/"}, content_type="text/html")
         with self.lock:
             if route == "token/":
                 return self._post_only(req) or self._login(_body(req))
@@ -178,36 +229,45 @@ class FlowSmsSim(ProviderSim):
         return sign_jwt(claims, self.key)
 
     def _check(self, token: str, token_type: str) -> str | None:
-        """None when `token` is a live token of `token_type`, else simplejwt's message."""
+        """None when `token` is a live token of `token_type`, else simplejwt's message, in
+        tokens.py's order: decoding (signature, then expiry), the blacklist, then verify()."""
         claims = verify_jwt(token, self.key)
         if claims is None:
             return "Token is invalid"
-        if claims.get("token_type") != token_type:
-            return "Token has wrong type"
-        if claims.get("jti") in self.blacklist:
-            return "Token is blacklisted"
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= self.sandbox.clock():
             return "Token is expired"
+        if claims.get("jti") in self.blacklist:
+            return "Token is blacklisted"
+        if "jti" not in claims:
+            return "Token has no id"
+        if "token_type" not in claims:
+            return "Token has no type"
+        if claims["token_type"] != token_type:
+            return "Token has wrong type"
         return None
 
     def _login(self, body: Any) -> SimResponse:
+        if isinstance(body, SimResponse):
+            return body
         missing = _missing(body, ("username", "password"))
         if missing:
             return json_response(missing, 400)
         good_user = hmac.compare_digest(str(body["username"]).encode(), str(self.settings["username"]).encode())
         good_password = hmac.compare_digest(str(body["password"]).encode(), str(self.settings["password"]).encode())
         if not (good_user and good_password):
-            return json_response({"detail": "No active account found with the given credentials"}, 401)
+            return json_response({"detail": "No active account found with the given credentials"}, 401, **_AUTH_HEADERS)
         self.counters["logins"] += 1
         return json_response({"refresh": self._token("refresh"), "access": self._token("access")})
 
     def _refresh(self, body: Any) -> SimResponse:
+        if isinstance(body, SimResponse):
+            return body
         missing = _missing(body, ("refresh",))
         if missing:
             return json_response(missing, 400)
         problem = self._check(str(body["refresh"]), "refresh")
         if problem is not None:
-            return json_response({"detail": problem, "code": "token_not_valid"}, 401)
+            return json_response({"detail": problem, "code": "token_not_valid"}, 401, **_AUTH_HEADERS)
         self.counters["refreshes"] += 1
         answer = {"access": self._token("access")}
         if self.settings["rotate_refresh_tokens"]:
@@ -217,25 +277,38 @@ class FlowSmsSim(ProviderSim):
         return json_response(answer)
 
     def _authenticate(self, req: SimRequest) -> SimResponse | None:
-        scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
-        if scheme != "Bearer" or not token.strip():
-            return json_response(_NO_CREDENTIALS, 401, **_AUTH_HEADERS)
-        problem = self._check(token.strip(), "access")
+        """JWTAuthentication (authentication.py) behind DRF's handle_exception (views.py)."""
+        parts = (req.headers.get("Authorization") or "").split()
+        if not parts or parts[0] != "Bearer":
+            return self._refuse(_NO_CREDENTIALS)
+        if len(parts) != 2:
+            return self._refuse(_BAD_HEADER)
+        problem = self._check(parts[1], "access")
         if problem is not None:
-            return json_response(_token_error("AccessToken", "access", problem), 401, **_AUTH_HEADERS)
+            return self._refuse(_token_error("AccessToken", "access", problem))
         return None
+
+    def _refuse(self, body: dict[str, Any]) -> SimResponse:
+        if self.settings["session_authentication_first"]:  # SessionAuthentication has no header: 403
+            return json_response(body, 403)
+        return json_response(body, 401, **_AUTH_HEADERS)
 
     # -- sends and sender ids ------------------------------------------------------------
     def _send(self, body: Any) -> SimResponse:
-        errors = _missing(body, ("sender_id", "message", "phone_numbers"))
+        if isinstance(body, SimResponse):
+            return body
+        errors = _missing(body, ("sender_id", "message"))
+        numbers = body.get("phone_numbers") if isinstance(body, dict) else None
+        if isinstance(body, dict) and "non_field_errors" not in errors:
+            number_errors = _list_errors(body, "phone_numbers")
+            if number_errors is None and isinstance(numbers, list):
+                invalid = ["Enter a valid phone number."]
+                bad = {str(i): invalid for i, n in enumerate(numbers) if not _E164.match(str(n))}
+                number_errors = bad or None
+            if number_errors is not None:
+                errors["phone_numbers"] = number_errors
         if errors:
             return json_response(errors, 400)
-        numbers = body["phone_numbers"]
-        if not isinstance(numbers, list) or not numbers:
-            return json_response({"phone_numbers": ["This list may not be empty."]}, 400)
-        bad = {str(i): ["Enter a valid phone number."] for i, n in enumerate(numbers) if not _E164.match(str(n))}
-        if bad:
-            return json_response({"phone_numbers": bad}, 400)
         if body["sender_id"] not in self.settings["approved_sender_ids"]:
             return json_response({"sender_id": [f"Sender ID '{body['sender_id']}' is not approved."]}, 400)
         messages = [self._take(str(n), body) for n in numbers]
@@ -280,6 +353,8 @@ class FlowSmsSim(ProviderSim):
         return approved + [s for s in self.sender_ids if s["name"] not in names]
 
     def _create_sender_id(self, body: Any) -> SimResponse:
+        if isinstance(body, SimResponse):
+            return body
         missing = _missing(body, ("name",))
         if missing:
             return json_response(missing, 400)
@@ -291,17 +366,47 @@ class FlowSmsSim(ProviderSim):
 
 
 def _body(req: SimRequest) -> Any:
-    """DRF parses JSON and form bodies alike."""
-    if "application/x-www-form-urlencoded" in (req.headers.get("content-type") or ""):
+    """request.data as DRF's default parsers give it (JSON, form; parsers.py), or the error
+    answer: 415 for another content type, 400 ParseError for a body that is not JSON."""
+    ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype and ctype not in _PARSED_TYPES:
+        return json_response({"detail": f'Unsupported media type "{ctype}" in request.'}, 415)
+    if ctype == "application/x-www-form-urlencoded":
         return req.form()
-    return req.json()
+    if not req.body:
+        return {}
+    try:
+        return json.loads(req.body)
+    except ValueError as exc:
+        return json_response({"detail": f"JSON parse error - {exc}"}, 400)
 
 
-def _missing(body: Any, names: tuple[str, ...]) -> dict[str, list[str]]:
-    body = {} if body is None else body
+def _missing(body: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """CharField errors (fields.py): absent, null, blank; a body that is not an object."""
     if not isinstance(body, dict):
-        return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {type(body).__name__}."]}
-    return {n: ["This field is required."] for n in names if body.get(n) in (None, "")}
+        kind = {list: "list", str: "str", int: "int", float: "float", bool: "bool"}.get(type(body), type(body).__name__)
+        return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+    errors: dict[str, Any] = {}
+    for name in names:
+        if name not in body:
+            errors[name] = ["This field is required."]
+        elif body[name] is None:
+            errors[name] = ["This field may not be null."]
+        elif isinstance(body[name], str) and not body[name].strip():
+            errors[name] = ["This field may not be blank."]
+    return errors
+
+
+def _list_errors(body: dict[str, Any], name: str) -> list[str] | None:
+    """ListField errors (fields.py) for a list that may not be empty."""
+    if name not in body:
+        return ["This field is required."]
+    value = body[name]
+    if value is None:
+        return ["This field may not be null."]
+    if not isinstance(value, list):
+        return [f'Expected a list of items but got type "{type(value).__name__}".']
+    return None if value else ["This list may not be empty."]
 
 
 def _token_error(token_class: str, token_type: str, message: str) -> dict[str, Any]:
@@ -312,9 +417,12 @@ def _token_error(token_class: str, token_type: str, message: str) -> dict[str, A
     }
 
 
+def _django_page(status: int, title: str, details: str) -> SimResponse:
+    return SimResponse(status, _DJANGO_PAGE % {"title": title, "details": details}, content_type="text/html")
+
+
 def _not_found() -> SimResponse:
-    text = "<!doctype html>\n<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>\n"
-    return SimResponse(404, text, content_type="text/html; charset=utf-8")
+    return _django_page(404, "Not Found", "The requested resource was not found on this server.")
 
 
 def _method_not_allowed(method: str) -> SimResponse:

@@ -130,6 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(response)
 
     def _provider(self, sim: ProviderSim, req: SimRequest) -> SimResponse | None:
+        self.server.sandbox.begin_request()
         fault = self.server.sandbox.take_fault(sim.name, req.path)
         if fault is None:
             return _handle(sim, req)

@@ -1,16 +1,27 @@
-"""Ventis Messaging simulator, following docs/providers.md section 4.
+"""Ventis Messaging simulator, following docs/providers.md section 4 and the public integration
+the seed (003) describes: collecte_taxe `backend/services/ventis_messaging.py` ("the
+integration" below).
 
 - Keycloak token endpoint: `/ventis/realms/Messaging/protocol/openid-connect/token`
   (form-encoded `password` and `refresh_token` grants, Keycloak's own error bodies:
-  401 `invalid_grant` "Invalid user credentials", 401 `unauthorized_client`, 400
+  401 `invalid_grant` "Invalid user credentials", 401 `unauthorized_client` "Invalid client or
+  Invalid client credentials" for a wrong secret (keycloak `ClientIdAndSecretAuthenticator`),
+  401 `unauthorized_client` "Client secret not provided in request" for a missing one (what
+  the integrator saw from Ventis: collecte_taxe `backend/TROUBLESHOOTING_VENTIS.md`), 400
   `invalid_grant` "Token is not active" for a dead refresh token).
 - Send: `/ventis/messaging/api/v1/message`, `Authorization: Bearer`, JSON
   `{"to": "241…", "sender", "isOTP", "message"}`. Success answers `+SUCCESS|<uuid>|<timestamp>`
-  as plain text (`answer_format="json"`: `{"status":"SUCCESS","id":...,"timestamp":...}`);
-  refusals answer `-ERROR|<code>|<message>` (JSON: `{"status":"ERROR","error":code,
-  "message":...}`) with HTTP `error_http_status`. A missing, unknown or expired token gets
-  an empty 401 with `WWW-Authenticate: Bearer error="invalid_token"` (a Keycloak-protected
-  resource server's usual answer).
+  as plain text, the format the integration's `parse_ventis_response` reads
+  (`answer_format="json"`: `{"status":"SUCCESS","id":...,"timestamp":...}`, which no source
+  shows); refusals answer `-ERROR|<code>|<message>` (JSON: `{"status":"ERROR","error":code,
+  "message":...}`) with HTTP `error_http_status` (unknown: the integration reads `-ERROR`
+  only from a 200 answer, the NestJS one counts any 200 as sent). A missing, unknown or
+  expired token gets an empty 401 with `WWW-Authenticate: Bearer error="invalid_token"` (a
+  Keycloak-protected resource server's usual answer; unknown).
+- What the integration never sends is refused with `-ERROR|INVALID_REQUEST|…`: an `isOTP`
+  that is not a JSON boolean (`send_message(is_otp: bool = False)`; `is_otp_type="string"`
+  plays the NestJS integration's server, which sends "false" "as per documentation", and
+  "any" takes both), and a `to` that is not `241` + digits (a `+`, spaces) -> INVALID_NUMBER.
 
 Choices, not known facts: the error codes (`INVALID_NUMBER`, `INVALID_SENDER`,
 `INSUFFICIENT_CREDIT`, `UNAUTHORIZED`, `ROUTE_UNAVAILABLE`, `INVALID_REQUEST`), the
@@ -39,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "answer_format": "text",  # or "json"
     "error_http_status": 400,  # HTTP status of -ERROR answers (unknown: 200 or 4xx)
     "approved_senders": ["VENTIS", "TAMTAM"],
+    "is_otp_type": "boolean",  # "boolean" (the integration), "string" ("false"/"true"), "any"
 }
 
 TOKEN_PATH = "/realms/Messaging/protocol/openid-connect/token"
@@ -120,6 +132,8 @@ class VentisSim(ProviderSim):
             self.settings["client_secret"] is None or _same(form.get("client_secret"), self.settings["client_secret"])
         )
         if not client_ok:
+            if self.settings["client_secret"] is not None and not form.get("client_secret"):
+                return _keycloak_error(401, "unauthorized_client", "Client secret not provided in request")
             return _keycloak_error(401, "unauthorized_client", "Invalid client or Invalid client credentials")
         if grant == "password":
             if not (_same(form.get("username"), self.settings["username"])
@@ -176,11 +190,26 @@ class VentisSim(ProviderSim):
             return self._error("INVALID_REQUEST", "Malformed JSON body")
         if not isinstance(body, dict) or not all(body.get(k) not in (None, "") for k in ("to", "sender", "message")):
             return self._error("INVALID_REQUEST", "Fields to, sender and message are required")
-        if not _TO.match(str(body["to"])):
+        refused = self._check_is_otp(body)
+        if refused is not None:
+            return refused
+        if not isinstance(body["to"], str) or not _TO.match(body["to"]):
             return self.reject_response("invalid_number")
         if body["sender"] not in self.settings["approved_senders"]:
             return self.reject_response("sender_not_approved")
         return self._accept(body)
+
+    def _check_is_otp(self, body: dict[str, Any]) -> SimResponse | None:
+        wanted = self.settings["is_otp_type"]
+        value = body.get("isOTP")
+        if wanted == "any" and (isinstance(value, bool) or value in ("true", "false")):
+            return None
+        if wanted == "boolean" and isinstance(value, bool):
+            return None
+        if wanted == "string" and value in ("true", "false"):
+            return None
+        kind = "a JSON boolean" if wanted == "boolean" else 'the string "true" or "false"'
+        return self._error("INVALID_REQUEST", f"isOTP must be {kind}")
 
     def _accept(self, body: dict[str, Any]) -> SimResponse:
         message_id, now = str(uuid.uuid4()), self.sandbox.clock()

@@ -16,6 +16,7 @@ from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
+from tamtam.store.message_item import message_pk
 from tests.integration import seed
 from tests.integration.bulk_helpers import api, drain, drain_all, fan_out, send_all
 from tests.integration.lambdas import event, invoke
@@ -186,6 +187,10 @@ def test_given_a_provider_group_then_one_provider_call_reaches_every_member(sand
     view = batch_view(accepted["batch_id"])
     assert (view["kind"], view["group"], view["counts"]["sent"], view["state"]) == (
         "group", {"provider": provider, "group_id": group_id}, 1, "completed")
+    # No report comes per member of a provider group: `sent` is final, never `expired` later.
+    stored = messages.get(seed.table(), f"msg_{accepted['batch_id'].removeprefix('bat_')}_group")
+    assert (stored.status, stored.reason) == ("sent", "no_delivery_report")
+    assert "gsi1pk" not in seed.table().get_item(Key={"pk": message_pk(stored.id), "sk": "MSG"})["Item"]
 
 
 def test_given_a_fanned_out_batch_when_cancelled_then_nothing_reaches_the_sandbox(sandbox):

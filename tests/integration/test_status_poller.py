@@ -137,3 +137,29 @@ def test_given_an_invalid_schedule_input_then_the_run_fails_and_changes_nothing(
     with pytest.raises(FunctionError):
         poll(**bad)
     assert messages.get(seed.table(), msg.id).status == Status.SENT
+
+
+@pytest.mark.parametrize(("provider", "to"), [("flowsms", "+33612345678"), ("ventis", "+24106123456")])
+def test_given_a_message_through_a_provider_without_reports_then_sent_is_final_and_never_expires(
+    provisioned, sandbox, provider, to
+):
+    msg = seed.message(to=to, provider=provider)
+    assert invoke("sender", seed.sqs_event([body(msg)])) == {"batchItemFailures": []}
+    stored = messages.get(seed.table(), msg.id)
+    assert (stored.status, stored.reason) == (Status.SENT, "no_delivery_report")
+    assert stored.history[-1].reason == "no_delivery_report"
+    time.sleep(0.01)
+    summary = poll(window_hours=0.000001)  # every message `sent` before now is past the window
+    assert (summary["expired"], summary["considered"]) == (0, 0)
+    assert messages.get(seed.table(), msg.id).status == Status.SENT
+
+
+def test_given_an_old_zender_answering_no_message_id_then_sent_is_final(provisioned, sandbox):
+    sandbox.sandbox.sims["messagepro"].configure({"return_message_id": False})
+    msg = seed.message(provider="messagepro")
+    assert invoke("sender", seed.sqs_event([body(msg)])) == {"batchItemFailures": []}
+    stored = messages.get(seed.table(), msg.id)
+    assert (stored.status, stored.reason, stored.provider_message_id) == (Status.SENT, "no_delivery_report", None)
+    time.sleep(0.01)
+    assert poll(window_hours=0.000001)["expired"] == 0
+

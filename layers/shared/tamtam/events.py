@@ -3,7 +3,8 @@
 One event per entry of a message's history, published by the lifecycle function from the
 table's change stream (tamtam.lifecycle), at least once: a receiver dedupes on `event_id`
 (`<message id>:<n>`, n the entry's index, also given as `sequence` to order one message's
-events). Entries carry ids and statuses only: never a message text or a code.
+events). Entries carry ids and statuses only: never a message text or a code. `final` says
+the message will not change any more (a `sent` with reason `no_delivery_report` is final).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tamtam.errors import ServiceUnavailable
 from tamtam.observability import logger
+from tamtam.status import is_final
 
 if TYPE_CHECKING:
     from tamtam.lifecycle.changes import Change
@@ -34,6 +36,7 @@ def detail_of(change: Change) -> dict[str, Any]:
         "batch_id": change.batch_id,
         "old_status": change.old_status,
         "new_status": change.new_status,
+        "final": is_final(change.new_status, change.reason),
         "reason": change.reason,
         "provider": change.provider,
         "at": change.at,

@@ -22,6 +22,16 @@ class Status(StrEnum):
 
 FINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.CANCELLED})
 
+# The reason a message is `sent` for good: the provider that took it gives no delivery report
+# (FLOW SMS, Ventis, a provider-side group). `expired` keeps its own meaning: a provider that
+# does report said nothing within the window.
+NO_DELIVERY_REPORT = "no_delivery_report"
+
+
+def is_final(status: Status | str, reason: str | None = None) -> bool:
+    """True when the message will not change any more."""
+    return Status(status) in FINAL or (Status(status) == Status.SENT and reason == NO_DELIVERY_REPORT)
+
 _RANK = {
     Status.ACCEPTED: 0,
     Status.SCHEDULED: 1,

@@ -18,11 +18,11 @@ from tamtam.providers.passeinfo import (
     PasseInfoClient,
     PasseInfoSecret,
     PasseInfoSettings,
-    check_answer,
     format_contact,
     passeinfo_settings,
 )
 from tamtam.providers.registry import build_client
+from tests.integration.providers.fixtures_three import CannedServer, canned_server  # noqa: F401
 
 FAST = PasseInfoSettings(connect_timeout=1.0, read_timeout=0.5)
 
@@ -160,36 +160,6 @@ def test_given_real_refusals_of_the_simulator_then_their_reason_codes(sandbox: S
     assert control.outbox() == []
 
 
-def answer(status: int, body: bytes) -> requests.Response:
-    response = requests.Response()
-    response.status_code, response._content = status, body
-    return response
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "kind", "reason"),
-    [
-        (200, b'{"status":"error","message":"Invalid API key"}', AuthError, Reason.AUTH_FAILED),
-        (400, b'{"status":"error","message":"Api-Key is invalid"}', AuthError, Reason.AUTH_FAILED),
-        (404, b'{"status":"error","message":"Not found: /v1/user/renew_api_key"}', PermanentError, Reason.REJECTED),
-        (200, b'{"status":"error","message":"Solde insuffisant"}', PermanentError, Reason.INSUFFICIENT_CREDIT),
-        (400, b'{"status":"error","message":"Invalid contact"}', PermanentError, Reason.INVALID_NUMBER),
-        (403, b"Forbidden", AuthError, Reason.AUTH_FAILED),
-        (500, b"<html>oops</html>", TransientError, Reason.PROVIDER_UNAVAILABLE),
-        (200, b"<html>maintenance</html>", PermanentError, Reason.REJECTED),
-    ],
-)
-def test_given_answers_the_sdk_would_not_check_then_each_maps_to_its_error(status, body, kind, reason):
-    with pytest.raises(kind) as raised:
-        check_answer(answer(status, body))
-    assert raised.value.reason is reason
-    assert isinstance(raised.value, AuthError) == (kind is AuthError)
-
-
-def test_given_a_status_query_answer_saying_failed_then_it_is_not_an_error():
-    assert check_answer(answer(200, b'{"status":"failed","message_id":"x"}'))["status"] == "failed"
-
-
 def test_given_time_passing_then_the_status_goes_pending_sent_delivered(sandbox: SandboxServer, control, clock):
     control.configure("passeinfo", sent_after=5, delivered_after=30)
     client = make_client(sandbox.url)
@@ -230,14 +200,20 @@ def test_given_a_renewal_then_the_new_key_works_and_the_old_one_is_refused_at_on
     assert make_client(sandbox.url, api_key=new_key).balance() == 1000
 
 
-def test_given_a_get_only_server_answering_api_key_then_a_get_renewal_reads_it(sandbox: SandboxServer, control):
-    control.configure("passeinfo", renew_methods=["GET"], renew_response_keys=["api_key"])
-    with pytest.raises(PermanentError) as raised:  # POST is not served by this variant
-        make_client(sandbox.url).renew_api_key()
-    assert raised.value.reason is Reason.REJECTED and raised.value.raw_status == "404"
-    client = make_client(sandbox.url, PasseInfoSettings(read_timeout=0.5, renew_method="GET"))
-    new_key = client.renew_api_key()
+def test_given_the_default_get_only_server_then_a_post_renewal_is_refused_and_a_get_renewal_reads_api_key(
+    sandbox: SandboxServer, control
+):
+    control.configure("passeinfo", renew_response_keys=["api_key"])
+    with pytest.raises(PermanentError) as raised:  # POST is not served by default (models.py renews with GET)
+        make_client(sandbox.url, PasseInfoSettings(read_timeout=0.5, renew_method="POST")).renew_api_key()
+    assert raised.value.reason is Reason.REJECTED and raw_status_of(raised.value) == "404"
+    assert control.state("passeinfo")["renewals"] == 0
+    new_key = make_client(sandbox.url).renew_api_key()
     assert control.state("passeinfo")["settings"]["api_key"] == new_key
+
+
+def raw_status_of(error: Exception) -> str | None:
+    return getattr(error, "raw_status", None)
 
 
 def test_given_a_grace_period_then_the_old_key_works_until_it_ends(sandbox: SandboxServer, control, clock):
@@ -248,3 +224,128 @@ def test_given_a_grace_period_then_the_old_key_works_until_it_ends(sandbox: Sand
     clock.advance(61)
     with pytest.raises(AuthError):
         old.balance()
+
+
+# --- issue 12: the body decides, as the SDK never looks at the HTTP status -----------------
+
+
+def canned_client(canned: CannedServer) -> PasseInfoClient:
+    secret = PasseInfoSecret.model_validate({"base_url": canned.url, "client_id": "c", "api_key": "k"})
+    return PasseInfoClient(secret, settings=FAST)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('{"status": "failed", "message": "Insufficient balance"}', Reason.INSUFFICIENT_CREDIT),
+        ('{"status": "failure", "message": "Invalid contact number"}', Reason.INVALID_NUMBER),
+        ('{"success": false, "message": "Sender name not approved"}', Reason.SENDER_NOT_APPROVED),
+    ],
+)
+def test_given_a_send_refused_with_http_200_then_an_error_with_its_reason_not_a_success(
+    canned_server: CannedServer, body: str, reason: Reason
+):
+    canned_server.answer(200, body)
+    with pytest.raises(PermanentError) as raised:
+        canned_client(canned_server).send(message())
+    assert (raised.value.reason, raised.value.raw_status) == (reason, "200")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"status": "success", "message": "Message envoyé avec succès"}', "application/json"),  # no id
+        ('{"status": "success"}', "application/json"),
+        ('{"message_id": "m-1"}', "application/json"),  # no status word
+        ("<html><body>maintenance</body></html>", "text/html"),
+        ("", "application/json"),
+    ],
+)
+def test_given_a_2xx_send_answer_without_a_verdict_then_ambiguous(
+    canned_server: CannedServer, body: str, content_type: str
+):
+    canned_server.answer(200, body, content_type)
+    with pytest.raises(AmbiguousError):
+        canned_client(canned_server).send(message())
+
+
+@pytest.mark.parametrize("body", ['{"status": "success", "message": "m-42"}',
+                                  '{"status": "Success", "message_id": 42}'])
+def test_given_a_success_word_and_an_id_then_the_send_succeeds(canned_server: CannedServer, body: str):
+    canned_server.answer(200, body)
+    result = canned_client(canned_server).send(message())
+    assert result.provider_message_id in ("m-42", "42")
+
+
+def test_given_a_balance_query_refused_with_http_200_then_the_credentials_check_fails(canned_server: CannedServer):
+    canned_server.answer(200, '{"status": "failure", "message": "Invalid API key"}')
+    with pytest.raises(AuthError):
+        canned_client(canned_server).check_credentials()
+
+
+def test_given_a_status_query_refused_with_http_200_then_an_error_not_a_pending_message(canned_server: CannedServer):
+    canned_server.answer(200, '{"status": "failure", "message": "Message not found"}')
+    with pytest.raises(PermanentError):
+        canned_client(canned_server).status("m-1")
+
+
+def test_given_defaults_when_renewing_then_get_v1_user_renew_api_key_with_no_body(canned_server: CannedServer):
+    canned_server.answer(200, '{"new_api_key": "pk_new"}')
+    assert canned_client(canned_server).renew_api_key() == "pk_new"
+    [(method, path, headers, body)] = canned_server.requests
+    assert (method, path, body) == ("GET", "/v1/user/renew_api_key", b"")
+    assert (headers["api-key"], headers["client-id"]) == ("k", "c")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (200, '{"status": "failure", "message": "Invalid API key"}', AuthError),
+        (200, "pk_plain_text_key", AmbiguousError),  # the key may have changed: never retried blindly
+    ],
+)
+def test_given_a_renewal_answer_without_a_key_then_an_error_that_never_repeats_the_body(
+    canned_server: CannedServer, status: int, body: str, kind: type[Exception]
+):
+    canned_server.answer(status, body, "text/plain" if kind is AmbiguousError else "application/json")
+    with pytest.raises(kind) as raised:
+        canned_client(canned_server).renew_api_key()
+    assert "pk_plain_text_key" not in f"{raised.value} {raised.value.raw_text}"
+
+
+@pytest.mark.parametrize("error_body", ["status", "success_false"])
+def test_given_a_sandbox_answering_every_error_with_200_then_the_client_still_sees_each_error(
+    sandbox: SandboxServer, control, error_body: str
+):
+    control.configure("passeinfo", error_http_status=200, error_body=error_body, balance=0)
+    with pytest.raises(PermanentError) as raised:
+        make_client(sandbox.url).send(message())
+    assert (raised.value.reason, raised.value.raw_status) == (Reason.INSUFFICIENT_CREDIT, "200")
+    with pytest.raises(AuthError) as refused:
+        make_client(sandbox.url, api_key="wrong-key").check_credentials()
+    assert refused.value.raw_status == "200"
+    assert control.outbox() == []
+
+
+def test_given_the_sandbox_error_shapes_then_they_are_the_documented_ones(sandbox: SandboxServer, control):
+    headers = {"Api-Key": "sandbox-api-key", "Client-Id": "sandbox-client"}
+    unknown = requests.get(f"{sandbox.url}/passeinfo/v1/message/get_single_status/nope", headers=headers, timeout=5)
+    refused = requests.get(f"{sandbox.url}/passeinfo/v1/user/get_solde", headers={**headers, "Api-Key": "x"}, timeout=5)
+    assert (unknown.status_code, unknown.json()) == (404, {"status": "error", "message": "Message not found"})
+    assert (refused.status_code, refused.json()) == (401, {"status": "error", "message": "Invalid API key"})
+    control.configure("passeinfo", error_body="success_false", error_word="failed")
+    assert requests.get(f"{sandbox.url}/passeinfo/v1/user/get_solde", headers={**headers, "Api-Key": "x"},
+                        timeout=5).json() == {"success": False, "message": "Invalid API key"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_given_the_default_sandbox_then_renewal_is_served_on_get_only(sandbox: SandboxServer, control, method: str):
+    headers = {"Api-Key": "sandbox-api-key", "Client-Id": "sandbox-client"}
+    refused = requests.request(method, f"{sandbox.url}/passeinfo/v1/user/renew_api_key", headers=headers, json={},
+                               timeout=5)
+    assert refused.status_code == 404
+    assert control.state("passeinfo")["renewals"] == 0
+    control.configure("passeinfo", unrouted="html")
+    page = requests.request(method, f"{sandbox.url}/passeinfo/v1/user/renew_api_key", headers=headers, timeout=5)
+    assert (page.status_code, f"Cannot {method} /v1/user/renew_api_key" in page.text) == (404, True)
+    assert requests.get(f"{sandbox.url}/passeinfo/v1/user/renew_api_key", headers=headers, timeout=5).status_code == 200

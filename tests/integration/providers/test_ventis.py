@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from urllib.parse import parse_qs
 
 import pytest
 import requests
 
 from local.sandbox.core import Fault
 from local.sandbox.server import SandboxServer
+from local.sandbox.ventis import SEND_PATH, TOKEN_PATH
 from tamtam.providers.base import AmbiguousError, AuthError, PermanentError, Reason, TransientError
 from tamtam.providers.ventis import VentisClient, VentisSecret, VentisSettings
 from tests.integration.providers.fixtures_three import *  # noqa: F403
@@ -49,7 +52,7 @@ def test_given_valid_credentials_when_sending_then_the_uuid_comes_back_and_the_o
     result = make_client(ventis_sandbox, http_session, manual_clock).send(outbound(TO))
 
     [entry] = ventis_sandbox.sandbox.outbox_items("ventis")
-    assert (entry["to"], entry["sender"], entry["extra"]["isOTP"]) == ("24166123456", "TAMTAM", "false")
+    assert (entry["to"], entry["sender"], entry["extra"]["isOTP"]) == ("24166123456", "TAMTAM", False)
     assert result.provider_message_id == entry["provider_message_id"]
     assert uuid.UUID(result.provider_message_id)
 
@@ -57,6 +60,8 @@ def test_given_valid_credentials_when_sending_then_the_uuid_comes_back_and_the_o
 @pytest.mark.parametrize(
     ("keep_leading_zero", "to", "expected"),
     [
+        (None, "+24166123456", "24166123456"),  # the default: digits as given
+        (None, "+2410661234567", "2410661234567"),  # seed 003 line 79, the 0 kept
         (False, "+24166123456", "24166123456"),
         (True, "+24166123456", "241066123456"),
         (True, "+2410661234567", "2410661234567"),  # the seed's example, trunk 0 kept
@@ -73,14 +78,20 @@ def test_given_the_leading_zero_setting_when_sending_then_to_follows_it(
     assert ventis_sandbox.sandbox.outbox_items("ventis")[0]["to"] == expected
 
 
-def test_given_is_otp_as_a_boolean_when_sending_then_a_json_boolean_goes_out(
+def test_given_is_otp_as_a_string_when_the_server_wants_a_boolean_then_refused_and_when_it_wants_a_string_then_sent(
     ventis_sandbox, http_session, manual_clock
 ):
-    settings = VentisSettings(connect_timeout=1.0, read_timeout=0.5, is_otp_as_string=False)
+    settings = VentisSettings(connect_timeout=1.0, read_timeout=0.5, is_otp_as_string=True)
+    client = make_client(ventis_sandbox, http_session, manual_clock, settings)
 
-    make_client(ventis_sandbox, http_session, manual_clock, settings).send(outbound(TO))
+    with pytest.raises(PermanentError) as refused:
+        client.send(outbound(TO))
+    sim(ventis_sandbox).configure({"is_otp_type": "string"})
+    client.send(outbound(TO))
 
-    assert ventis_sandbox.sandbox.outbox_items("ventis")[0]["extra"]["isOTP"] is False
+    assert (refused.value.reason, refused.value.raw_text) == (
+        Reason.REJECTED, "INVALID_REQUEST|isOTP must be a JSON boolean")
+    assert [e["extra"]["isOTP"] for e in ventis_sandbox.sandbox.outbox_items("ventis")] == ["false"]
 
 
 @pytest.mark.parametrize(
@@ -227,3 +238,86 @@ def test_given_an_injected_rejection_when_sending_then_the_reason_is_mapped(
 
     assert refused.value.reason.value == fault_reason
     assert refused.value.raw_status == str(error_http_status)
+
+
+# --- issue 12: what the public integration sends, and what the sandbox refuses --------------
+
+
+def canned_client(canned: CannedServer, **secret: str) -> VentisClient:
+    values = {"token_url": f"{canned.url}/token", "base_url": f"{canned.url}/api/v1", "client_secret": "s",
+              "username": "u", "password": "p", "sender": "TAMTAM", **secret}
+    return VentisClient(VentisSecret.model_validate(values), FAST)
+
+
+TOKEN = '{"access_token": "at", "expires_in": 300, "refresh_expires_in": 1800, "refresh_token": "rt"}'
+
+
+def test_given_defaults_when_sending_then_the_body_is_the_integrations(canned_server):
+    canned_server.answer(200, TOKEN)
+    canned_server.answer(200, "+SUCCESS|0f8e1c2a-0000-4000-8000-000000000001|2025-01-01T10:00:00Z", "text/plain")
+
+    result = canned_client(canned_server).send(outbound("+2410661234567"))
+
+    (_, _, _, form), (method, path, headers, body) = canned_server.requests
+    assert (method, path, headers["authorization"]) == ("POST", "/api/v1/message", "Bearer at")
+    assert headers["content-type"] == "application/json; charset=UTF-8"
+    assert json.loads(body) == {"to": "2410661234567", "sender": "TAMTAM", "isOTP": False,
+                                "message": "Your code is 482913"}
+    assert parse_qs(form.decode()) == {"grant_type": ["password"], "username": ["u"], "password": ["p"],
+                                       "client_id": ["api-messaging"], "client_secret": ["s"]}
+    assert result.provider_message_id == "0f8e1c2a-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("answer", "message_id"),
+    [("SUCCESS|u-1|2025-01-01", "u-1"), ("+success|u-2|ts", "u-2")],  # parse_ventis_response: upper(), sign optional
+)
+def test_given_a_success_line_in_any_case_when_sending_then_it_is_read(canned_server, answer, message_id):
+    canned_server.answer(200, TOKEN)
+    canned_server.answer(200, answer, "text/plain")
+
+    assert canned_client(canned_server).send(outbound(TO)).provider_message_id == message_id
+
+
+def test_given_an_empty_client_secret_when_logging_in_then_no_client_secret_is_sent(canned_server):
+    canned_server.answer(200, TOKEN)
+    canned_server.answer(200, "+SUCCESS|u-3|ts", "text/plain")
+
+    canned_client(canned_server, client_secret="").send(outbound(TO))
+
+    assert "client_secret" not in parse_qs(canned_server.requests[0][3].decode(), keep_blank_values=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"isOTP": "false"}, "INVALID_REQUEST"),  # the integration sends a JSON boolean
+        ({"isOTP": None}, "INVALID_REQUEST"),
+        ({"to": "+2410661234567"}, "INVALID_NUMBER"),  # digits only, no +
+        ({"to": "241 06 61 23 45 67"}, "INVALID_NUMBER"),
+    ],
+)
+def test_given_what_the_integration_never_sends_then_the_sandbox_refuses_it_in_its_error_format(
+    ventis_sandbox, http_session, change, code
+):
+    grant = {"grant_type": "password", "client_id": "api-messaging", "client_secret": "sandbox-client-secret",
+             "username": "sandbox", "password": "sandbox-password"}
+    token = http_session.post(f"{ventis_sandbox.url}/ventis{TOKEN_PATH}", data=grant, timeout=5).json()["access_token"]
+    body = {"to": "2410661234567", "sender": "TAMTAM", "isOTP": False, "message": "hello", **change}
+
+    answer = http_session.post(f"{ventis_sandbox.url}/ventis{SEND_PATH}", json=body, timeout=5,
+                               headers={"Authorization": f"Bearer {token}"})
+
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert answer.text.startswith(f"-ERROR|{code}|")
+    assert ventis_sandbox.sandbox.outbox_items() == []
+
+
+def test_given_no_client_secret_for_a_confidential_client_then_keycloak_says_so(
+    ventis_sandbox, http_session, manual_clock
+):
+    with pytest.raises(AuthError) as refused:
+        make_client(ventis_sandbox, http_session, manual_clock, client_secret=None).send(outbound(TO))
+
+    assert (refused.value.raw_status, refused.value.raw_text) == (
+        "401", "unauthorized_client: Client secret not provided in request")

@@ -21,7 +21,7 @@ from tamtam.messaging.writes import retried
 from tamtam.observability import logger
 from tamtam.providers.base import PROVIDER_SIDE_REASONS, AmbiguousError, ProviderError, Reason
 from tamtam.settings import get_settings
-from tamtam.status import Status
+from tamtam.status import NO_DELIVERY_REPORT, Status
 from tamtam.store import messages
 from tamtam.store.message_item import Attempt, MessageItem
 
@@ -91,10 +91,16 @@ def _leave_sending(run: Run, message: MessageItem, new: Status, *, what: str, **
     )
 
 
-def record_sent(run: Run, message: MessageItem, provider_message_id: str | None, taken: Attempt) -> Outcome:
-    fields = {"provider_message_id": provider_message_id} if provider_message_id else {}
-    _leave_sending(run, message, Status.SENT, what="sent", provider=message.provider, attempt=taken, fields=fields)
-    logger.info("message sent", extra={"message_id": message.id, "provider": message.provider})
+def record_sent(
+    run: Run, message: MessageItem, provider_message_id: str | None, taken: Attempt, *, reported: bool = True
+) -> Outcome:
+    """`sent`; when no delivery report can follow (`reported` False), for good, with the reason
+    saying so, out of the poller's index (so never `expired`)."""
+    fields: dict[str, Any] = {"provider_message_id": provider_message_id} if provider_message_id else {}
+    extra: dict[str, Any] = {} if reported else {"reason": NO_DELIVERY_REPORT, "final": True}
+    _leave_sending(run, message, Status.SENT, what="sent", provider=message.provider, attempt=taken, fields=fields,
+                   **extra)
+    logger.info("message sent", extra={"message_id": message.id, "provider": message.provider, "final": not reported})
     return Outcome("sent")
 
 

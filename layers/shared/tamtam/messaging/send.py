@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tamtam import clock, failpoints, health, pacing, queues
-from tamtam.messaging import outcomes
+from tamtam.messaging import lists, outcomes
 from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.outcomes import AMBIGUOUS, Outcome, Run, attempt, next_provider, possibly_sent
 from tamtam.messaging.texts import text_for
@@ -44,12 +44,12 @@ from tamtam.providers.base import (
     ProviderClient,
     ProviderError,
     Reason,
-    SendResult,
     TransientError,
 )
-from tamtam.providers.registry import client_class
+from tamtam.providers.registry import POLL, capabilities
 from tamtam.settings import get_settings
 from tamtam.status import Status
+from tamtam.store import lists as store_lists
 from tamtam.store import messages
 from tamtam.store.message_item import Attempt, MessageItem
 
@@ -141,7 +141,7 @@ def _not_there(body: QueueBody, sent_at: float | None, result: str) -> Outcome:
 def _stale_claim(current: MessageItem, body: QueueBody, run: Run, clients: ClientCache) -> Outcome:
     """A sender took the message and vanished before recording the outcome."""
     dispatched = current.dispatched_at is not None
-    if dispatched and not client_class(current.provider).refuses_duplicate_ids:
+    if dispatched and not capabilities(current.provider).refuses_duplicate_ids:
         lost = Attempt(provider=current.provider, at=clock.iso(), outcome="unconfirmed", reason="sender_interrupted")
         return outcomes.unconfirmed(run, current, "sender_interrupted", lost)
     # Never dispatched: certainly not sent. Dispatched to a provider that refuses duplicate ids:
@@ -167,6 +167,11 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
     # dies while it waits leaves a message that was certainly not sent). The wait ends
     # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
     # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
+    gather = lists.current() if _may_share(message) else None
+    if gather is not None:  # a list request is paced as its members: sent at the latest one's slot
+        together = _send_together(gather, lists.Member(message, client, outbound, slot), run, clients)
+        if together is not None:
+            return together
     kept = pacing.sleep_until(slot, lead=MARK_LEAD_SECONDS)
     if kept is None:
         return outcomes.requeue_unpaced(run, message)
@@ -180,6 +185,119 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
         return Outcome("taken_over")
     pacing.settle(kept)
     return _call_and_record(message, client, clients, outbound, run)
+
+
+def _may_share(message: MessageItem) -> bool:
+    """A message may go out in a list request: plain text to one recipient, never dispatched
+    before (a resend carries its first request's id alone), never possibly taken already."""
+    return (message.group_id is None and message.otp_id is None and message.dispatched_at is None
+            and message.list_id is None and not possibly_sent(message))
+
+
+def _send_together(gather: lists.Gather, member: lists.Member, run: Run, clients: ClientCache) -> Outcome | None:
+    """Send in one request with the invocation's other recipients of the same text; None when
+    none joined (a group of one: sent on its own)."""
+    lists.joining()
+    group = gather.join(member)
+    if len(group) == 1:
+        return None
+    if group[0] is member:
+        _lead(group, run, clients)
+    else:
+        wait = (run.deadline - time.monotonic()) if run.deadline is not None else 60.0
+        member.done.wait(max(wait, 0.0))
+    return _record_member(member, run, clients)
+
+
+def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
+    """The list request: who each recipient is (for reports naming the request and a number),
+    each member's dispatch mark (conditional on its own claim: a member taken over meanwhile
+    is left out), the wait for the latest slot, one call. Every member gets its answer."""
+    first = group[0]
+    provider = first.message.provider
+    list_id = first.client.provider_id_for(first.message.id)  # None: the provider names it itself
+    for member in group:
+        member.answer = lists.NOT_MARKED
+    try:
+        latest = max(m.slot for m in group)
+        pacing.settle(latest - MARK_LEAD_SECONDS)  # each member's slot is its share of the rate limit
+        if list_id is not None:
+            try:
+                store_lists.put(run.table, provider, list_id, {m.message.to: m.message.id for m in group})
+            except Exception:
+                logger.exception("list item not written; not sending", extra={"provider": provider, "list_id": list_id})
+                return
+        marked = []
+        for member in group:
+            try:
+                ok = messages.mark_dispatched(run.table, member.message.id, claim_at=member.message.claim_at,
+                                              list_id=list_id)
+            except Exception:
+                logger.exception("dispatch mark not written", extra={"message_id": member.message.id})
+                continue
+            member.answer = lists.LEADER_LOST if ok else lists.TAKEN_OVER
+            if ok:
+                marked.append(member)
+        if not marked:
+            return
+        pacing.settle(latest)
+        outbounds = [replace(m.outbound, provider_id=list_id) for m in marked]
+        try:
+            answers: list[Any] = _call(first.client, clients, outbounds)
+        except ProviderError as exc:  # the request as a whole: the same for every member
+            answers = [_WholeList(exc)] * len(marked)
+        for member, answer in zip(marked, answers, strict=True):
+            member.answer = answer
+    finally:
+        for member in group:
+            member.done.set()
+
+
+@dataclass(frozen=True)
+class _WholeList:
+    """A list request's error, which holds for every recipient in it."""
+
+    error: ProviderError
+
+
+def _record_member(member: lists.Member, run: Run, clients: ClientCache) -> Outcome:
+    message, client, answer = member.message, member.client, member.answer
+    if answer == lists.TAKEN_OVER:
+        logger.info("claim taken over before the call; not sending", extra={"message_id": message.id})
+        return Outcome("taken_over")
+    if answer == lists.NOT_MARKED:
+        return _release(run, message, "dispatch mark not written")
+    if answer == lists.LEADER_LOST:  # dispatched, no answer: the stale claim decides, later
+        return Outcome("in_flight", retry_after=int(get_settings().claim_stale_seconds) + 1)
+    if isinstance(answer, _WholeList):
+        if isinstance(answer.error, PermanentError) and answer.error.reason == Reason.INVALID_NUMBER:
+            return _send_alone(member, run, clients)  # one refused number refuses the list: not taken
+        answer = answer.error
+    failpoints.hit("sender.called", message_id=message.id)
+    if isinstance(answer, ProviderError):
+        outcome = _record_refusal(message, client, answer, run)
+    else:
+        health.record(message.provider, ok=True)
+        taken_id = answer.provider_message_id
+        outcome = _record_sent(run.table, message, taken_id, attempt(message.provider, "sent"),
+                               deadline=run.deadline, reported=_reported(message, client, taken_id))
+    failpoints.hit("sender.recorded", message_id=message.id)
+    return outcome
+
+
+def _send_alone(member: lists.Member, run: Run, clients: ClientCache) -> Outcome:
+    """A list refused as a whole for a number in it: each member goes on its own, under its own
+    id (the mark again, so that a resend names this request, not the refused list)."""
+    message = member.message
+    own = member.client.provider_id_for(message.id)
+    try:
+        marked = messages.mark_dispatched(run.table, message.id, claim_at=message.claim_at, list_id=own)
+    except Exception:
+        logger.exception("dispatch mark not written", extra={"message_id": message.id})
+        return _release(run, message, "dispatch mark not written")
+    if not marked:
+        return Outcome("taken_over")
+    return _call_and_record(message, member.client, clients, replace(member.outbound, provider_id=own), run)
 
 
 def _release(run: Run, message: MessageItem, detail: str) -> Outcome:
@@ -219,7 +337,8 @@ def _prepare(
     slot = pacing.take_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
     if slot is None:
         return outcomes.requeue_unpaced(run, message)
-    outbound = OutboundMessage(message.id, message.to, text, message.sender, message.channel, group_id=message.group_id)
+    outbound = OutboundMessage(message.id, message.to, text, message.sender, message.channel, group_id=message.group_id,
+                               provider_id=message.list_id)
     return client, outbound, slot
 
 
@@ -231,7 +350,8 @@ def _unusable_secret(exc: Exception) -> bool:
     return isinstance(exc, (ValueError, KeyError, TransformParameterError))
 
 
-def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessage) -> SendResult:
+def _call(client: ProviderClient, clients: ClientCache, outbound: Any) -> Any:
+    """One provider request: one message (a SendResult), or a list of them (one answer each)."""
     started = time.monotonic()
     try:
         return _call_once_renewing(client, clients, outbound)
@@ -240,22 +360,26 @@ def _call(client: ProviderClient, clients: ClientCache, outbound: OutboundMessag
                            value=round((time.monotonic() - started) * 1000, 1))
 
 
-def _call_once_renewing(client: ProviderClient, clients: ClientCache, outbound: OutboundMessage) -> SendResult:
+def _send_with(client: ProviderClient, outbound: Any) -> Any:
+    return client.send_list(outbound) if isinstance(outbound, list) else client.send(outbound)
+
+
+def _call_once_renewing(client: ProviderClient, clients: ClientCache, outbound: Any) -> Any:
     try:
-        return client.send(outbound)
+        return _send_with(client, outbound)
     except AuthError:
         # Not taken; the secret may have been rotated since it was cached.
         logger.info("auth failed; refetching the provider secret", extra={"provider": client.name})
     refreshed = _renewed(lambda: clients.refresh(client.name))
     try:
-        return refreshed.send(outbound)
+        return _send_with(refreshed, outbound)
     except AuthError:
         # A rotation in flight: the provider may already hold the AWSPENDING credentials only.
         pending = _renewed(lambda: clients.pending(client.name, tried=refreshed))
         if pending is None:
             raise
         logger.info("auth failed again; trying the pending secret", extra={"provider": client.name})
-        return pending.send(outbound)
+        return _send_with(pending, outbound)
 
 
 def _renewed(fetch: Any) -> Any:
@@ -280,7 +404,8 @@ def _call_and_record(
         failpoints.hit("sender.called", message_id=message.id)
         health.record(provider, ok=True)
         outcome = _record_sent(run.table, message, result.provider_message_id, attempt(provider, "sent"),
-                               deadline=run.deadline)
+                               deadline=run.deadline,
+                               reported=_reported(message, client, result.provider_message_id))
     failpoints.hit("sender.recorded", message_id=message.id)
     return outcome
 
@@ -289,10 +414,11 @@ def _record_refusal(message: MessageItem, client: ProviderClient, exc: ProviderE
     provider = message.provider
     if isinstance(exc, DuplicateError):
         health.record(provider, ok=True)
-        return _record_sent(run.table, message, None, attempt(provider, "duplicate", exc), deadline=run.deadline)
+        return _record_sent(run.table, message, None, attempt(provider, "duplicate", exc), deadline=run.deadline,
+                            reported=_reported(message, client, None))
     if isinstance(exc, AmbiguousError):
         health.record(provider, ok=False)
-        if client.refuses_duplicate_ids:  # asked again with the same id; never `failed` from here
+        if capabilities(provider).refuses_duplicate_ids:  # asked again with the same id; never `failed` from here
             return outcomes.retry_or_exhaust(run, message, exc)
         return outcomes.unconfirmed(run, message, exc.reason.value, attempt(provider, "unconfirmed", exc))
     if isinstance(exc, TransientError):
@@ -305,8 +431,22 @@ def _record_refusal(message: MessageItem, client: ProviderClient, exc: ProviderE
     raise exc
 
 
+def _reported(message: MessageItem, client: ProviderClient, provider_message_id: str | None) -> bool:
+    """Whether a delivery report can follow this send: the provider reports (registry), the
+    message went to one recipient (a provider-side group gets no report per member), and, for
+    a provider that is only polled, there is an id to ask about."""
+    caps = capabilities(message.provider)
+    if not caps.reports_delivery or message.group_id is not None:
+        return False
+    if caps.reports == {POLL}:
+        return bool(provider_message_id or client.provider_id_for(message.id))
+    return True
+
+
 def _record_sent(
-    table: Any, message: MessageItem, provider_message_id: str | None, taken: Attempt, *, deadline: float | None = None
+    table: Any, message: MessageItem, provider_message_id: str | None, taken: Attempt, *,
+    deadline: float | None = None, reported: bool = True,
 ) -> Outcome:
     """`sent` (kept a module function: `make chaos` wraps it to kill senders right here)."""
-    return outcomes.record_sent(Run(table, None, deadline=deadline), message, provider_message_id, taken)
+    return outcomes.record_sent(Run(table, None, deadline=deadline), message, provider_message_id, taken,
+                                reported=reported)

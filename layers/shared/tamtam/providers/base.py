@@ -9,7 +9,7 @@ that retry happens before the provider could have taken the message).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -52,8 +52,13 @@ class OutboundMessage:
     sender: str | None = None
     channel: str = "sms"  # "sms" or "whatsapp"
     # A provider-side group (PasseInfo group id, Message Pro group ids): one call reaches every
-    # member, `to` is then only a label. Only the clients with `sends_to_groups` honour it.
+    # member, `to` is then only a label. Only the providers whose registry capabilities say
+    # `groups` honour it.
     group_id: str | None = None
+    # The id the provider is to know the message by, when the gateway chose it earlier (the
+    # list request a recipient was dispatched in): a provider that refuses duplicate ids then
+    # recognises a resend.
+    provider_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,14 +128,9 @@ class DuplicateError(ProviderError):
 class ProviderClient(ABC):
     """One provider's HTTP API. Instances are cached per warm Lambda (tokens live in memory)."""
 
+    # What the provider can do (reports, duplicate ids, lists, groups, channels) is declared
+    # once, in tamtam.providers.registry.
     name: ClassVar[str]
-    # True when the provider refuses a second message carrying the same id as an earlier one:
-    # an ambiguous send may then be retried safely.
-    refuses_duplicate_ids: ClassVar[bool] = False
-    # True when `status()` answers (used by the status poller).
-    answers_status_queries: ClassVar[bool] = False
-    # True when `send()` honours `OutboundMessage.group_id`.
-    sends_to_groups: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -143,8 +143,22 @@ class ProviderClient(ABC):
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message, or raise a ProviderError subclass."""
 
-    def status(self, provider_message_id: str) -> DeliveryReport:
+    def send_list(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ProviderError]:
+        """Send one text to several recipients in one request (only providers whose registry
+        capabilities give `list_max` > 1): one answer per message, in order, or raise a
+        ProviderError that holds for all of them."""
+        raise NotImplementedError(f"{self.name} takes no lists")
+
+    def status(self, provider_message_id: str, *, channel: str = "sms", recipient: str | None = None) -> DeliveryReport:
+        """The provider's report on one message it took (`channel`: the message's channel,
+        for providers that keep SMS and WhatsApp apart; `recipient`: the one recipient asked
+        about, when the message was one request to a list)."""
         raise NotImplementedError(f"{self.name} answers no status queries")
+
+    def provider_id_for(self, message_id: str) -> str | None:
+        """The id the provider knows our message by when the client sends our own id (so a
+        message whose send answer was lost can still be asked about); None otherwise."""
+        return None
 
     def balance(self) -> float | None:
         """The account's remaining credit, or None when the provider does not say."""

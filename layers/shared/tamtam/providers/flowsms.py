@@ -10,8 +10,19 @@ Wire facts (see docs: providers.md, section 3):
 
 Tokens live in memory. The access token is used until shortly before the `exp` read from its
 own payload (no signature check: we only need to know when to renew it); then the refresh
-token buys a new one; when the refresh token is dead too, the client logs in again. A 401 on
-a send means the provider did not take the message, so the client renews once and retries.
+token buys a new one; when the refresh token is dead too, the client logs in again. A refused
+token on a send means the provider did not take the message, so the client renews once and
+retries. "Refused token" is a 401, or a 403 carrying an authentication error: DRF turns a 401
+into a 403 when the view's first authentication class has no `WWW-Authenticate` header
+(`rest_framework/views.py` `APIView.handle_exception`), as when FLOW lists
+SessionAuthentication first; the body is then still simplejwt's (`code: token_not_valid`,
+`rest_framework_simplejwt/authentication.py`) or DRF's NotAuthenticated / AuthenticationFailed
+detail (`rest_framework/exceptions.py`).
+
+Error answers handled (all from the library sources): 401/403 auth bodies as above; 400
+`{field: [messages]}`, `{"phone_numbers": {"<index>": [...]}}` (ListField), `{"non_field_errors":
+[...]}` and `{"detail": "JSON parse error - ..."}`; 404/500 Django HTML pages
+(`django/views/defaults.py`); 405 and 429 `{"detail": ...}`.
 """
 
 from __future__ import annotations
@@ -160,8 +171,28 @@ def _unexpected(response: requests.Response, what: str) -> Exception:
     return PermanentError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=f"unexpected answer to {what}")
 
 
+# simplejwt's codes (authentication.py, exceptions.py) and DRF's default details for the
+# NotAuthenticated and AuthenticationFailed exceptions (rest_framework/exceptions.py).
+_AUTH_CODES = frozenset(
+    {"token_not_valid", "bad_authorization_header", "authentication_failed", "user_not_found", "user_inactive",
+     "password_changed"}
+)
+_AUTH_DETAILS = frozenset({"Authentication credentials were not provided.", "Incorrect authentication credentials."})
+
+
+def token_refused(response: requests.Response) -> bool:
+    """True when a protected call was refused for its credentials (a 401, or a 403 whose body is
+    an authentication error rather than a permission one)."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 403:
+        return False
+    body = _json(response)
+    return isinstance(body, dict) and (body.get("code") in _AUTH_CODES or body.get("detail") in _AUTH_DETAILS)
+
+
 def send_result(response: requests.Response) -> SendResult:
-    """Map the answer to `send-sms/` (any 401 has been dealt with already)."""
+    """Map the answer to `send-sms/` (a refused token has been dealt with already)."""
     code = response.status_code
     body = _json(response)
     if code in (200, 201, 202):
@@ -196,7 +227,6 @@ class _Tokens:
 
 class FlowSmsClient(ProviderClient):
     name = "flowsms"
-    channels = frozenset({"sms"})
 
     def __init__(
         self,
@@ -233,11 +263,11 @@ class FlowSmsClient(ProviderClient):
             "phone_numbers": ["+" + message.to.strip().lstrip("+")],
         }
         response = self._post_send(self._access_token(), body)
-        if response.status_code == 401:
+        if token_refused(response):
             # Refused before the message was taken: renew the access token and retry once.
             self._forget_access()
             response = self._post_send(self._access_token(), body)
-            if response.status_code == 401:
+            if token_refused(response):
                 raise AuthError(**_raw(response), detail="access token refused after renewal")
         return send_result(response)
 

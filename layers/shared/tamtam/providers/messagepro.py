@@ -1,12 +1,17 @@
 """Message Pro (messagepro-gn.com), a Zender platform: SMS and WhatsApp.
 
-Wire facts (see docs: providers.md, section 2):
+Wire facts (see docs: providers.md, section 2; checked against Zender's `api.php`):
 - every call carries the API `secret` as a form field (sends) or a query field (`get/...`
   reads); Zender reads `$_REQUEST`, so JSON bodies are never used;
 - every answer is HTTP 200 with the envelope `{"status": int, "message": str|false,
   "data": any|false}`; the error code lives in `status` (400, 401, 403, 404, 500);
-- newer Zender versions return `data.messageId`, older ones `data: false` (no id);
-- delivery is polled with `get/sms.message` (no delivery callbacks exist).
+- newer Zender versions return `data.messageId` (PDO's last insert id: a string such as
+  "12"), older ones `data: false` (no id);
+- delivery is polled (no delivery callbacks exist): `get/sms.message` for SMS and
+  `get/wa.message` for WhatsApp, whose `status` is a WORD, never the stored integer.
+  SMS (`smsStatusParser`): queued, pending, sent, failed; `status_code` holds the phone's
+  report (SMS_SENT, SMS_DELIVERED, DELIVERY_PENDING, DELIVERY_FAILED or empty). WhatsApp:
+  pending, queued, sent, failed, unknown; Zender has no delivered state for WhatsApp.
 
 Mode (`devices` or `credits`) is a setting; when it is not set the client uses `devices`
 if the secret names a `device`, else `credits` (which needs a `gateway`).
@@ -37,6 +42,21 @@ from tamtam.providers.base import (
 )
 
 _RAW_TEXT_MAX = 300
+
+# send/sms in credits mode through a numeric gateway whose handler answered false: Zender
+# stores the message with status 4 (failed) and never sends it again.
+GATEWAY_REFUSED = "Gateway was unable to send your message!"
+# send/whatsapp answers that can come after the chat was stored as pending (status 1), which
+# Zender's cron hands to the WhatsApp server again later (or, for the priority path, after
+# the WhatsApp server may already have sent it): the chat may still go out.
+WHATSAPP_MAYBE_STORED = frozenset(
+    {
+        "Unable to connect to WhatsApp servers!",
+        "Failed adding chat to WhatsApp queue!",
+        "Failed sending WhatsApp chat!",
+        "Failed sending priority WhatsApp chat!",
+    }
+)
 
 
 class MessageProSecret(BaseModel):
@@ -81,6 +101,8 @@ def envelope_error(status: int, message: str) -> ProviderError:
     raw = dict(raw_status=str(status), raw_text=(message or "")[:_RAW_TEXT_MAX])
     if status == 401:
         return AuthError(**raw, detail="API secret refused")
+    if _contains(text, "your own devices"):  # credits mode naming one of our own devices
+        return PermanentError(Reason.DEVICE_OFFLINE, **raw)
     if _contains(text, "credit"):
         # Zender answers missing credits with 403, and with 500 on one gateway path.
         return PermanentError(Reason.INSUFFICIENT_CREDIT, **raw)
@@ -115,24 +137,46 @@ def read_envelope(text: str) -> dict[str, Any] | None:
     return None
 
 
-def delivery_report(item: Mapping[str, Any]) -> DeliveryReport:
-    """A `get/sms.message` item mapped to the gateway lifecycle.
+def _word(value: Any) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
 
-    `status`: 1 queued, 2 pending, 3 sent, anything else failed; `status_code` carries the
-    device report (SMS_SENT, SMS_DELIVERED, DELIVERY_PENDING, DELIVERY_FAILED or empty)."""
-    code = item.get("status_code") or ""
-    code = code if isinstance(code, str) else ""
-    try:
-        status = int(item.get("status"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        status = 0
-    if code == "DELIVERY_FAILED" or status not in (1, 2, 3):
-        return DeliveryReport("failed", code or f"status {status}", Reason.REJECTED, raw_text=code or None)
-    if status in (1, 2):
-        return DeliveryReport("sending", code or ("queued" if status == 1 else "pending"))
-    if code == "SMS_DELIVERED":
-        return DeliveryReport("delivered", code)
-    return DeliveryReport("sent", code or "sent")
+
+def _raw_word(value: Any) -> str:
+    return "no status" if value in (None, "", False) else str(value)
+
+
+def delivery_report(item: Mapping[str, Any]) -> DeliveryReport:
+    """A `get/sms.message` (or `get/sms.sent`) item mapped to the gateway lifecycle.
+
+    `status` is `smsStatusParser(<stored int>)`: "queued", "pending", "sent" or "failed" (the
+    old `get/sms.sent` answered only "sent" or "failed"); `status_code` is the phone's report.
+    A word Zender does not use is not a failure: the message is still held."""
+    raw, code = item.get("status"), item.get("status_code")
+    word, code = _word(raw), code if isinstance(code, str) and code != "0" else ""  # stored `false`: "" or "0"
+    if word == "failed" or code == "DELIVERY_FAILED":
+        return DeliveryReport("failed", code or word, Reason.REJECTED, raw_text=code or None)
+    if word in ("queued", "pending"):
+        return DeliveryReport("sending", word)
+    if word == "sent":
+        if code == "SMS_DELIVERED":
+            return DeliveryReport("delivered", code)
+        return DeliveryReport("sent", code or word)
+    return DeliveryReport("sending", _raw_word(raw))
+
+
+def whatsapp_report(item: Mapping[str, Any]) -> DeliveryReport:
+    """A `get/wa.message` item: "pending" (stored), "queued" (taken by the WhatsApp server),
+    "sent" (the furthest state Zender knows for a chat), "failed"; "unknown" or any other
+    word means still held."""
+    raw = item.get("status")
+    word = _word(raw)
+    if word == "failed":
+        return DeliveryReport("failed", word, Reason.REJECTED)
+    if word in ("pending", "queued"):
+        return DeliveryReport("sending", word)
+    if word == "sent":
+        return DeliveryReport("sent", word)
+    return DeliveryReport("sending", _raw_word(raw))
 
 
 def _message_id(data: Any) -> str | None:
@@ -144,14 +188,38 @@ def _message_id(data: Any) -> str | None:
     return None
 
 
+def _stored_nothing(data: Any) -> bool:
+    """`data: {"messageId": false}` on a 200: newer Zender answered "queued" although it stored
+    no message (the insert failed, or a partner device's price was unknown), so nothing goes
+    out. Old versions answer `data: false` instead, which says nothing."""
+    return isinstance(data, dict) and "messageId" in data and _message_id(data) is None
+
+
+def send_refusal(status: int, message: str, data: Any, channel: str) -> SendResult:
+    """A send answered with a `status` other than 200: the error to raise, or (a WhatsApp chat
+    stored before the error, with its id) the result to keep, so that the poll decides."""
+    message_id = _message_id(data)
+    if status == 500 and message == GATEWAY_REFUSED:
+        stored = f" (messageId {message_id})" if message_id else ""
+        raise PermanentError(
+            Reason.PROVIDER_UNAVAILABLE, raw_status="500", raw_text=f"{message}{stored}"[:_RAW_TEXT_MAX],
+            detail=f"the gateway refused it; Zender stored it as failed{stored} and never resends it",
+        )
+    if status == 500 and channel == "whatsapp" and message in WHATSAPP_MAYBE_STORED:
+        if message_id is not None:  # stored pending; Zender's cron hands it over again later
+            return SendResult(message_id, raw_status=message)
+        raise AmbiguousError(
+            Reason.PROVIDER_UNAVAILABLE, raw_status="500", raw_text=message,
+            detail="the chat may be stored and sent later; not safe to send again",
+        )
+    raise envelope_error(status, message)
+
+
 # --- the client --------------------------------------------------------------------------
 
 
 class MessageProClient(ProviderClient):
     name = "messagepro"
-    channels = frozenset({"sms", "whatsapp"})
-    answers_status_queries = True
-    sends_to_groups = True
 
     def __init__(
         self,
@@ -193,10 +261,15 @@ class MessageProClient(ProviderClient):
             raise PermanentError(Reason.REJECTED, detail=f"channel {message.channel!r} not supported")
         response = self._call("POST", path, data=fields)
         envelope = self._envelope(response, sending=True)
-        status = envelope["status"]
+        status, text, data = envelope["status"], envelope.get("message") or "", envelope.get("data")
         if status != 200:
-            raise envelope_error(status, envelope.get("message") or "")
-        return SendResult(_message_id(envelope.get("data")), raw_status=envelope.get("message") or None)
+            return send_refusal(status, str(text), data, message.channel)
+        if _stored_nothing(data):
+            raise TransientError(
+                Reason.PROVIDER_UNAVAILABLE, raw_status="200", raw_text=f"{text} (messageId false)"[:_RAW_TEXT_MAX],
+                detail="Zender stored no message",
+            )
+        return SendResult(_message_id(data), raw_status=str(text) or None)
 
     def _send_groups(self, message: OutboundMessage) -> SendResult:
         """`send/sms.bulk` with `groups` (comma-separated contact group ids): Zender expands the
@@ -206,8 +279,8 @@ class MessageProClient(ProviderClient):
         fields.update(groups=message.group_id, campaign=message.message_id)
         envelope = self._envelope(self._call("POST", "send/sms.bulk", data=fields), sending=True)
         if envelope["status"] != 200:
-            raise envelope_error(envelope["status"], envelope.get("message") or "")
-        return SendResult(None, raw_status=envelope.get("message") or None)
+            raise envelope_error(envelope["status"], str(envelope.get("message") or ""))
+        return SendResult(None, raw_status=str(envelope.get("message") or "") or None)
 
     def _sms_fields(self, message: OutboundMessage) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -240,14 +313,21 @@ class MessageProClient(ProviderClient):
 
     # queries
 
-    def status(self, provider_message_id: str) -> DeliveryReport:
-        envelope = self._query("get/sms.message", id=provider_message_id, type="sent")
-        data = envelope.get("data")
+    def status(self, provider_message_id: str, *, channel: str = "sms") -> DeliveryReport:
+        """SMS and WhatsApp live in separate Zender tables with their own ids: a WhatsApp id
+        asked at `get/sms.message` names another message (or none)."""
+        if channel == "whatsapp":
+            path, report = "get/wa.message", whatsapp_report
+        elif channel == "sms":
+            path, report = "get/sms.message", delivery_report
+        else:
+            raise PermanentError(Reason.REJECTED, detail=f"channel {channel!r} not supported")
+        data = self._query(path, id=provider_message_id, type="sent").get("data")
         if isinstance(data, list):
             data = data[0] if data else None
         if not isinstance(data, dict):
             raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="status answer without a message")
-        return delivery_report(data)
+        return report(data)
 
     def balance(self) -> float | None:
         data = self._query("get/credits").get("data")
@@ -264,7 +344,7 @@ class MessageProClient(ProviderClient):
         params["secret"] = self._secret.secret.get_secret_value()
         envelope = self._envelope(self._call("GET", path, params=params), sending=False)
         status = envelope["status"]
-        if status == 404 and path == "get/sms.message":
+        if status == 404 and path in ("get/sms.message", "get/wa.message"):
             raise PermanentError(
                 Reason.REJECTED,
                 raw_status="404",
@@ -272,7 +352,7 @@ class MessageProClient(ProviderClient):
                 detail="the provider does not know this message",
             )
         if status != 200:
-            raise envelope_error(status, envelope.get("message") or "")
+            raise envelope_error(status, str(envelope.get("message") or ""))
         return envelope
 
     # transport

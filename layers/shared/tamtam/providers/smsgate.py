@@ -3,8 +3,9 @@
 Basic auth (`username`/`password`) by default; Bearer JWT when the secret holds tokens
 (a 401 then renews the pair once with the refresh token: the message was not taken). In JWT
 mode, Basic credentials kept beside the tokens only issue and revoke tokens (the rotation).
-Our message id travels as the SMSGate message `id`, so a repeated send answers 409, which
-this client raises as `DuplicateError` (the earlier attempt went through).
+Our message id travels as the SMSGate message `id` (at most 36 characters: `wire_id` shortens
+the 37-character ids of bulk messages, `message_id_of` maps them back), so a repeated send
+answers 409, which this client raises as `DuplicateError` (the earlier attempt went through).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -36,8 +37,13 @@ from tamtam.providers.base import (
 from tamtam.providers.http import call, make_session
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-_MAX_ID = 36
+_MAX_ID = 36  # SMSGate's limit on a message id (client-go smsgateway `Message.ID`: `validate:"max=36"`)
+# A bulk message id (`msg_<26 characters of the batch id>_<6-digit index>`, 37 characters)
+# travels without its `msg_` prefix: 33 characters, no other kind of id has this shape.
+_BULK_ID = re.compile(r"^msg_([0-9a-z]{26}_\d{6})$")
+_BULK_WIRE_ID = re.compile(r"^[0-9a-z]{26}_\d{6}$")
 _MAX_RAW = 300
+_MAX_RECIPIENTS = 100  # client-go smsgateway `Message.PhoneNumbers`: `validate:"required,min=1,max=100"`
 _STATES = {
     "Pending": "sending",
     "Processed": "sending",
@@ -123,6 +129,21 @@ class MessageState(BaseModel):
     recipients: list[RecipientState] = Field(default_factory=list)
 
 
+def wire_id(message_id: str) -> str:
+    """The SMSGate message id for one of ours: ours when it fits the 36-character limit, a bulk
+    id without its `msg_` prefix. Unique (the shapes cannot collide) and reversible."""
+    bulk = _BULK_ID.match(message_id)
+    wire = bulk.group(1) if bulk else message_id
+    if len(wire) > _MAX_ID:
+        raise ValueError(f"message id {message_id!r} has no SMSGate form of at most {_MAX_ID} characters")
+    return wire
+
+
+def message_id_of(wire: str) -> str:
+    """Our message id for an SMSGate message id (`wire_id` reversed)."""
+    return f"msg_{wire}" if _BULK_WIRE_ID.match(wire) else wire
+
+
 def verify_webhook_signature(
     key: str, body: bytes, timestamp: str, signature: str, *, max_skew: int = 300, now: float | None = None
 ) -> bool:
@@ -165,8 +186,6 @@ def error_for(response: requests.Response) -> ProviderError:
 
 class SmsGateClient(ProviderClient):
     name = "smsgate"
-    refuses_duplicate_ids = True
-    answers_status_queries = True
 
     def __init__(
         self, secret: SmsGateSecret, settings: SmsGateSettings | None = None, session: requests.Session | None = None
@@ -217,14 +236,37 @@ class SmsGateClient(ProviderClient):
 
     # -- messages --------------------------------------------------------------------------
     def send(self, message: OutboundMessage) -> SendResult:
-        if not _E164.match(message.to):
-            raise PermanentError(Reason.INVALID_NUMBER, detail="recipient is not an E.164 number")
-        if len(message.message_id) > _MAX_ID:
-            raise PermanentError(Reason.REJECTED, detail=f"message id longer than {_MAX_ID} characters")
+        return self._send([message])[0]  # type: ignore[return-value]
+
+    def send_list(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ProviderError]:
+        """One SMSGate message to every recipient (`phoneNumbers`, at most 100): the same text,
+        one id (the first recipient's, unless the sender chose one); each recipient is then
+        reported on its own (webhooks and `recipients[]` name the id and the number)."""
+        if not 1 <= len(messages) <= _MAX_RECIPIENTS or len({(m.text, m.sender) for m in messages}) != 1:
+            raise ValueError(f"an SMSGate list is 1 to {_MAX_RECIPIENTS} recipients of one text")
+        return self._send(list(messages))
+
+    def _send(self, messages: list[OutboundMessage]) -> list[SendResult | ProviderError]:
+        first = messages[0]
+        answers: list[SendResult | ProviderError | None] = [None] * len(messages)
+        numbers: list[str] = []
+        for i, message in enumerate(messages):
+            if _E164.match(message.to):
+                numbers.append(message.to)
+            else:
+                answers[i] = PermanentError(Reason.INVALID_NUMBER, detail="recipient is not an E.164 number")
+        if not numbers:
+            if len(messages) == 1:
+                raise answers[0]  # type: ignore[misc]
+            return answers  # type: ignore[return-value]
+        try:
+            provider_id = first.provider_id or wire_id(first.message_id)
+        except ValueError as exc:
+            raise PermanentError(Reason.REJECTED, detail=str(exc)) from None
         body: dict[str, Any] = {
-            "id": message.message_id,
-            "phoneNumbers": [message.to],
-            "textMessage": {"text": message.text},
+            "id": provider_id,
+            "phoneNumbers": numbers,
+            "textMessage": {"text": first.text},
             "withDeliveryReport": self.settings.with_delivery_report,
         }
         optional = {
@@ -243,20 +285,25 @@ class SmsGateClient(ProviderClient):
             raise error_for(response)
         state = response.json() if response.content else {}
         raw_state = state.get("state") if isinstance(state, dict) else None
-        return SendResult(message.message_id, raw_status=raw_state)
+        return [a if a is not None else SendResult(provider_id, raw_status=raw_state) for a in answers]
 
-    def status(self, provider_message_id: str) -> DeliveryReport:
+    def status(self, provider_message_id: str, *, channel: str = "sms", recipient: str | None = None) -> DeliveryReport:
         response = self._request("GET", f"messages/{provider_message_id}")
         if response.status_code == 404:
             raise PermanentError(Reason.REJECTED, "404", _error_text(response), detail="SMSGate knows no such message")
         if response.status_code != 200:
             raise error_for(response)
         state = MessageState.model_validate(response.json())
+        if recipient is not None and len(state.recipients) > 1:
+            return _recipient_report(state, recipient)
         status = _STATES.get(state.state, "sending")
         if status != "failed":
             return DeliveryReport(status, state.state)
         errors = "; ".join(r.error for r in state.recipients if r.error) or state.state
         return DeliveryReport("failed", state.state, Reason.REJECTED, errors[:_MAX_RAW])
+
+    def provider_id_for(self, message_id: str) -> str | None:
+        return wire_id(message_id)
 
     # -- tokens (JWT mode) -----------------------------------------------------------------
     def issue_token(self, scopes: list[str] | None = None, ttl: int | None = None) -> TokenPair:
@@ -321,6 +368,20 @@ class SmsGateClient(ProviderClient):
         return verify_webhook_signature(
             key.get_secret_value(), body, timestamp, signature, max_skew=self.settings.webhook_max_skew
         )
+
+
+def _recipient_report(state: MessageState, recipient: str) -> DeliveryReport:
+    """One recipient's state in a message to several (a hashed number: the first 16 hex
+    characters of its SHA-256)."""
+    hashed = hashlib.sha256(recipient.encode()).hexdigest()[:16]
+    names = {recipient, recipient.lstrip("+"), hashed}
+    mine = next((r for r in state.recipients if r.phoneNumber in names), None)
+    if mine is None:
+        return DeliveryReport("sending", state.state)
+    status = _STATES.get(mine.state, "sending")
+    if status != "failed":
+        return DeliveryReport(status, mine.state)
+    return DeliveryReport("failed", mine.state, Reason.REJECTED, (mine.error or mine.state)[:_MAX_RAW])
 
 
 def _token_pair(response: requests.Response) -> TokenPair:

@@ -1,36 +1,40 @@
 """Ventis Messaging (Gabon): a Keycloak-protected send endpoint.
 
-Wire facts (see docs: providers.md, section 4):
+Wire facts (see docs: providers.md, section 4; the public integration the seed describes,
+collecte_taxe `backend/services/ventis_messaging.py`, is quoted as "the integration"):
 - token: `POST <token_url>` form-encoded, `grant_type=password` with `client_id`,
   `client_secret` (when the client has one), `username`, `password`; renewal with
   `grant_type=refresh_token`. Wrong user/password -> 401 `invalid_grant`; a dead refresh
   token -> 400 `invalid_grant` ("Token is not active");
 - send: `POST <base_url>/message`, `Authorization: Bearer`, JSON
-  `{"to": "241…" (digits, no +), "sender", "isOTP", "message"}`;
-- the answer is read as plain text `+SUCCESS|<uuid>|<timestamp>` / `-ERROR|<code>|<message>`
-  or as JSON (`{"id"|"uuid"|"messageId"…}` or an error key): neither is confirmed.
+  `{"to": "241…" (digits, no +), "sender", "isOTP": false, "message"}`; the integration sends
+  `isOTP` as a JSON boolean (`send_message(is_otp: bool = False)`); another integration sends
+  the string "false" "as per documentation" (setting `is_otp_as_string`);
+- the answer: plain text `+SUCCESS|<uuid>|<timestamp>` / `-ERROR|<code>|<message>` (what the
+  integration's `parse_ventis_response` reads, prefix case-insensitive, `+`/`-` optional), or
+  JSON (`{"id"|"uuid"|"messageId"…}` or an error key), which no source shows.
 
-Tokens: the access token is reused until ~90 % of `expires_in` (`token_renew_ratio`), then
-the refresh token is tried, and a fresh login follows when the refresh is refused. A 401 on a
-send means the message was not taken: the client gets a new token and retries once.
+Tokens: the access token is reused until ~90 % of `expires_in` (`token_renew_ratio`, the
+integration's own 90 %), then the refresh token is tried, and a fresh login follows when the
+refresh is refused. A 401 on a send means the message was not taken: the client gets a new
+token and retries once (as the integration's `try_send_with_endpoint` does).
 
-Phone rule (`to`): the E.164 number is parsed with libphonenumber and written as country
-code + national significant number, without `+`:
-- `keep_leading_zero=False` (default, what libphonenumber and one integrator do):
-  `+24166123456` -> `24166123456`; a trunk 0 written into the E.164 form is dropped
-  (`+2410661234567` -> `241661234567`); numbers whose own first digit is 0 keep it
-  (`+24106031234` -> `24106031234`).
-- `keep_leading_zero=True` (the seed's rule: `0661234567` -> `2410661234567`): for Gabon
-  (241), `241` + the national dialling form, i.e. the significant number with a leading 0
-  added unless it already starts with 0: `+24166123456` -> `241066123456`,
-  `+2410661234567` -> `2410661234567`, `+24106031234` -> `24106031234`.
-Other countries are always country code + significant number.
+Phone rule (`to`), from the E.164 number:
+- default (`keep_leading_zero` unset): the digits as given, without `+` (the integration keeps
+  a number that starts with 241 as it is; seed 003: `+2410661234567` -> `2410661234567`);
+- `keep_leading_zero=False` (libphonenumber): country code + national significant number, so a
+  trunk 0 written into the E.164 form is dropped (`+2410661234567` -> `241661234567`) while a
+  number whose own first digit is 0 keeps it (`+24106031234` -> `24106031234`);
+- `keep_leading_zero=True` (the seed's national rule `0661234567` -> `2410661234567`): for
+  Gabon, `241` + the significant number with a leading 0 added unless it already starts with
+  0: `+24166123456` -> `241066123456`. Other countries: country code + significant number.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -78,8 +82,8 @@ class VentisSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TAMTAM_VENTIS_", extra="ignore")
 
-    is_otp_as_string: bool = True  # "false"/"true" (one integrator, "as per documentation")
-    keep_leading_zero: bool = False  # see the phone rule in the module docstring
+    is_otp_as_string: bool = False  # True: "false" (the NestJS integration); default: a JSON boolean
+    keep_leading_zero: bool | None = None  # None: digits as given; see the phone rule above
     token_renew_ratio: float = 0.9  # renew at this share of expires_in
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -88,12 +92,20 @@ class VentisSettings(BaseSettings):
 # --- pure helpers ------------------------------------------------------------------------
 
 
-def ventis_number(number: str, keep_leading_zero: bool = False) -> str:
+_DIGITS = re.compile(r"^[1-9]\d{7,14}$")
+
+
+def ventis_number(number: str, keep_leading_zero: bool | None = None) -> str:
     """The `to` field for an E.164 number (see the module docstring for the rule)."""
+    digits = number.strip().removeprefix("+")
+    if keep_leading_zero is None:
+        if not _DIGITS.match(digits):
+            raise PermanentError(Reason.INVALID_NUMBER, detail="not an international number")
+        return digits
     import phonenumbers  # only the Ventis sender pays for its import
 
     try:
-        parsed = phonenumbers.parse("+" + number.strip().lstrip("+"), None)
+        parsed = phonenumbers.parse("+" + digits, None)
     except phonenumbers.NumberParseException as exc:
         raise PermanentError(Reason.INVALID_NUMBER, detail="not an international number") from exc
     significant = phonenumbers.national_significant_number(parsed)
@@ -136,15 +148,18 @@ def _json_answer(data: dict[str, Any]) -> VentisAnswer:
 
 
 def parse_ventis_answer(body: str) -> VentisAnswer | None:
-    """Read `+SUCCESS|<uuid>|<ts>`, `-ERROR|<code>|<msg>` or JSON; None when unreadable."""
+    """Read `+SUCCESS|<uuid>|<ts>`, `-ERROR|<code>|<msg>` (the prefix case-insensitive, its
+    sign optional, as the integration reads it) or JSON; None when unreadable."""
     text = body.strip()
-    if text.startswith("+SUCCESS"):
-        parts = text.split("|")
-        return VentisAnswer(True, message_id=(parts[1].strip() or None) if len(parts) > 1 else None)
-    if text.startswith("-ERROR"):
-        parts = text.split("|", 2)
-        code = parts[1].strip() if len(parts) > 1 else None
-        return VentisAnswer(False, code=code or None, text=parts[2].strip() if len(parts) > 2 else None)
+    head, sep, rest = text.partition("|")
+    word = head.strip().upper()
+    if word in ("+SUCCESS", "SUCCESS"):
+        parts = rest.split("|") if sep else []
+        return VentisAnswer(True, message_id=(parts[0].strip() or None) if parts else None)
+    if word in ("-ERROR", "ERROR"):
+        parts = rest.split("|", 1) if sep else []
+        code = parts[0].strip() if parts else None
+        return VentisAnswer(False, code=code or None, text=parts[1].strip() if len(parts) > 1 else None)
     try:
         data = json.loads(text)
     except ValueError:
@@ -213,7 +228,6 @@ class _Tokens:
 
 class VentisClient(ProviderClient):
     name = "ventis"
-    channels = frozenset({"sms"})
 
     def __init__(
         self,
@@ -292,8 +306,9 @@ class VentisClient(ProviderClient):
 
     def _grant(self, fields: dict[str, str]) -> requests.Response:
         fields = {**fields, "client_id": self._secret.client_id}
-        if self._secret.client_secret is not None:
-            fields["client_secret"] = self._secret.client_secret.get_secret_value()
+        client_secret = self._secret.client_secret.get_secret_value() if self._secret.client_secret else ""
+        if client_secret.strip():  # an empty secret is no secret (the integration omits it too)
+            fields["client_secret"] = client_secret.strip()
         try:
             return http.call(
                 self._session, "POST", self._secret.token_url, timeout=self._timeout,

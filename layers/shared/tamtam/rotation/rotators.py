@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tamtam.observability import logger
-from tamtam.providers.base import PermanentError, ProviderClient
+from tamtam.providers.base import AmbiguousError, PermanentError, ProviderClient
 from tamtam.providers.registry import client_class
 from tamtam.rotation.labels import RotationError
 
@@ -57,7 +57,14 @@ class Rotator:
 class PasseInfoRotator(Rotator):
     def new_value(self, current: dict[str, Any]) -> dict[str, Any]:
         client = client_for(self.provider, current)
-        new_key = client.renew_api_key()  # type: ignore[attr-defined]
+        try:
+            new_key = client.renew_api_key()  # type: ignore[attr-defined]
+        except AmbiguousError:
+            # The renewal went out and its answer was lost: PasseInfo may hold a new key that
+            # is stored nowhere, and asking again would renew once more (docs/secrets.md).
+            logger.critical("new credentials issued but not stored: set the secret by hand",
+                            extra={"provider": self.provider})
+            raise
         logger.info("passeinfo api key renewed", extra={"provider": self.provider})
         return {**current, "api_key": new_key}
 

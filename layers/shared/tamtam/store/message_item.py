@@ -54,6 +54,9 @@ class MessageItem(BaseModel):
     expires_at: int | None = None
     schedule_at: str | None = None  # ISO time (UTC) a `scheduled` message is due
     group_id: str | None = None  # a provider-side group: one provider call reaches all its members
+    # The provider id of the list request this message was dispatched in (written with the
+    # dispatch mark): a resend carries it, so a provider refusing duplicates recognises it.
+    list_id: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> MessageItem:

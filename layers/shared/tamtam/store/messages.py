@@ -63,8 +63,11 @@ def transition(
     fields: dict[str, Any] | None = None,
     increment_tries: bool = False,
     expect_provider: str | None = None,
+    final: bool = False,
 ) -> MessageItem | None:
-    """Move a message to `new_status` if it is in one of `expect`; None when it was not."""
+    """Move a message to `new_status` if it is in one of `expect`; None when it was not.
+    `final`: the message stays in this status for good (a `sent` that no report will follow),
+    so it leaves the status indexes the poller and the scheduler sweep."""
     at = clock.iso()
     names = {"#s": "status", "#h": "history", "#u": "updated_at"}
     values: dict[str, Any] = {
@@ -99,7 +102,7 @@ def transition(
     names["#b2"] = "gsi2sk"
     values[":b2"] = f"{new_status.value}#{message_id}"
     sets.append("#b2 = :b2")
-    if new_status in _SWEPT:
+    if new_status in _SWEPT and not final:
         due = (fields or {}).get("schedule_at") if new_status == Status.SCHEDULED else None
         names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
         values.update({":g1": _SWEPT[new_status], ":g2": f"{due or at}#{message_id}"})
@@ -143,14 +146,20 @@ def _same_claim(claim_at: float | None, names: dict[str, str], values: dict[str,
     return "#c = :claim"
 
 
-def mark_dispatched(table: Any, message_id: str, *, claim_at: float | None) -> bool:
-    """The dispatch mark, written right before the provider call: `dispatched_at`, conditional
-    on the record being `sending` under this sender's own claim (`claim_at`). False when the
-    claim was taken over or the record left `sending`: the provider must not be called."""
+def mark_dispatched(table: Any, message_id: str, *, claim_at: float | None, list_id: str | None = None) -> bool:
+    """The dispatch mark, written right before the provider call: `dispatched_at` (and the
+    list request's provider id, for a recipient sent in one), conditional on the record being
+    `sending` under this sender's own claim (`claim_at`). False when the claim was taken over
+    or the record left `sending`: the provider must not be called."""
     names = {"#s": "status", "#d": "dispatched_at"}
     values: dict[str, Any] = {":sending": Status.SENDING.value, ":now": Decimal(str(clock.now()))}
+    update = "SET #d = :now"
+    if list_id is not None:
+        names["#l"] = "list_id"
+        values[":l"] = list_id
+        update += ", #l = :l"
     condition = "#s = :sending AND " + _same_claim(claim_at, names, values)
-    return _update_if(table, message_id, UpdateExpression="SET #d = :now", ConditionExpression=condition,
+    return _update_if(table, message_id, UpdateExpression=update, ConditionExpression=condition,
                       ExpressionAttributeNames=names, ExpressionAttributeValues=values) is not None
 
 
