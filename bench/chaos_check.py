@@ -6,8 +6,9 @@ message by its recipient.
 - lost 0: every accepted message has a record, and none is left unfinished with nothing queued
   to finish it;
 - stuck 0: every message is done (sent, delivered, failed, unconfirmed, cancelled, expired);
-- sent twice 0: SMSGate never holds one of our message ids twice, and no provider holds one
-  message twice unless the message is recorded `unconfirmed`;
+- sent twice 0: SMSGate never holds one of its message ids twice for one recipient (a list
+  request's recipients share an id), and no provider holds one message twice unless the message
+  is recorded `unconfirmed`;
 - ambiguity recorded: no message a provider took is recorded `failed`, and none recorded
   `sent` is missing from every outbox;
 - unconfirmed only when the request may have reached the provider: no `unconfirmed` message
@@ -96,7 +97,8 @@ def check(accepted: dict[str, str], items: dict[str, dict[str, Any]], outbox: li
             continue
         taken[message_id] += 1
         if entry.get("provider") == "smsgate" and entry.get("provider_message_id"):
-            smsgate_ids[str(entry["provider_message_id"])] += 1
+            # A list request holds one id for all its recipients: an id twice for one number.
+            smsgate_ids[f"{entry['provider_message_id']} to {digits(entry.get('to', ''))}"] += 1
     f.smsgate_twice = sorted(i for i, n in smsgate_ids.items() if n > 1)
     if received is not None:
         f.unconfirmed_never_received = []

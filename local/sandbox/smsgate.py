@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import random
 import re
 import secrets
 import uuid
@@ -40,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "refresh_ttl": 720 * 3600,
     "device_id": "sandboxdevice00000001",  # 20 chars (the real ids are 21 at most)
     "device_online": True,  # False: sends answer 400, no device to select
+    # More devices registered on the account. A send that names no device goes to any of them,
+    # and the server refuses a repeated id only on the same device (its key is id + device).
+    "extra_devices": [],
     "sent_after": 0.0,  # seconds after the send: Pending -> Sent
     "delivered_after": 0.0,  # seconds after the send: -> Delivered (or Failed)
     "outcome": "Delivered",  # "Delivered", "Failed" or "Sent" (no delivery report ever)
@@ -74,6 +78,7 @@ class SmsGateSim(ProviderSim):
         super().__init__(sandbox)
         self.settings = dict(DEFAULTS)
         self.messages: dict[str, dict[str, Any]] = {}
+        self.held: set[tuple[str, str]] = set()  # (message id, device id): the server's unique key
         self.tokens: dict[str, dict[str, Any]] = {}  # jti -> {type, scopes, expires_at, revoked, pair}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self._jwt_secret = secrets.token_bytes(32)
@@ -82,6 +87,7 @@ class SmsGateSim(ProviderSim):
             ("POST", r"/auth/token", self._issue_token, None),
             ("POST", r"/auth/token/refresh", self._refresh_token, "refresh"),
             ("DELETE", r"/auth/token/(?P<jti>[^/]+)", self._revoke_token, "tokens:manage"),
+            ("GET", r"/devices", self._list_devices, "devices:list"),
             ("POST", r"/messages", self._send, "messages:send"),
             ("GET", r"/messages", self._list, "messages:list"),
             ("GET", r"/messages/(?P<mid>[^/]+)", self._get, "messages:read"),
@@ -281,12 +287,14 @@ class SmsGateSim(ProviderSim):
         if isinstance(recipients, str):
             return _error(recipients, 400)
         device_id = body.get("deviceId")
-        if not self.settings["device_online"] or (device_id and device_id != self.settings["device_id"]):
+        devices = self._device_ids()
+        if not self.settings["device_online"] or (device_id and device_id not in devices):
             return self.reject_response("device_offline")
+        device = device_id or random.choice(devices)
         message_id = body.get("id") or uuid.uuid4().hex[:21]
-        if message_id in self.messages:
-            return _error("duplicate id", 409)
-        message = self._store(message_id, recipients, body)
+        if (message_id, device) in self.held:
+            return _error("message with the same ID already exists", 409)
+        message = self._store(message_id, recipients, body, device)
         for number in recipients:
             text = (body.get("textMessage") or {}).get("text") or body.get("message") or ""
             extra = {key: body.get(key) for key in ("simNumber", "priority", "withDeliveryReport")}
@@ -296,14 +304,22 @@ class SmsGateSim(ProviderSim):
         location = f"/{self.name}{PREFIX}/messages/{message_id}"
         return json_response(self._message_state(message), 202, Location=location)
 
-    def _store(self, message_id: str, recipients: list[str], body: dict[str, Any]) -> dict[str, Any]:
+    def _device_ids(self) -> list[str]:
+        return [self.settings["device_id"], *self.settings["extra_devices"]]
+
+    def _list_devices(self, req: SimRequest, claims: dict[str, Any]) -> SimResponse:
+        now = _rfc3339(self.sandbox.clock())
+        return json_response([{"id": d, "name": f"sandbox device {i + 1}", "createdAt": now, "updatedAt": now,
+                               "lastSeen": now} for i, d in enumerate(self._device_ids())])
+
+    def _store(self, message_id: str, recipients: list[str], body: dict[str, Any], device: str) -> dict[str, Any]:
         now = self.sandbox.clock()
         outcome = self.settings["outcome"]
         if outcome == "Delivered" and body.get("withDeliveryReport") is False:
             outcome = "Sent"  # Delivered needs withDeliveryReport
         message = {
             "id": message_id,
-            "deviceId": self.settings["device_id"],
+            "deviceId": device,
             "state": "Pending",
             "isEncrypted": bool(body.get("isEncrypted")),
             "recipients": recipients,
@@ -317,7 +333,11 @@ class SmsGateSim(ProviderSim):
                 "error": self.settings["failure_error"],
             },
         }
-        self.messages[message_id] = message
+        # The same id on a second device is a second message (kept apart; a read of that id
+        # then fails, as the server's does).
+        key = message_id if message_id not in self.messages else f"{message_id}#{device}"
+        self.messages[key] = message
+        self.held.add((message_id, device))
         return message
 
     def advance(self) -> None:
@@ -354,6 +374,8 @@ class SmsGateSim(ProviderSim):
         }
 
     def _get(self, req: SimRequest, claims: dict[str, Any], mid: str) -> SimResponse:
+        if sum(1 for held, _ in self.held if held == mid) > 1:
+            return _error("failed to get message: more than one message with this id", 500)
         message = self.messages.get(mid)
         return json_response(self._message_state(message)) if message else _error("message not found", 404)
 

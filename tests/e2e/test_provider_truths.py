@@ -34,7 +34,7 @@ def _bulk(api, key, numbers, text, **extra):
 
 def test_given_a_bulk_pinned_to_smsgate_then_every_recipient_reaches_the_device(stack, api, tenant_key):
     key = tenant_key("bulk-smsgate")
-    numbers = ["+224622000201", "+224622000202", "+224622000203"]
+    numbers = ["+224622990201", "+224622990202", "+224622990203"]
     batch_id = _bulk(api, key, numbers, "bulk through the device", provider="smsgate")
     wait_for(_batch_done(api, key, batch_id), timeout=60, interval=0.5)
     views = _messages(api, key, batch_id)
@@ -48,7 +48,7 @@ def test_given_a_bulk_pinned_to_smsgate_then_every_recipient_reaches_the_device(
 
 def test_given_passeinfo_and_message_pro_refusing_then_a_bulk_fails_over_to_smsgate(stack, api, tenant_key):
     key = tenant_key("bulk-failover")
-    numbers = ["+224622000211", "+224622000212"]
+    numbers = ["+224622990211", "+224622990212"]
     for provider in ("passeinfo", "messagepro"):
         stack.sandbox.fault(provider, "reject", reason="auth_failed")
     try:

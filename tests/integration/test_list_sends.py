@@ -1,5 +1,5 @@
 """Bulk recipients of one text share a provider request where the provider takes lists and
-still reports each recipient (SMSGate `phoneNumbers`): each is still claimed, recorded and
+still answers or reports each recipient (SMSGate `phoneNumbers`, FLOW SMS `phone_numbers`): each is still claimed, recorded and
 reported on its own, and nothing is sent twice when a queue delivers again or an answer is lost."""
 
 from __future__ import annotations
@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
+
 from local.sandbox.core import Fault
+from tamtam.messaging import lists
 from tamtam.status import Status
 from tamtam.store import messages
 from tests.integration import seed
@@ -16,6 +19,14 @@ from tests.integration.lambdas import event, invoke
 from tests.integration.test_webhooks import signed
 
 NUMBERS = [f"+22462200{i:04d}" for i in range(10)]
+
+
+@pytest.fixture(autouse=True)
+def patient_gather(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round closes as soon as every record of the batch has joined; the window only bounds
+    the wait for stragglers. Here claims go through one in-process moto, slower under load than
+    DynamoDB: a longer window keeps the grouping independent of this machine's load."""
+    monkeypatch.setattr(lists, "GATHER_SECONDS", 5.0)
 
 
 def _bulk(body: dict) -> str:
@@ -71,7 +82,7 @@ def test_given_the_list_answer_lost_then_each_is_asked_again_under_the_list_id_a
     batch_id = _bulk({"to": NUMBERS[:4], "text": "answer lost"})
     fan_out(batch_id)
     bodies = drain("smsgate-bulk")
-    sandbox.sandbox.set_fault("smsgate", Fault(mode="drop", times=1))  # taken, then no answer
+    sandbox.sandbox.set_fault("smsgate", Fault(mode="drop", times=1, match="/messages"))  # taken, then no answer
     invoke("sender", seed.sqs_event(bodies))
     assert sum(_requests(sandbox).values()) == 4
     records = _records(batch_id)
@@ -81,6 +92,24 @@ def test_given_the_list_answer_lost_then_each_is_asked_again_under_the_list_id_a
     assert {r.status for r in records} == {Status.SENT}
     assert [a.outcome for a in records[0].attempts][-1] == "duplicate"  # SMSGate answered 409: it held them
     assert sum(_requests(sandbox).values()) == 4  # never a second request that went out
+
+
+def test_given_a_list_request_that_never_arrived_then_each_recipient_is_sent_exactly_once(provisioned, sandbox):
+    """Each recipient's resend names the list's id; the first one SMSGate takes holds that id,
+    so the others' 409 must not be read as "the list went out": they go under their own ids."""
+    batch_id = _bulk({"to": NUMBERS[:4], "text": "never arrived"})
+    fan_out(batch_id)
+    bodies = drain("smsgate-bulk")
+    sandbox.sandbox.set_fault("smsgate", Fault(mode="timeout", delay=1.0, times=1, match="/messages"))
+    invoke("sender", seed.sqs_event(bodies))
+    assert _requests(sandbox) == Counter()  # nothing was taken
+    assert {r.status for r in _records(batch_id)} == {Status.QUEUED}
+    invoke("sender", seed.sqs_event(bodies))
+    records = _records(batch_id)
+    assert {r.status for r in records} == {Status.SENT}
+    outbox = sandbox.sandbox.outbox_items(provider="smsgate")
+    assert sorted(o["to"] for o in outbox) == sorted(NUMBERS[:4])  # each exactly once
+    assert all(len(r.provider_message_id) <= 36 for r in records)
 
 
 def test_given_a_number_the_device_refuses_then_the_others_go_on_their_own(provisioned, sandbox):
@@ -117,3 +146,30 @@ def test_given_a_webhook_naming_the_list_and_a_number_then_that_recipient_moves(
     assert invoke("webhooks", signed("sms:failed", payload))["statusCode"] == 200
     status = {r.id: r.status for r in _records(batch_id)}
     assert status == {records[0].id: Status.SENT, target.id: Status.DELIVERED, other.id: Status.FAILED}
+
+
+FLOW_NUMBERS = [f"+3361234{i:04d}" for i in range(10)]
+
+
+def test_given_a_bulk_through_flow_then_one_request_and_each_recipient_final_with_its_own_id(provisioned, sandbox):
+    status, accepted = api("POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS, "text": "flow list", "provider": "flowsms"})
+    assert status == 202, accepted
+    fan_out(accepted["batch_id"])
+    assert send_all() == 10
+    outbox = sandbox.sandbox.outbox_items(provider="flowsms")
+    assert len({o["request"] for o in outbox}) == 1 and len(outbox) == 10
+    records = _records(accepted["batch_id"])
+    by_number = {o["to"]: o["provider_message_id"] for o in outbox}
+    assert {(r.status, r.reason) for r in records} == {(Status.SENT, "no_delivery_report")}
+    assert all(r.provider_message_id == by_number[r.to] for r in records)  # each its own item
+
+
+def test_given_flow_refusing_one_number_of_a_list_then_the_others_go_on_their_own(provisioned, sandbox):
+    status, accepted = api("POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS[:3], "text": "flow bad number",
+                                                         "provider": "flowsms"})
+    fan_out(accepted["batch_id"])
+    sandbox.sandbox.set_fault("flowsms", Fault(mode="reject", reason="invalid_number", times=1, match="send-sms"))
+    send_all()
+    outbox = sandbox.sandbox.outbox_items(provider="flowsms")
+    assert len(outbox) == 3 and len({o["request"] for o in outbox}) == 3
+    assert {r.status for r in _records(accepted["batch_id"])} == {Status.SENT}

@@ -76,7 +76,7 @@ def test_given_the_same_id_twice_then_duplicate_error(sandbox: SandboxServer, co
 
 
 def test_given_a_dropped_answer_then_ambiguous_and_the_retry_is_a_duplicate(sandbox: SandboxServer, control):
-    control.fault("smsgate", "drop", times=1)
+    control.fault("smsgate", "drop", times=1, match="/messages")
     client = basic_client(sandbox.url)
     with pytest.raises(AmbiguousError):
         client.send(message())
@@ -103,10 +103,17 @@ def test_given_a_server_error_then_transient_error(sandbox: SandboxServer, contr
 
 
 def test_given_no_answer_within_the_read_timeout_then_ambiguous_error(sandbox: SandboxServer, control):
-    control.fault("smsgate", "timeout", delay=10)
+    control.fault("smsgate", "timeout", delay=10, match="/messages")
     with pytest.raises(AmbiguousError) as raised:
         basic_client(sandbox.url).send(message())
     assert raised.value.reason is Reason.TIMEOUT
+
+
+def test_given_no_answer_to_the_device_list_then_transient_nothing_was_sent(sandbox: SandboxServer, control):
+    control.fault("smsgate", "timeout", delay=10, match="/devices")
+    with pytest.raises(TransientError):
+        basic_client(sandbox.url).send(message())
+    assert control.outbox(provider="smsgate") == []
 
 
 def test_given_a_refused_connection_then_transient_error(closed_port_url: str):
@@ -180,7 +187,7 @@ def test_given_an_unknown_id_then_the_status_query_fails_for_good(sandbox: Sandb
 
 
 def test_given_basic_auth_when_issuing_a_token_then_a_jwt_client_can_send(sandbox: SandboxServer, control):
-    pair = basic_client(sandbox.url).issue_token(["messages:send", "messages:read"], ttl=600)
+    pair = basic_client(sandbox.url).issue_token(["messages:send", "messages:read", "devices:list"], ttl=600)
     assert pair.token_type == "Bearer" and pair.id and pair.refresh_token is not None
     jwt = jwt_client(sandbox.url, pair)
     assert jwt.send(message()).provider_message_id == "01JTAMTAM0000000000000001"
@@ -195,7 +202,7 @@ def test_given_a_token_without_the_scope_then_auth_error(sandbox: SandboxServer)
 
 
 def test_given_a_refresh_then_the_new_pair_works_and_the_old_refresh_token_is_a_replay(sandbox: SandboxServer):
-    pair = basic_client(sandbox.url).issue_token(["messages:send"])
+    pair = basic_client(sandbox.url).issue_token(["messages:send", "devices:list"])
     client = jwt_client(sandbox.url, pair)
     renewed = client.refresh_tokens()
 
@@ -208,7 +215,7 @@ def test_given_a_refresh_then_the_new_pair_works_and_the_old_refresh_token_is_a_
 
 def test_given_an_expired_access_token_then_the_client_refreshes_once_and_sends(sandbox: SandboxServer, control, clock):
     control.configure("smsgate", access_ttl=60)
-    pair = basic_client(sandbox.url).issue_token(["messages:send"])
+    pair = basic_client(sandbox.url).issue_token(["messages:send", "devices:list"])
     client = jwt_client(sandbox.url, pair)
     clock.advance(61)
     client.send(message())
@@ -307,3 +314,51 @@ def test_given_raw_token_endpoints_then_the_wire_is_snake_case_and_201(sandbox: 
     first = requests.post(f"{base_url(sandbox.url)}/auth/token/refresh", headers=refresh, timeout=5)
     replay = requests.post(f"{base_url(sandbox.url)}/auth/token/refresh", headers=refresh, timeout=5)
     assert (first.status_code, replay.status_code) == (201, 401)
+
+
+# -- one device: SMSGate refuses a repeated id only on the same device ---------------------
+
+
+def test_given_no_device_in_the_secret_and_one_on_the_account_then_every_send_names_it(sandbox: SandboxServer, control):
+    client = basic_client(sandbox.url)
+    client.send(message())
+    with pytest.raises(DuplicateError):
+        client.send(message())
+    [entry] = control.outbox(provider="smsgate")
+    assert entry["extra"]["deviceId"] == "sandboxdevice00000001"
+
+
+def test_given_two_devices_then_an_unpinned_resend_would_go_out_twice(sandbox: SandboxServer, control):
+    """The hazard the client avoids: the server keys ids by device."""
+    control.configure("smsgate", extra_devices=["sandboxdevice00000002"])
+    url = base_url(sandbox.url) + "/messages"
+    for device in ("sandboxdevice00000001", "sandboxdevice00000002"):
+        body = {"id": "same-id", "phoneNumbers": ["+224622000001"], "textMessage": {"text": "x"}, "deviceId": device}
+        assert requests.post(url, json=body, auth=("sandbox", "sandbox-password"), timeout=5).status_code == 202
+    assert len(control.outbox(provider="smsgate")) == 2
+
+
+def test_given_two_devices_and_none_named_then_nothing_is_sent(sandbox: SandboxServer, control):
+    control.configure("smsgate", extra_devices=["sandboxdevice00000002"])
+    with pytest.raises(PermanentError) as raised:
+        basic_client(sandbox.url).send(message())
+    assert raised.value.reason == Reason.DEVICE_OFFLINE and "device_id" in raised.value.detail
+    assert control.outbox(provider="smsgate") == []
+
+
+def test_given_two_devices_and_one_named_then_a_resend_is_refused_as_a_duplicate(sandbox: SandboxServer, control):
+    control.configure("smsgate", extra_devices=["sandboxdevice00000002"])
+    client = basic_client(sandbox.url, device_id="sandboxdevice00000002")
+    client.send(message())
+    with pytest.raises(DuplicateError):
+        client.send(message())
+    assert [e["extra"]["deviceId"] for e in control.outbox(provider="smsgate")] == ["sandboxdevice00000002"]
+
+
+def test_given_a_token_that_may_not_list_devices_and_no_device_named_then_auth_error_saying_what_to_do(
+    sandbox: SandboxServer, control
+):
+    pair = basic_client(sandbox.url).issue_token(["messages:send"])
+    with pytest.raises(AuthError) as raised:
+        jwt_client(sandbox.url, pair).send(message())
+    assert "device_id" in raised.value.detail and control.outbox(provider="smsgate") == []

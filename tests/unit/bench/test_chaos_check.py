@@ -37,7 +37,16 @@ def test_given_duplicates_then_they_are_flagged_unless_recorded_unconfirmed():
               _entry("24106000003", "smsgate", "m3"), _entry("24106000003", "smsgate", "m3"),
               _entry("+224620000004")]
     f = check(ACCEPTED, items, outbox, queues_empty=True)
-    assert sorted(f.twice) == ["m1", "m3"] and f.twice_unconfirmed == ["m2"] and f.smsgate_twice == ["m3"]
+    assert sorted(f.twice) == ["m1", "m3"] and f.twice_unconfirmed == ["m2"] and f.smsgate_twice == ["m3 to 24106000003"]
+
+
+def test_given_an_smsgate_list_request_then_its_shared_id_is_not_a_duplicate():
+    items = {"m1": {"status": "sent"}, "m2": {"status": "sent"}, "m3": {"status": "sent"}, "m4": {"status": "sent"}}
+    outbox = [_entry(n, "smsgate", "list1") for n in ("+224620000001", "+224620000002", "24106000003", "+224620000004")]
+    f = check(ACCEPTED, items, outbox, queues_empty=True)
+    assert (f.smsgate_twice, f.twice) == ([], [])
+    f = check(ACCEPTED, items, [*outbox, _entry("24106000003", "smsgate", "list1")], queues_empty=True)
+    assert (f.smsgate_twice, f.twice) == (["list1 to 24106000003"], ["m3"])
 
 
 def test_given_a_taken_message_recorded_failed_or_a_sent_one_nowhere_then_both_are_flagged():

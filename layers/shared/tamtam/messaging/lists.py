@@ -127,3 +127,11 @@ def joining() -> Gather:
     assert state is not None
     state[1][0] = True
     return state[0]
+
+
+def stay_out() -> None:
+    """This record will not join (it is sent on its own): the others stop waiting for it."""
+    state = _gather.get()
+    if state is not None and not state[1][0]:
+        state[1][0] = True
+        state[0].leave()

@@ -167,7 +167,10 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
     # dies while it waits leaves a message that was certainly not sent). The wait ends
     # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
     # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
-    gather = lists.current() if _may_share(message) else None
+    gather = lists.current()
+    if gather is not None and not _may_share(message):
+        lists.stay_out()  # the others need not wait for this one
+        gather = None
     if gather is not None:  # a list request is paced as its members: sent at the latest one's slot
         together = _send_together(gather, lists.Member(message, client, outbound, slot), run, clients)
         if together is not None:
@@ -215,7 +218,7 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
     is left out), the wait for the latest slot, one call. Every member gets its answer."""
     first = group[0]
     provider = first.message.provider
-    list_id = first.client.provider_id_for(first.message.id)  # None: the provider names it itself
+    list_id = first.client.list_id_for(first.message.id)  # None: the provider names it itself
     for member in group:
         member.answer = lists.NOT_MARKED
     try:

@@ -155,6 +155,11 @@ class ProviderClient(ABC):
         about, when the message was one request to a list)."""
         raise NotImplementedError(f"{self.name} answers no status queries")
 
+    def list_id_for(self, message_id: str) -> str | None:
+        """The id a list request starting with this message goes under, when the provider takes
+        our ids (so each recipient's resend names it); None when the provider names it itself."""
+        return None
+
     def provider_id_for(self, message_id: str) -> str | None:
         """The id the provider knows our message by when the client sends our own id (so a
         message whose send answer was lost can still be asked about); None otherwise."""

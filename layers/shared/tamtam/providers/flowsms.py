@@ -32,7 +32,7 @@ import binascii
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ from tamtam.providers.base import (
     OutboundMessage,
     PermanentError,
     ProviderClient,
+    ProviderError,
     Reason,
     SendResult,
     TransientError,
@@ -154,6 +155,28 @@ def provider_message_id(body: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _number(to: str) -> str:
+    return "+" + to.strip().lstrip("+")
+
+
+def recipient_result(body: Any, number: str) -> SendResult | ProviderError:
+    """One recipient's answer in a campaign answer: its `messages[]` item (taken), its
+    `failed_messages` item (refused; that shape is unknown: an item naming the number), or
+    nothing about it at all (the request was taken, this number's fate unknown: ambiguous)."""
+    digits = number.lstrip("+")
+    items = body.get("messages") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else []:
+        contact = item.get("contact") if isinstance(item, dict) else None
+        phone = str((contact or {}).get("phone_number") or item.get("phone_number") or "") if isinstance(item, dict) else ""
+        if phone.lstrip("+") == digits:
+            return SendResult(provider_message_id({"messages": [item]}), raw_status=str(item.get("status") or "sent"))
+    failed = body.get("failed_messages") if isinstance(body, dict) else None
+    for item in failed if isinstance(failed, list) else []:
+        if digits in json.dumps(item, ensure_ascii=False):
+            return PermanentError(text_reason(failure_text([item])), raw_text=str(failure_text([item]))[:_RAW_TEXT_MAX])
+    return AmbiguousError(Reason.PROVIDER_UNAVAILABLE, detail="the campaign answer says nothing of this recipient")
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -255,12 +278,26 @@ class FlowSmsClient(ProviderClient):
         return cls(FlowSmsSecret.model_validate(dict(secret)), settings, clock=clock)
 
     def send(self, message: OutboundMessage) -> SendResult:
-        if message.channel != "sms":
-            raise PermanentError(Reason.REJECTED, detail=f"channel {message.channel!r} not supported")
+        return send_result(self._send_campaign([message]))
+
+    def send_list(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ProviderError]:
+        """One `send-sms/` call with every recipient in `phone_numbers` (one text, one sender);
+        each recipient's answer from its `messages[]` item (seed 002: one per number)."""
+        if not messages or len({(m.text, m.sender, m.channel) for m in messages}) != 1:
+            raise ValueError("a FLOW list is one text to one or more recipients")
+        response = self._send_campaign(list(messages))
+        send_result(response)  # a refusal of the whole request raises here
+        body = _json(response)
+        return [recipient_result(body, _number(m.to)) for m in messages]
+
+    def _send_campaign(self, messages: list[OutboundMessage]) -> requests.Response:
+        first = messages[0]
+        if first.channel != "sms":
+            raise PermanentError(Reason.REJECTED, detail=f"channel {first.channel!r} not supported")
         body = {
-            "sender_id": message.sender or self._secret.sender_id,
-            "message": message.text,
-            "phone_numbers": ["+" + message.to.strip().lstrip("+")],
+            "sender_id": first.sender or self._secret.sender_id,
+            "message": first.text,
+            "phone_numbers": [_number(m.to) for m in messages],
         }
         response = self._post_send(self._access_token(), body)
         if token_refused(response):
@@ -269,7 +306,7 @@ class FlowSmsClient(ProviderClient):
             response = self._post_send(self._access_token(), body)
             if token_refused(response):
                 raise AuthError(**_raw(response), detail="access token refused after renewal")
-        return send_result(response)
+        return response
 
     def _post_send(self, access: str, body: dict[str, Any]) -> requests.Response:
         return http.call(

@@ -62,9 +62,9 @@ class Capabilities:
 _CAPABILITIES: dict[str, Capabilities] = {
     "passeinfo": Capabilities(channels=frozenset({"sms"}), reports=frozenset({POLL}), groups=True),
     "messagepro": Capabilities(channels=frozenset({"sms", "whatsapp"}), reports=frozenset({POLL}), groups=True),
-    # FLOW takes `phone_numbers` lists and answers one item per recipient (seed 002); its
-    # client sends one recipient a request until it implements `send_list`.
-    "flowsms": Capabilities(channels=frozenset({"sms"}), reports=frozenset()),
+    # FLOW takes `phone_numbers` lists, one `messages[]` item per number (seed 002); it states
+    # no maximum: 100 is ours.
+    "flowsms": Capabilities(channels=frozenset({"sms"}), reports=frozenset(), list_max=100),
     "ventis": Capabilities(channels=frozenset({"sms"}), reports=frozenset()),
     "smsgate": Capabilities(
         channels=frozenset({"sms"}), reports=frozenset({PUSH, POLL}), refuses_duplicate_ids=True, list_max=100

@@ -23,6 +23,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tamtam.providers.base import (
+    AmbiguousError,
     AuthError,
     DeliveryReport,
     DuplicateError,
@@ -42,6 +43,7 @@ _MAX_ID = 36  # SMSGate's limit on a message id (client-go smsgateway `Message.I
 # travels without its `msg_` prefix: 33 characters, no other kind of id has this shape.
 _BULK_ID = re.compile(r"^msg_([0-9a-z]{26}_\d{6})$")
 _BULK_WIRE_ID = re.compile(r"^[0-9a-z]{26}_\d{6}$")
+_LIST_SUFFIX = "-l"
 _MAX_RAW = 300
 _MAX_RECIPIENTS = 100  # client-go smsgateway `Message.PhoneNumbers`: `validate:"required,min=1,max=100"`
 _STATES = {
@@ -89,7 +91,8 @@ class SmsGateSettings(BaseSettings):
     sim_number: int | None = None
     device_active_within: int | None = None  # hours; only devices seen within them are chosen
     token_scopes: list[str] = Field(
-        default_factory=lambda: ["messages:send", "messages:read", "webhooks:list", "webhooks:write", "webhooks:delete"]
+        default_factory=lambda: ["messages:send", "messages:read", "devices:list", "webhooks:list", "webhooks:write",
+                                 "webhooks:delete"]
     )
     token_ttl: int = 0  # seconds; 0: the server's maximum
     webhook_max_skew: int = 300  # seconds of clock skew accepted on a webhook's X-Timestamp
@@ -136,6 +139,16 @@ def wire_id(message_id: str) -> str:
     wire = bulk.group(1) if bulk else message_id
     if len(wire) > _MAX_ID:
         raise ValueError(f"message id {message_id!r} has no SMSGate form of at most {_MAX_ID} characters")
+    return wire
+
+
+def list_id(first_message_id: str) -> str:
+    """The SMSGate id of a list request, after its first recipient's message: never the id any
+    one message goes under (`wire_id`), so a recipient resent alone under its own id never meets
+    the list's. Reports name it with a number; tamtam.store.lists maps them back."""
+    wire = wire_id(first_message_id) + _LIST_SUFFIX
+    if len(wire) > _MAX_ID:
+        raise ValueError(f"message id {first_message_id!r} cannot name a list request")
     return wire
 
 
@@ -197,6 +210,7 @@ class SmsGateClient(ProviderClient):
         self._timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         self._access = secret.access_token
         self._refresh = secret.refresh_token
+        self._device: str | None = secret.device_id
 
     @classmethod
     def from_secret(cls, secret: Mapping[str, Any]) -> SmsGateClient:
@@ -270,7 +284,7 @@ class SmsGateClient(ProviderClient):
             "withDeliveryReport": self.settings.with_delivery_report,
         }
         optional = {
-            "deviceId": self.secret.device_id,
+            "deviceId": self.device_id(),
             "simNumber": self.settings.sim_number,
             "priority": self.settings.priority,
         }
@@ -281,11 +295,68 @@ class SmsGateClient(ProviderClient):
         if self.settings.device_active_within is not None:
             params["deviceActiveWithin"] = str(self.settings.device_active_within)
         response = self._request("POST", "messages", json=body, params=params)
+        if response.status_code == 409 and len(messages) == 1 and first.provider_id is not None:
+            return [self._resend_alone(first, provider_id, body, params, response)]
         if not 200 <= response.status_code < 300:
             raise error_for(response)
         state = response.json() if response.content else {}
         raw_state = state.get("state") if isinstance(state, dict) else None
         return [a if a is not None else SendResult(provider_id, raw_status=raw_state) for a in answers]
+
+    def _resend_alone(
+        self, message: OutboundMessage, held_id: str, body: dict[str, Any], params: dict[str, str],
+        refused: requests.Response,
+    ) -> SendResult:
+        """A recipient of an earlier list request asked again under the list's id, and SMSGate
+        holds that id: the 409 says the list went out only if this recipient is in it. Another
+        member's own resend may hold the id instead (the list itself never left): then this
+        recipient was never sent, and goes now under its own id."""
+        if self._holds(held_id, message.to):
+            raise DuplicateError(Reason.REJECTED, "409", _error_text(refused), detail="SMSGate holds this recipient")
+        own = wire_id(message.message_id)
+        if own == held_id:  # its own id is held, yet not for this recipient: never sent twice
+            raise error_for(refused)
+        response = self._request("POST", "messages", json={**body, "id": own}, params=params)
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+        state = response.json() if response.content else {}
+        return SendResult(own, raw_status=state.get("state") if isinstance(state, dict) else None)
+
+    def _holds(self, provider_id: str, recipient: str) -> bool:
+        response = self._request("GET", f"messages/{provider_id}")
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise error_for(response)
+        state = MessageState.model_validate(response.json())
+        hashed = hashlib.sha256(recipient.encode()).hexdigest()[:16]
+        names = {recipient, recipient.lstrip("+"), hashed}
+        return any(r.phoneNumber in names or "+" + r.phoneNumber.lstrip("+") == recipient for r in state.recipients)
+
+    def device_id(self) -> str:
+        """The device every message goes to. SMSGate refuses a repeated id only on the same
+        device (its key is id + device: server `modules/messages/models.go`), so a resend that
+        let the server pick a device could go out twice. The secret's `device_id`, else the
+        account's only device (`GET /devices`, once per client); with several and none named,
+        nothing is sent (name one in the secret)."""
+        if self._device is not None:
+            return self._device
+        try:
+            response = self._request("GET", "devices")
+        except AmbiguousError as exc:  # a lost answer to a read: still nothing sent
+            raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="device list unanswered") from exc
+        if response.status_code == 403:
+            raise AuthError("403", _error_text(response),
+                            detail="name the device in the secret (device_id) or give the token devices:list")
+        if response.status_code != 200:
+            raise error_for(response)
+        devices = [d for d in (response.json() or []) if isinstance(d, dict) and d.get("id")]
+        if len(devices) != 1:
+            detail = "no device registered" if not devices else (
+                f"{len(devices)} devices and none named in the secret's device_id: a resend could reach another one")
+            raise PermanentError(Reason.DEVICE_OFFLINE, "400", detail=detail)
+        self._device = str(devices[0]["id"])
+        return self._device
 
     def status(self, provider_message_id: str, *, channel: str = "sms", recipient: str | None = None) -> DeliveryReport:
         response = self._request("GET", f"messages/{provider_message_id}")
@@ -304,6 +375,9 @@ class SmsGateClient(ProviderClient):
 
     def provider_id_for(self, message_id: str) -> str | None:
         return wire_id(message_id)
+
+    def list_id_for(self, message_id: str) -> str | None:
+        return list_id(message_id)
 
     # -- tokens (JWT mode) -----------------------------------------------------------------
     def issue_token(self, scopes: list[str] | None = None, ttl: int | None = None) -> TokenPair:
