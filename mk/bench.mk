@@ -1,14 +1,14 @@
 # Measurements on the local stack (bench/: laptop-only code, never shipped to Lambda). Each
 # prints one table; how to read them and the last figures: docs/performance.md.
-#   make bench                  all six lines (~25 min on 2 cores, most of it the 10,000 bulk)
+#   make bench                  all seven lines (~25 min on 2 cores, most of it the 10,000 bulk)
 #   make bench BULK=2000        the cost line with a smaller bulk (~10 min less)
-#   make bench ONLY=cost        one scenario: coldstart, cost, acceptance, otp, pacing
+#   make bench ONLY=cost        one scenario: coldstart, cost, acceptance, otp, pacing, lists
 #   make chaos                  1,000 messages under every fault at once (bench/chaos.py), ~8 min
 #   make chaos-short            the few hundred messages of tests/e2e/test_chaos.py, ~3 min
 #   CHAOS_SEED=n                another draw of the faults (default 7)
 .PHONY: bench chaos chaos-short
 
-bench: $(STAMP) ## speed and cost on the local stack: AWS requests and $ per message, sender concurrency, bulk acceptance, cold starts, OTP under load, pacing
+bench: $(STAMP) ## speed and cost on the local stack: AWS requests and $ per message, sender concurrency, bulk acceptance, cold starts, OTP under load, pacing, provider requests per bulk message
 	$(if $(BULK),BENCH_BULK=$(BULK)) $(if $(SINGLES),BENCH_SINGLES=$(SINGLES)) \
 		$(PY) -m bench bench $(foreach s,$(ONLY),--only $(s))
 

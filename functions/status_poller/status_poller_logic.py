@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tamtam import clock
 from tamtam.messaging.clients import ClientCache
-from tamtam.messaging.reports import REPORTED, apply_report, expire
+from tamtam.messaging.reports import REPORTED, apply_report, expire, final_sent
 from tamtam.observability import logger
 from tamtam.providers.base import AuthError, DeliveryReport, ProviderClient, ProviderError, Reason
 from tamtam.providers.registry import POLL, PROVIDER_NAMES, capabilities
@@ -108,6 +108,9 @@ def _ask(clients: ClientCache, client: ProviderClient, provider_id: str, message
 
 def _apply(table: Any, message: MessageItem, report: DeliveryReport) -> str:
     status = REPORTED.get(report.status)
+    if report.status == "sent" and report.final:
+        moved = final_sent(table, message.id, provider=message.provider, raw_status=report.raw_status)
+        return "final_sent" if moved is not None else "unchanged"
     if status is None or report.status == "sent":
         return "unchanged"
     failed = report.status == "failed"

@@ -109,7 +109,7 @@ def test_given_a_lost_answer_at_smsgate_then_the_retry_is_refused_as_duplicate_a
     from local.sandbox.core import Fault
 
     msg = seed.message(provider="smsgate")
-    sandbox.sandbox.set_fault("smsgate", Fault(mode="drop", times=1))
+    sandbox.sandbox.set_fault("smsgate", Fault(mode="drop", times=1, match="/messages"))
     first = invoke("sender", seed.sqs_event([body(msg)]))
     assert first == {"batchItemFailures": [{"itemIdentifier": "id-0"}]}
     assert messages.get(seed.table(), msg.id).status == Status.QUEUED

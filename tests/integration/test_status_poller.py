@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tamtam import clock
+from tamtam.messaging.accept import SendRequest, build_message
 from tamtam.status import Status
 from tamtam.store import messages
 from tests.integration import seed
@@ -163,3 +164,19 @@ def test_given_an_old_zender_answering_no_message_id_then_sent_is_final(provisio
     time.sleep(0.01)
     assert poll(window_hours=0.000001)["expired"] == 0
 
+
+
+def test_given_a_message_pro_whatsapp_chat_then_sent_is_final_once_zender_says_sent(provisioned, sandbox):
+    """Zender reports no delivery for WhatsApp (pending, queued, sent, failed): once a chat is
+    `sent` nothing more will come, so it ends `sent` for good instead of expiring."""
+    msg = build_message(SendRequest(to="+224622000001", text="Hello", provider="messagepro", channel="whatsapp"),
+                        seed.EVENTS_TENANT)
+    messages.put_new(seed.table(), msg)
+    assert invoke("sender", seed.sqs_event([body(msg)])) == {"batchItemFailures": []}
+    assert messages.get(seed.table(), msg.id).status == Status.SENT
+    later(sandbox, 60)
+    assert poll()["final_sent"] == 1
+    stored = messages.get(seed.table(), msg.id)
+    assert (stored.status, stored.reason, stored.attempts[-1].raw_status) == (Status.SENT, "no_delivery_report", "sent")
+    time.sleep(0.01)
+    assert poll(window_hours=0.000001)["expired"] == 0

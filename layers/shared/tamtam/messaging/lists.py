@@ -5,15 +5,15 @@ FLOW SMS `phone_numbers`, SMSGate `phoneNumbers`), the bulk records of one SQS b
 the same text are sent in one request. Each recipient is still claimed, prepared and paced on
 its own thread (tamtam.messaging.send); only the request is shared:
 
-1. a ready recipient (claimed, text rendered, its pacing slot taken) joins the invocation's
-   `Gather`; the gather closes when every record of the batch has joined or ended
+1. a ready recipient (claimed, text rendered) joins the invocation's `Gather`; the gather closes when every record of the batch has joined or ended
    without a call, or `GATHER_SECONDS` after the first joined;
 2. the joined recipients are grouped by (text, sender, channel), at most `list_max` a group, in
    the order they joined; a group of one is sent on its own, as any message;
-3. the group's first member leads the request (tamtam.messaging.send): it waits for the latest
-   member's slot (each recipient still uses its own share of the provider's rate limit), writes
-   the list item and each member's dispatch mark, and makes the call; the others wait for their
-   own answer and record it themselves.
+3. each member takes its own pacing slot (its share of the provider's rate limit; one with no
+   slot before the deadline drops out, back to its queue); the first member with a slot leads
+   the request (tamtam.messaging.send): it waits for the latest member's slot, writes the list
+   item and each member's dispatch mark, and makes the call; the others wait for their own
+   answer and record it themselves.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Member:
     message: MessageItem
     client: ProviderClient
     outbound: OutboundMessage
-    slot: float
+    slot: float | None = None  # its pacing slot, taken once the group is formed (None: none in time)
+    slotted: threading.Event = field(default_factory=threading.Event)
     group: list[Member] | None = None
     answer: Any = None  # SendResult, ProviderError, or one of the words above
     done: threading.Event = field(default_factory=threading.Event)

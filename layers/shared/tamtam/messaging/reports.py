@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tamtam import clock
-from tamtam.status import Status, is_forward
+from tamtam.status import NO_DELIVERY_REPORT, Status, is_forward
 from tamtam.store import messages
 from tamtam.store.message_item import Attempt, MessageItem
 
@@ -62,6 +62,14 @@ def apply_report(
         fields={"claim_at": None, "provider": provider},
         expect_provider=provider if only_if_provider else None,
     )
+
+
+def final_sent(table: Any, message_id: str, *, provider: str, raw_status: str) -> MessageItem | None:
+    """The provider says `sent` and will say nothing more: `sent` for good (reason
+    `no_delivery_report`, out of the poller's index, never `expired`)."""
+    attempt = Attempt(provider=provider, at=clock.iso(), outcome=REPORT, raw_status=raw_status[:_RAW_MAX])
+    return messages.transition(table, message_id, Status.SENT, expect={Status.SENT}, reason=NO_DELIVERY_REPORT,
+                               provider=provider, attempt=attempt, final=True, expect_provider=provider)
 
 
 def expire(table: Any, message_id: str) -> MessageItem | None:

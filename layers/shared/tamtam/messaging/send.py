@@ -7,7 +7,9 @@ is known about it.
 2. Prepare: the circuit breaker, the provider client (its secret), the text (an OTP's code),
    the pacing slot. Nothing has left: any failure here releases the claim (back to `queued`
    with a backoff, or over to the next provider once the tries are used up), never
-   `unconfirmed`. A secret that is not a valid one is the provider's failure: failover.
+   `unconfirmed`. A secret that is not a valid one is the provider's failure: failover. A
+   bulk record at a provider that takes lists may join the invocation's others of the same text
+   first (tamtam.messaging.lists): each still takes its own slot, one request carries them.
 3. Dispatch mark: `dispatched_at`, conditional on this very claim, so a sender whose claim was
    taken over never calls. A `sending` record without it was certainly not sent.
 4. Call the provider (one renewal of the credentials after an auth failure).
@@ -162,19 +164,22 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
     prepared = _prepare(message, run, clients)
     if isinstance(prepared, Outcome):
         return prepared
-    client, outbound, slot = prepared
-    # The dispatch mark is the last write before the call, after the pacing wait (a sender that
-    # dies while it waits leaves a message that was certainly not sent). The wait ends
-    # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
-    # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
+    client, outbound = prepared
     gather = lists.current()
     if gather is not None and not _may_share(message):
         lists.stay_out()  # the others need not wait for this one
         gather = None
     if gather is not None:  # a list request is paced as its members: sent at the latest one's slot
-        together = _send_together(gather, lists.Member(message, client, outbound, slot), run, clients)
+        together = _send_together(gather, lists.Member(message, client, outbound), run, clients)
         if together is not None:
             return together
+    slot = pacing.take_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
+    if slot is None:
+        return outcomes.requeue_unpaced(run, message)
+    # The dispatch mark is the last write before the call, after the pacing wait (a sender that
+    # dies while it waits leaves a message that was certainly not sent). The wait ends
+    # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
+    # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
     kept = pacing.sleep_until(slot, lead=MARK_LEAD_SECONDS)
     if kept is None:
         return outcomes.requeue_unpaced(run, message)
@@ -204,11 +209,21 @@ def _send_together(gather: lists.Gather, member: lists.Member, run: Run, clients
     group = gather.join(member)
     if len(group) == 1:
         return None
-    if group[0] is member:
-        _lead(group, run, clients)
+    # Each member takes its own slot of the rate limit; the first one with a slot leads.
+    try:
+        member.slot = pacing.take_turn()
+    finally:
+        member.slotted.set()
+    wait = (run.deadline - time.monotonic()) if run.deadline is not None else 60.0
+    for other in group:
+        other.slotted.wait(max(wait, 0.0))
+    if member.slot is None:
+        return outcomes.requeue_unpaced(run, member.message)
+    paced = [m for m in group if m.slotted.is_set() and m.slot is not None]
+    if paced[0] is member:
+        _lead(paced, run, clients)
     else:
-        wait = (run.deadline - time.monotonic()) if run.deadline is not None else 60.0
-        member.done.wait(max(wait, 0.0))
+        member.done.wait(max((run.deadline - time.monotonic()) if run.deadline is not None else 60.0, 0.0))
     return _record_member(member, run, clients)
 
 
@@ -222,7 +237,7 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
     for member in group:
         member.answer = lists.NOT_MARKED
     try:
-        latest = max(m.slot for m in group)
+        latest = max(m.slot for m in group if m.slot is not None)
         pacing.settle(latest - MARK_LEAD_SECONDS)  # each member's slot is its share of the rate limit
         if list_id is not None:
             try:
@@ -309,7 +324,7 @@ def _release(run: Run, message: MessageItem, detail: str) -> Outcome:
 
 def _prepare(
     message: MessageItem, run: Run, clients: ClientCache
-) -> tuple[ProviderClient, OutboundMessage, float] | Outcome:
+) -> tuple[ProviderClient, OutboundMessage] | Outcome:
     """Everything the call needs, or the outcome of a send that never left."""
     provider = message.provider
     try:
@@ -337,12 +352,9 @@ def _prepare(
     except Exception:  # e.g. KMS throttled: nothing was sent, release the claim and retry
         logger.exception("message text not available", extra={"message_id": message.id})
         return _release(run, message, "message text not available")
-    slot = pacing.take_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
-    if slot is None:
-        return outcomes.requeue_unpaced(run, message)
     outbound = OutboundMessage(message.id, message.to, text, message.sender, message.channel, group_id=message.group_id,
                                provider_id=message.list_id)
-    return client, outbound, slot
+    return client, outbound
 
 
 def _unusable_secret(exc: Exception) -> bool:

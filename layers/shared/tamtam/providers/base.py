@@ -82,6 +82,9 @@ class DeliveryReport:
     raw_status: str
     reason: Reason | None = None
     raw_text: str | None = None
+    # The provider will say nothing more about it: a "sent" is then the message's final status
+    # (Zender reports no delivery for WhatsApp chats, nor for SMS through a credits gateway).
+    final: bool = False
 
 
 @dataclass

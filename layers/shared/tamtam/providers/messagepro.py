@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import requests
@@ -175,7 +176,7 @@ def whatsapp_report(item: Mapping[str, Any]) -> DeliveryReport:
     if word in ("pending", "queued"):
         return DeliveryReport("sending", word)
     if word == "sent":
-        return DeliveryReport("sent", word)
+        return DeliveryReport("sent", word, final=True)  # no delivery report follows for a chat
     return DeliveryReport("sending", _raw_word(raw))
 
 
@@ -327,7 +328,15 @@ class MessageProClient(ProviderClient):
             data = data[0] if data else None
         if not isinstance(data, dict):
             raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="status answer without a message")
-        return report(data)
+        answer = report(data)
+        if answer.status == "sent" and channel == "sms" and self._through_gateway:
+            # A credits gateway (a numeric id) only ever sets "sent", never a device report.
+            return replace(answer, final=True)
+        return answer
+
+    @property
+    def _through_gateway(self) -> bool:
+        return self._mode == "credits" and str(self._secret.gateway or "").isdigit()
 
     def balance(self) -> float | None:
         data = self._query("get/credits").get("data")
