@@ -122,7 +122,8 @@ class SmsGateSim(ProviderSim):
 
     def error_response(self, status: int) -> SimResponse:
         if status == 503:
-            return _error("queue limits exceeded: the oldest pending message is older than 24h", 503)
+            oldest = _rfc3339(self.sandbox.clock() - 24 * 3600 - 1)  # server modules/messages/limiter.go
+            return _error(f"failed to enqueue message: queue limits exceeded: too old pending message: {oldest}", 503)
         if status == 429:
             return _error("too many requests", 429)
         return _error("failed to handle request", status)
@@ -131,7 +132,7 @@ class SmsGateSim(ProviderSim):
         if reason == "invalid_number":
             return _error("invalid phone number", 400)
         if reason == "device_offline":
-            return _error("failed to select device: no device found", 400)
+            return _error("failed to select device: record not found", 400)
         if reason == "auth_failed":
             return _error("Unauthorized", 401)
         if reason == "provider_unavailable":
@@ -227,7 +228,7 @@ class SmsGateSim(ProviderSim):
 
     def _issue_token(self, req: SimRequest, claims: dict[str, Any]) -> SimResponse:
         if not self.settings["jwt_enabled"]:
-            return _error("JWT authentication is disabled", 501)
+            return _error("token service disabled, contact your administrator", 501)
         body = req.json()
         scopes = body.get("scopes") if isinstance(body, dict) else None
         ttl = body.get("ttl", 0) if isinstance(body, dict) else 0
@@ -279,7 +280,10 @@ class SmsGateSim(ProviderSim):
             return "ttl must be at least 5 seconds"
         if req.arg("skipPhoneValidation") == "true" or body.get("isEncrypted"):
             return list(numbers)
-        return _clean_numbers(numbers)
+        cleaned = _clean_numbers(numbers)
+        if isinstance(cleaned, list) and len(set(cleaned)) != len(cleaned):
+            return "phone numbers must be unique"  # server modules/messages/service.go prepareMessage
+        return cleaned
 
     def _send(self, req: SimRequest, claims: dict[str, Any]) -> SimResponse:
         body = req.json()
@@ -392,7 +396,7 @@ class SmsGateSim(ProviderSim):
         if message is None:
             return _error("message not found", 404)
         if message["state"] != "Pending":
-            return _error("message is not pending", 409)
+            return _error("failed to cancel message: message is not pending", 409)
         self._move(message, "Cancelled", self.sandbox.clock())
         return json_response(self._message_state(message))
 

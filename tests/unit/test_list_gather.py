@@ -54,3 +54,10 @@ def test_given_a_straggler_then_the_round_closes_after_the_window_without_it():
     assert sorted(groups["m0"]) == ["m0", "m1"]
     straggler = _member(2)
     assert gather.join(straggler) == [straggler]  # a round of its own, at once (nobody else pending)
+
+
+def test_given_the_same_number_twice_then_never_in_one_request():
+    twins = [_member(1), _member(1), _member(2)]
+    twins[1].outbound = OutboundMessage("m9", twins[0].outbound.to, "t")
+    groups = _join_all(lists.Gather(3, list_max=10), twins)
+    assert sorted(groups["m1"]) == ["m1", "m2"] and groups["m9"] == ["m9"]

@@ -99,7 +99,7 @@ def test_given_a_server_error_then_transient_error(sandbox: SandboxServer, contr
         basic_client(sandbox.url).send(message())
     assert (raised.value.reason, raised.value.raw_status) == (Reason.PROVIDER_UNAVAILABLE, str(status))
     if status == 503:
-        assert raised.value.raw_text.startswith("queue limits exceeded")
+        assert raised.value.raw_text.startswith("failed to enqueue message: queue limits exceeded")
 
 
 def test_given_no_answer_within_the_read_timeout_then_ambiguous_error(sandbox: SandboxServer, control):

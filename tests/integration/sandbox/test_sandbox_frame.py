@@ -81,7 +81,7 @@ def test_given_an_error_fault_for_one_request_then_only_that_request_fails_in_th
 ):
     control.fault("smsgate", "error", status=503, times=1)
     first, second = send_smsgate(sandbox.url), send_smsgate(sandbox.url)
-    assert first.status_code == 503 and first.json()["message"].startswith("queue limits exceeded")
+    assert first.status_code == 503 and "queue limits exceeded" in first.json()["message"]
     assert second.status_code == 202
     assert len(control.outbox(provider="smsgate")) == 1
 

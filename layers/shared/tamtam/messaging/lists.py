@@ -7,8 +7,8 @@ its own thread (tamtam.messaging.send); only the request is shared:
 
 1. a ready recipient (claimed, text rendered) joins the invocation's `Gather`; the gather closes when every record of the batch has joined or ended
    without a call, or `GATHER_SECONDS` after the first joined;
-2. the joined recipients are grouped by (text, sender, channel), at most `list_max` a group, in
-   the order they joined; a group of one is sent on its own, as any message;
+2. the joined recipients are grouped by (text, sender, channel), at most `list_max` a group and
+   a number at most once, in the order they joined; a group of one is sent on its own;
 3. each member takes its own pacing slot (its share of the provider's rate limit; one with no
    slot before the deadline drops out, back to its queue); the first member with a slot leads
    the request (tamtam.messaging.send): it waits for the latest member's slot, writes the list
@@ -85,11 +85,14 @@ class Gather:
         members, self._round = self._round, []
         self._pending -= len(members)
         groups: dict[tuple[str, str | None, str], list[list[Member]]] = {}
-        for member in members:
-            chunks = groups.setdefault(member.key, [[]])
-            if len(chunks[-1]) >= self._list_max:
-                chunks.append([])
-            chunks[-1].append(member)
+        for member in members:  # a number at most once a request (SMSGate: "phone numbers must be unique")
+            chunks = groups.setdefault(member.key, [])
+            room = next((c for c in chunks if len(c) < self._list_max
+                         and all(m.outbound.to != member.outbound.to for m in c)), None)
+            if room is None:
+                room = []
+                chunks.append(room)
+            room.append(member)
         for chunks in groups.values():
             for group in chunks:
                 for member in group:
