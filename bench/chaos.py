@@ -111,9 +111,10 @@ class Plan:
             "SECRET_MAX_AGE_SECONDS": "2",
             "BULK_CHUNK_RECIPIENTS": str(self.chunk),
             "SCHEDULER_LOOKAHEAD_SECONDS": "3",
-            # The sweeper corrects counters of batches quiet this long (the stream's retries of a
-            # failing batch take up to about a minute here).
-            "SWEEP_QUIET_SECONDS": "60",
+            # The sweeper corrects counters of batches quiet this long: longer than the stream's
+            # retries of a failing batch can take here (20 retries, pauses up to 5 s: about 90 s,
+            # plus the invocations), or a change still in the stream would count twice.
+            "SWEEP_QUIET_SECONDS": "150",
             **{f"TAMTAM_{p.upper()}_READ_TIMEOUT": "2" for p in ALL_PROVIDERS},
             **{f"TAMTAM_{p.upper()}_CONNECT_TIMEOUT": "1" for p in ALL_PROVIDERS},
         }

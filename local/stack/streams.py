@@ -5,7 +5,8 @@ the function with batches the way Lambda does:
 - a batch holds up to `BatchSize` records, gathered for up to `MaximumBatchingWindowInSeconds`;
 - records are delivered in order, one batch at a time per shard (ParallelizationFactor 1);
 - a failed invocation is retried with the SAME records (no bisecting), with a growing pause, up
-  to `MaximumRetryAttempts`; then the batch's position goes to the on-failure destination (an
+  to `MaximumRetryAttempts`, and not once its oldest record is older than
+  `MaximumRecordAgeInSeconds`; then the batch's position goes to the on-failure destination (an
   SQS queue) and the poller moves on, as Lambda does;
 - `FilterCriteria` patterns of nested keys and lists of exact values (the subset the template
   uses) are applied before batching; a record no pattern matches is skipped.
@@ -160,12 +161,20 @@ class StreamPoller:
                     self.failed_invocations += 1
                     attempt += 1
                     limit = self.source.maximum_retry_attempts
-                    if limit >= 0 and attempt > limit:
+                    if (limit >= 0 and attempt > limit) or self._too_old(records):
                         self._give_up(records, str(exc))
                         return
                     self._stop.wait(min(self.retry_pause * 2 ** min(attempt - 1, 4), 5.0))
         finally:
             self._busy = False
+
+    def _too_old(self, records: list[dict[str, Any]]) -> bool:
+        limit = self.source.maximum_record_age_seconds
+        if limit < 0:
+            return False
+        created = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
+        oldest = min((float(c) for c in created if isinstance(c, (int, float))), default=time.time())
+        return time.time() - oldest > limit
 
     def _give_up(self, records: list[dict[str, Any]], error: str) -> None:
         """What Lambda sends to an on-failure destination: where the batch was, not its records."""

@@ -90,6 +90,7 @@ class StreamEventSource:
     maximum_batching_window_in_seconds: int
     starting_position: str  # TRIM_HORIZON | LATEST
     maximum_retry_attempts: int  # -1: until the records expire
+    maximum_record_age_seconds: int  # -1: until the stream trims them (24 h)
     filter_patterns: tuple[str, ...]  # FilterCriteria.Filters[].Pattern (JSON)
     on_failure_arn: str | None
 
@@ -310,6 +311,7 @@ def _stream_event(name: str, properties: Mapping[str, Any]) -> StreamEventSource
         maximum_batching_window_in_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
         starting_position=str(properties.get("StartingPosition", "LATEST")),
         maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+        maximum_record_age_seconds=int(properties.get("MaximumRecordAgeInSeconds", -1)),
         filter_patterns=tuple(str(f["Pattern"]) for f in filters),
         on_failure_arn=on_failure,
     )

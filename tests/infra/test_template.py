@@ -212,3 +212,15 @@ def test_the_table_stream_feeds_the_lifecycle_function_in_order_with_a_failure_d
     assert stream["MaximumRetryAttempts"] > 0
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "LifecycleFailuresQueueArn"}
     assert json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"]) == {"dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}}}
+
+
+def test_no_change_is_still_in_the_stream_when_the_sweeper_may_recount() -> None:
+    """The sweeper recounts a batch's counters once none of its records changed for
+    SWEEP_QUIET_SECONDS; a change the stream still holds would then be counted twice. The
+    stream gives up on a record older than MaximumRecordAgeInSeconds, so that age must be shorter
+    than the quiet window (with room for the last invocation)."""
+    from tamtam.settings import Settings
+
+    stream = FUNCTIONS["LifecycleFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
+    quiet = Settings.model_fields["sweep_quiet_seconds"].default
+    assert 0 < stream["MaximumRecordAgeInSeconds"] <= quiet - 120, (stream["MaximumRecordAgeInSeconds"], quiet)

@@ -4,6 +4,8 @@ sent to the on-failure queue, as Lambda does."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import threading
 import time
@@ -66,7 +68,8 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 def source(moto: dict[str, Any], *, retries: int = 2, size: int = 10) -> StreamEventSource:
     return StreamEventSource(name="TableStream", stream_arn=moto["table"]["LatestStreamArn"], batch_size=size,
                              maximum_batching_window_in_seconds=0, starting_position="TRIM_HORIZON",
-                             maximum_retry_attempts=retries, filter_patterns=(MSG_ONLY,),
+                             maximum_retry_attempts=retries, maximum_record_age_seconds=-1,
+                             filter_patterns=(MSG_ONLY,),
                              on_failure_arn=moto["queue_arn"])
 
 
@@ -115,6 +118,20 @@ def test_given_a_failing_function_then_the_same_records_are_retried_then_sent_to
     [failure] = moto["sqs"].receive_message(QueueUrl=moto["queue"]).get("Messages", [])
     info = json.loads(failure["Body"])["DDBStreamBatchInfo"]
     assert info["batchSize"] == 3 and info["startSequenceNumber"] == invoker.batches[0][0]["dynamodb"]["SequenceNumber"]
+
+
+def test_given_records_older_than_the_maximum_age_then_a_failure_gives_them_up_without_more_retries(moto):
+    put(moto, "MSG#old")
+    invoker = FakeInvoker(fail_first=10)
+    aged = dataclasses.replace(source(moto, retries=20), maximum_record_age_seconds=0)
+    time.sleep(1.1)  # the record's creation time has a one-second grain
+    poller = StreamPoller(invoker, "LifecycleFunction", aged, endpoint_url=moto["url"], region=REGION,
+                          retry_pause=0.01).start()
+    try:
+        wait_for(lambda: poller.gave_up == 1)
+    finally:
+        poller.stop()
+    assert len(invoker.batches) == 1  # given up after its first failure, not after 20 retries
 
 
 def test_filter_patterns_match_nested_keys_and_exact_values():
