@@ -118,7 +118,7 @@ class OutboxEntry:
     sender: str | None = None
     provider_message_id: str | None = None
     channel: str = "sms"
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time)  # when the request that carried it arrived
     extra: dict[str, Any] = field(default_factory=dict)
     request: int = 0  # the HTTP request that carried it: several recipients of one list share one
 
@@ -174,12 +174,15 @@ class Sandbox:
 
     # outbox
     def begin_request(self) -> None:
-        """A provider request starts on this thread: what it records shares its number."""
+        """A provider request starts on this thread: what it records shares its number, and is
+        timed when the request arrived (not when the simulator got round to recording it)."""
         self._current.request = next(self._requests)
+        self._current.at = time.time()
 
     def record(self, entry: OutboxEntry) -> None:
         if not entry.request:
             entry.request = getattr(self._current, "request", 0)
+            entry.at = getattr(self._current, "at", entry.at)
         with self.lock:
             self.outbox.append(entry)
 
