@@ -24,7 +24,7 @@ from tamtam.providers.passeinfo import (
 from tamtam.providers.registry import build_client
 from tests.integration.providers.fixtures_three import CannedServer, canned_server  # noqa: F401
 
-FAST = PasseInfoSettings(connect_timeout=1.0, read_timeout=0.5)
+FAST = PasseInfoSettings(connect_timeout=1.0, read_timeout=3.0)
 
 
 def make_client(url: str, settings: PasseInfoSettings = FAST, **secret: str) -> PasseInfoClient:
@@ -62,7 +62,7 @@ def test_given_a_message_without_sender_then_the_default_sender_is_used(sandbox:
 
 def test_given_international_digits_on_both_sides_then_the_send_goes_through(sandbox: SandboxServer, control):
     control.configure("passeinfo", contact_format="international_digits")
-    settings = PasseInfoSettings(read_timeout=0.5, phone_format="international_digits")
+    settings = PasseInfoSettings(read_timeout=3.0, phone_format="international_digits")
     make_client(sandbox.url, settings).send(message())
     assert control.outbox()[0]["extra"]["contact"] == "224622000001"
     with pytest.raises(PermanentError) as raised:
@@ -205,7 +205,7 @@ def test_given_the_default_get_only_server_then_a_post_renewal_is_refused_and_a_
 ):
     control.configure("passeinfo", renew_response_keys=["api_key"])
     with pytest.raises(PermanentError) as raised:  # POST is not served by default (models.py renews with GET)
-        make_client(sandbox.url, PasseInfoSettings(read_timeout=0.5, renew_method="POST")).renew_api_key()
+        make_client(sandbox.url, PasseInfoSettings(read_timeout=3.0, renew_method="POST")).renew_api_key()
     assert raised.value.reason is Reason.REJECTED and raw_status_of(raised.value) == "404"
     assert control.state("passeinfo")["renewals"] == 0
     new_key = make_client(sandbox.url).renew_api_key()

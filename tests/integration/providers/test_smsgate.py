@@ -27,7 +27,7 @@ from tamtam.providers.smsgate import (
     verify_webhook_signature,
 )
 
-FAST = SmsGateSettings(connect_timeout=1.0, read_timeout=0.5)
+FAST = SmsGateSettings(connect_timeout=1.0, read_timeout=3.0)
 SIGNING_KEY = "sandbox-signing-key"
 
 
@@ -154,7 +154,7 @@ def test_given_real_refusals_of_the_simulator_then_their_reason_codes(sandbox: S
 
 
 def test_given_skip_phone_validation_then_an_unvalidated_number_is_taken(sandbox: SandboxServer, control):
-    settings = SmsGateSettings(read_timeout=0.5, skip_phone_validation=True)
+    settings = SmsGateSettings(read_timeout=3.0, skip_phone_validation=True)
     basic_client(sandbox.url, settings).send(message(to="+22412345678"))
     assert control.outbox()[0]["to"] == "+22412345678"
 
