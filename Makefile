@@ -20,7 +20,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv test test-unit test-integration test-e2e run tenant clean
+.PHONY: help venv test test-unit test-integration test-e2e run tenant openapi clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ run: $(STAMP) ## start the whole gateway locally (moto, provider sandbox, API on
 tenant: $(STAMP) ## create a tenant and print its API key once: make tenant NAME=acme [AWS=1 ENV=dev]
 	@test -n "$(NAME)" || { echo "usage: make tenant NAME=acme"; exit 2; }
 	$(PY) -m local.tenant --name "$(NAME)" $(if $(AWS),--aws --env "$(ENV)",)
+
+openapi: $(STAMP) ## write functions/api/openapi.json from the routes and models (the api function serves it)
+	$(PY) -m local.openapi
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) .tools .aws-sam .build .pytest_cache .local-stack

@@ -1,5 +1,5 @@
-# The one table: pk/sk, gsi1 (status sweeps, open batches), gsi2 (messages of a batch), TTL on
-# expires_at. Its change stream (new and old images) feeds the lifecycle function: status events,
+# The one table: pk/sk, gsi1 (status sweeps, open batches), gsi2 (messages of a batch), gsi3 (a
+# tenant's messages by creation time: message search), TTL on expires_at. Its change stream (new and old images) feeds the lifecycle function: status events,
 # batch counters and failure counts are derived from the writes themselves (docs/lifecycle.md).
 resource "aws_dynamodb_table" "this" {
   name                        = local.prefix
@@ -40,6 +40,16 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "gsi3pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "gsi3sk"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "gsi1"
     hash_key        = "gsi1pk"
@@ -52,6 +62,16 @@ resource "aws_dynamodb_table" "this" {
     hash_key        = "gsi2pk"
     range_key       = "gsi2sk"
     projection_type = "ALL"
+  }
+
+  # Message search (docs/architecture.md): keys and projected attributes are set when a message
+  # record is created and never change, so a status transition does not write this index.
+  global_secondary_index {
+    name               = "gsi3"
+    hash_key           = "gsi3pk"
+    range_key          = "gsi3sk"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["to", "batch_id"]
   }
 
   ttl {

@@ -4,25 +4,20 @@ DELETE /v1/batches/{id}. Thin: each one call into tamtam.bulk."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from api_batches_models import (
     REJECTED_SHOWN,
     BatchCancelled,
     BatchMessage,
     BatchMessagesPage,
+    BatchMessagesQuery,
     BatchView,
     BulkAccepted,
     BulkSendIn,
     GroupView,
     RejectedRecipient,
-    Status,
 )
-from api_context import tenant_id
-from api_models import ErrorBody
+from api_router import Call, operation
 from tamtam import aws
 from tamtam.bulk.cancel import cancel_batch
 from tamtam.bulk.intake import BulkRequest, accept_bulk
@@ -33,37 +28,53 @@ from tamtam.settings import get_settings
 from tamtam.store import batches
 from tamtam.store.batches import BatchItem
 
-router = Router()
-
-_ERROR = {"application/json": {"schema": ErrorBody.model_json_schema()}}
-_ERRORS = {400: {"description": "malformed request", "content": _ERROR},
-           401: {"description": "missing or unknown API key"},
-           422: {"description": "invalid field", "content": _ERROR}}
 _CANCEL_BUDGET_SECONDS = 10.0
+BATCH_ID = "bat_01JD3ZB0K7M2Q4S6U8W0Y2A4C6"
+BULK_EXAMPLE = {"to": ["+224622000001", "+224622000002", "622000003"], "text": "Our shop opens at 9 tomorrow.",
+                "sender": "ACME"}
+BULK_ACCEPTED_EXAMPLE = {"batch_id": BATCH_ID, "accepted": 3, "duplicates": 0, "rejected": [], "rejected_count": 0}
+BATCH_EXAMPLE = {
+    "id": BATCH_ID, "kind": "list", "state": "processing", "total": 3, "requested": 3, "duplicates": 0, "rejected": 0,
+    "counts": {"queued": 1, "sent": 1, "delivered": 1}, "done": 2, "progress": 0.6667, "sender": "ACME",
+    "provider": None, "channel": "sms", "group": None, "schedule_at": None, "created_at": "2026-05-01T09:00:00.120Z",
+    "cancelled_at": None, "finished_at": None,
+}
+PAGE_EXAMPLE = {"items": [{"id": "msg_01JD3ZB0K9A1C3E5G7J9L1N3Q5", "to": "+224622000001", "status": "delivered",
+                           "provider": "passeinfo", "reason": None, "segments": 1, "provider_message_id": "8842118",
+                           "updated_at": "2026-05-01T09:00:04.870Z"}],
+                "cursor": None}
 
 
 def _table():  # noqa: ANN202
     return aws.table(get_settings().table_name)
 
 
-def _owned(batch_id: str) -> BatchItem:
+def _owned(batch_id: str, tenant_id: str) -> BatchItem:
     batch = batches.get_batch(_table(), batch_id, consistent=False)
-    if batch is None or batch.tenant_id != tenant_id():
+    if batch is None or batch.tenant_id != tenant_id:
         raise NotFound("no such batch", field="id")
     return batch
 
 
-@router.post("/v1/messages/bulk", status_code=202, summary="Send to many recipients, or to a provider group",
-             responses={**_ERRORS, 202: {"description": "accepted"}, 503: {"description": "not queued; nothing sent"}},
-             tags=["batches"])
-def send_bulk(body: BulkSendIn) -> BulkAccepted:
+@operation(
+    "POST", "/v1/messages/bulk", summary="Send to many recipients, or to a provider group", tag="batches", status=202,
+    body=BulkSendIn, answer=BulkAccepted, idempotency_key=True, example=BULK_EXAMPLE,
+    answer_example=BULK_ACCEPTED_EXAMPLE,
+    description="One text to up to 10,000 numbers (`to`), a template with per-recipient `vars` (`recipients`), or a "
+    "provider-side group (`group`). Invalid numbers are listed in `rejected`, never fatal to the request.",
+    errors={422: ("invalid_recipients", "no_valid_recipient", "missing_variable", "unknown_provider", "text_empty",
+                  "text_too_long", "channel_unavailable", "invalid_schedule"),
+            503: ("queue_unavailable", "table_unavailable")},
+)
+def send_bulk(call: Call) -> BulkAccepted:
+    body: BulkSendIn = call.body
     request = BulkRequest(
         text=body.text, to=body.to,
         recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
         group_provider=body.group.provider if body.group else None, group_id=body.group.group_id if body.group else None,
         sender=body.sender, provider=body.provider, channel=body.channel, schedule_at=parse_schedule(body.schedule_at),
     )
-    result = accept_bulk(request, tenant_id(), table=_table(), sqs=aws.client("sqs"))
+    result = accept_bulk(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"))
     return BulkAccepted(
         batch_id=result.batch_id, accepted=result.accepted, duplicates=result.duplicates,
         rejected=[RejectedRecipient(index=r.index, to=r.to, code=r.code) for r in result.rejected[:REJECTED_SHOWN]],  # type: ignore[arg-type]
@@ -83,29 +94,28 @@ def _view(batch: BatchItem) -> BatchView:
     )
 
 
-@router.get("/v1/batches/<batch_id>", summary="A batch: counts per status, progress, state", tags=["batches"],
-            responses={404: {"description": "unknown batch"}})
-def get_batch(batch_id: Annotated[str, Path(max_length=64)]) -> BatchView:
-    return _view(_owned(batch_id))
+@operation("GET", "/v1/batches/{batch_id}", summary="A batch: counts per status, progress, state", tag="batches",
+           answer=BatchView, answer_example=BATCH_EXAMPLE, errors={404: ("not_found",)})
+def get_batch(call: Call) -> BatchView:
+    return _view(_owned(call.params["batch_id"], call.tenant_id))
 
 
-@router.get("/v1/batches/<batch_id>/messages", summary="The messages of a batch, by status, a page at a time",
-            tags=["batches"], responses={404: {"description": "unknown batch"}, 422: {"description": "invalid cursor"}})
-def list_batch_messages(
-    batch_id: Annotated[str, Path(max_length=64)],
-    status: Annotated[Status | None, Query(description="only the messages in this status")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=2048, description="from the previous page")] = None,
-) -> BatchMessagesPage:
-    batch = _owned(batch_id)
-    items, next_cursor = batches.list_messages(_table(), batch.id, status=status, limit=limit, cursor=cursor)
+@operation("GET", "/v1/batches/{batch_id}/messages", summary="The messages of a batch, by status, a page at a time",
+           tag="batches", query=BatchMessagesQuery, answer=BatchMessagesPage, answer_example=PAGE_EXAMPLE,
+           errors={404: ("not_found",), 422: ("invalid_cursor",)})
+def list_batch_messages(call: Call) -> BatchMessagesPage:
+    query: BatchMessagesQuery = call.query
+    batch = _owned(call.params["batch_id"], call.tenant_id)
+    items, next_cursor = batches.list_messages(_table(), batch.id, status=query.status, limit=query.limit,
+                                               cursor=query.cursor)
     return BatchMessagesPage(items=[BatchMessage.model_validate(m.model_dump()) for m in items], cursor=next_cursor)
 
 
-@router.delete("/v1/batches/<batch_id>", summary="Cancel what the batch has not sent yet", tags=["batches"],
-               responses={404: {"description": "unknown batch"}, 409: {"description": "not_cancellable: nothing left to cancel", "content": _ERROR}})
-def delete_batch(batch_id: Annotated[str, Path(max_length=64)]) -> BatchCancelled:
+@operation("DELETE", "/v1/batches/{batch_id}", summary="Cancel what the batch has not sent yet", tag="batches",
+           answer=BatchCancelled, answer_example={"id": BATCH_ID, "cancelled": 1, "continuing": False, "state": "cancelled"},
+           errors={404: ("not_found",), 409: ("not_cancellable",)})
+def delete_batch(call: Call) -> BatchCancelled:
     deadline = time.monotonic() + _CANCEL_BUDGET_SECONDS
-    result = cancel_batch(_table(), aws.client("sqs"), batch_id, tenant_id(), deadline=deadline)
+    result = cancel_batch(_table(), aws.client("sqs"), call.params["batch_id"], call.tenant_id, deadline=deadline)
     return BatchCancelled(id=result.batch.id, cancelled=result.cancelled, continuing=result.continuing,
                           state="cancelling" if result.continuing else "cancelled")

@@ -1,4 +1,4 @@
-"""Bodies of the bulk and batch routes (pydantic: the OpenAPI document comes from them).
+"""Bodies and queries of the bulk and batch routes (pydantic: the OpenAPI document comes from them).
 
 Recipients are plain strings here: the numbers are normalised, deduplicated and refused one by
 one by tamtam.bulk (an invalid number is reported, never fatal to the request)."""
@@ -9,10 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api_models import _provider
+from api_models import Status, _provider
 from tamtam.bulk.intake import MAX_RECIPIENTS
 
-Status = Literal["queued", "scheduled", "sending", "sent", "delivered", "failed", "expired", "cancelled", "unconfirmed"]
 REJECTED_SHOWN = 1000
 
 
@@ -89,6 +88,12 @@ class BatchView(BaseModel):
     created_at: str
     cancelled_at: str | None
     finished_at: str | None
+
+
+class BatchMessagesQuery(BaseModel):
+    status: Status | None = Field(None, description="only the messages in this status")
+    limit: int = Field(100, ge=1, le=1000, description="messages per page")
+    cursor: str | None = Field(None, max_length=2048, description="from the previous page")
 
 
 class BatchMessage(BaseModel):

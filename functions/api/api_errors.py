@@ -1,77 +1,82 @@
 """Every API error leaves in one shape, `{"error": {"code", "message", "field"}}`, mapped here
-once for the whole resolver."""
+once for the whole function: pydantic's validation errors, the domain's TamtamErrors (with
+their own status and code), and anything unexpected (500, logged, never its text)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
+from api_router import Answer, MethodNotAllowed
 from tamtam.errors import TamtamError, error_body
 from tamtam.observability import logger
+from tamtam.otp.errors import CodeRejected, RateLimited
 
-# pydantic error types -> stable codes
+# pydantic error types -> stable codes (anything else: invalid_value)
 _CODES = {
     "missing": "missing_field",
     "extra_forbidden": "unknown_field",
     "json_invalid": "invalid_json",
+    "model_type": "invalid_json",
+    "model_attributes_type": "invalid_json",
+    "dict_type": "invalid_json",
     "string_too_short": "too_short",
     "string_too_long": "too_long",
     "literal_error": "invalid_value",
     "string_type": "invalid_type",
-    "model_attributes_type": "invalid_json",
-    "dict_type": "invalid_json",
+    "int_type": "invalid_type",
+    "int_parsing": "invalid_type",
+    "float_type": "invalid_type",
+    "float_parsing": "invalid_type",
+    "bool_type": "invalid_type",
+    "bool_parsing": "invalid_type",
+    "list_type": "invalid_type",
 }
 _CUSTOM = {"invalid_phone", "unknown_provider"}
+# 400: the body is not a JSON object at all; every other validation error is 422.
+MALFORMED = ("invalid_json", "invalid_encoding", "invalid_body")
+VALIDATION_CODES = ("missing_field", "unknown_field", "too_short", "too_long", "invalid_value", "invalid_type")
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=error_body(code, message, field),
-        headers=headers,
-    )
+def error_answer(status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status=status, body=error_body(code, message, field), headers=headers or {})
 
 
 def _field(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    return ".".join(str(p) for p in loc) or None
 
 
-def _from_validation(exc: RequestValidationError) -> Response:
-    errors = exc.errors()
+def from_validation(exc: ValidationError) -> Answer:
+    errors = exc.errors(include_url=False)
     first = errors[0] if errors else {"type": "invalid_value", "loc": (), "msg": "invalid request"}
     kind = str(first.get("type", ""))
     code = kind if kind in _CUSTOM else _CODES.get(kind, "invalid_value")
-    status = 400 if code == "invalid_json" else 422
     field = _field(tuple(first.get("loc", ())))
     message = str(first.get("msg", "invalid request"))
+    if kind == "json_invalid":
+        return error_answer(400, code, f"the body is not valid JSON ({message})", None)
     if code == "invalid_json":
-        message, field = "the body is not a JSON object", None
-    elif code == "unknown_field":
+        return error_answer(400, code, "the body is not a JSON object", None)
+    if code == "unknown_field":
         message = f"unknown field {field!r}"
     elif code == "missing_field":
         message = f"{field!r} is required"
-    return error_response(status, code, message, field)
+    return error_answer(422, code, message, field)
 
 
-def register(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(RequestValidationError)
-    def _validation(exc: RequestValidationError) -> Response:
-        return _from_validation(exc)
-
-    @app.exception_handler(TamtamError)
-    def _domain(exc: TamtamError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.field)
-
-    @app.not_found
-    def _not_found(exc: NotFoundError) -> Response:
-        return error_response(404, "route_not_found", "no such route")
-
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error", "internal error; nothing was sent twice, retry later")
+def to_answer(exc: Exception) -> Answer:
+    if isinstance(exc, ValidationError):
+        return from_validation(exc)
+    if isinstance(exc, RateLimited):
+        return error_answer(exc.status, exc.code, exc.message, exc.field, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, CodeRejected):
+        body = {"status": "rejected", "attempts_left": exc.attempts_left, **error_body(exc.code, exc.message, exc.field)}
+        return Answer(status=exc.status, body=body)
+    if isinstance(exc, MethodNotAllowed):
+        return error_answer(exc.status, exc.code, exc.message, None, headers={"Allow": ", ".join(exc.allowed)})
+    if isinstance(exc, TamtamError):
+        return error_answer(exc.status, exc.code, exc.message, exc.field)
+    logger.exception("unhandled error")
+    return error_answer(500, "internal_error", "internal error; nothing was sent twice, retry later")

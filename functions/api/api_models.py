@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from tamtam.phone import InvalidPhoneNumber, to_e164
@@ -49,6 +49,19 @@ class SendMessageIn(BaseModel):
         None, max_length=40, json_schema_extra={"format": "date-time"},
         description="send later: ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
     )
+
+
+Status = Literal["queued", "scheduled", "sending", "sent", "delivered", "failed", "expired", "cancelled", "unconfirmed"]
+
+
+class MessageSearchQuery(BaseModel):
+    status: Status | None = Field(None, description="only messages in this status")
+    to: PhoneNumber | None = Field(None, description="only messages to this number")
+    batch_id: str | None = Field(None, min_length=1, max_length=64, description="only messages of this batch")
+    since: AwareDatetime | None = Field(None, description="created at or after this moment (ISO 8601 with an offset)")
+    until: AwareDatetime | None = Field(None, description="created before this moment (ISO 8601 with an offset)")
+    limit: int = Field(50, ge=1, le=100, description="messages per page, at most")
+    cursor: str | None = Field(None, max_length=2048, description="`cursor` of the previous page")
 
 
 class MessageAccepted(BaseModel):
@@ -106,6 +119,38 @@ class MessageView(BaseModel):
         if isinstance(data, dict) and "final" not in data:
             data = {**data, "final": is_final(data["status"], data.get("reason"))}
         return data
+
+
+class MessageSummary(BaseModel):
+    """A message in a listing (GET /v1/messages/{id} has its history and attempts)."""
+
+    id: str
+    status: str
+    final: bool = Field(description="the status will not change any more (see MessageView)")
+    to: str
+    channel: str
+    provider: str
+    segments: int
+    reason: str | None
+    batch_id: str | None = None
+    provider_message_id: str | None
+    created_at: str
+    updated_at: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "final" not in data:
+            data = {**data, "final": is_final(data["status"], data.get("reason"))}
+        return data
+
+
+class MessagesPage(BaseModel):
+    items: list[MessageSummary] = Field(description="newest first")
+    cursor: str | None = Field(
+        description="pass it back for the next page; null when there is nothing more. A page can come out short, "
+        "even empty, with a cursor: a call reads a bounded slice of the index"
+    )
 
 
 class ErrorDetail(BaseModel):

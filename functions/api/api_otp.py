@@ -1,38 +1,23 @@
 """/v1/otp routes: send a one-time code, verify it, resend it. Thin: each one call into
-tamtam.otp.logic. The two answers that carry more than the one error shape (Retry-After on a
-limit, attempts_left on a wrong code) are mapped here."""
+tamtam.otp.logic. (A wrong code's `attempts_left` and a limit's Retry-After are mapped with
+every other error, in api_errors.)"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel
-
-from api_context import tenant_id
-from api_errors import error_response
-from api_models import ErrorBody
 from api_otp_models import OtpAccepted, OtpRejected, OtpSendIn, OtpVerified, OtpVerifyIn
+from api_router import Call, operation
 from tamtam import aws, clock
 from tamtam.otp import keys
-from tamtam.otp.errors import CodeRejected, RateLimited
 from tamtam.otp.logic import OtpRequest, resend_otp, send_otp, verify_otp
 from tamtam.otp.model import OtpItem
 from tamtam.settings import get_settings
 
-router = Router()
-
-OtpId = Annotated[str, Path(max_length=64)]
-
-
-def _doc(description: str, schema: type[BaseModel] = ErrorBody) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema.model_json_schema()}}}
-
-
-_COMMON = {401: {"description": "missing or unknown API key"}, 404: _doc("unknown code (or another account's)")}
-_CLOSED = {409: _doc("already used"), 410: _doc("expired"), 429: _doc("no attempt left (otp_locked) or a limit (Retry-After)")}
+OTP_ID = "otp_01JD3ZD2F4H6K8M0P2R4T6V8X0"
+ACCEPTED_EXAMPLE = {"id": OTP_ID, "to": "+224622000001", "channel": "sms", "expires_at": "2026-05-01T09:05:00Z",
+                    "status": "pending"}
+_CLOSED = {404: ("not_found",), 409: ("otp_already_used",), 410: ("otp_expired",)}
 
 
 def _table() -> Any:
@@ -43,44 +28,45 @@ def _accepted(otp: OtpItem) -> OtpAccepted:
     return OtpAccepted(id=otp.id, to=otp.to, channel=otp.channel, expires_at=clock.iso(otp.expires_at))
 
 
-@router.exception_handler(RateLimited)
-def _rate_limited(exc: RateLimited) -> Response:
-    return error_response(exc.status, exc.code, exc.message, exc.field, headers={"Retry-After": str(exc.retry_after)})
-
-
-@router.exception_handler(CodeRejected)
-def _rejected(exc: CodeRejected) -> Response:
-    body = OtpRejected(attempts_left=exc.attempts_left, error={"code": exc.code, "message": exc.message, "field": exc.field})
-    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=body.model_dump())
-
-
-@router.post(
-    "/v1/otp", status_code=202, summary="Send a one-time code", tags=["otp"],
-    responses={202: {"description": "queued"}, 403: _doc("country not enabled for this account"),
-               422: _doc("invalid field (invalid_template: no {{code}})"), 429: _doc("a send limit; see Retry-After"),
-               401: _COMMON[401]},
+@operation(
+    "POST", "/v1/otp", summary="Send a one-time code", tag="otp", status=202, body=OtpSendIn, answer=OtpAccepted,
+    idempotency_key=True, example={"to": "+224622000001", "template": "Your Acme code: {{code}}"},
+    answer_example=ACCEPTED_EXAMPLE,
+    description="Generates a code, stores only its hash, and sends it. Verify it with POST /v1/otp/{otp_id}/verify.",
+    errors={403: ("destination_not_allowed",),
+            422: ("invalid_phone", "unknown_provider", "invalid_template", "channel_unavailable"),
+            429: ("otp_phone_limit", "otp_tenant_limit", "otp_cooldown", "rate_limited"),
+            503: ("otp_unavailable", "queue_unavailable", "table_unavailable")},
 )
-def send_code(body: OtpSendIn) -> OtpAccepted:
+def send_code(call: Call) -> OtpAccepted:
+    body: OtpSendIn = call.body
     request = OtpRequest(
         to=body.to, channel=body.channel, length=body.length, ttl_seconds=body.ttl, template=body.template,
         sender=body.sender, provider=body.provider, locale=body.locale,
     )
-    otp = send_otp(request, tenant_id(), table=_table(), sqs=aws.client("sqs"), kms=aws.client("kms"), pepper=keys.pepper())
+    otp = send_otp(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"), kms=aws.client("kms"),
+                   pepper=keys.pepper())
     return _accepted(otp)
 
 
-@router.post(
-    "/v1/otp/<otp_id>/verify", summary="Check a one-time code", tags=["otp"],
-    responses={**_COMMON, **_CLOSED, 200: {"description": "approved"}, 422: _doc("wrong code", OtpRejected)},
+@operation(
+    "POST", "/v1/otp/{otp_id}/verify", summary="Check a one-time code", tag="otp", body=OtpVerifyIn, answer=OtpVerified,
+    example={"code": "483920"}, answer_example={"id": OTP_ID, "status": "approved"},
+    description="A wrong code answers 422 `code_mismatch` with `attempts_left`; when none is left, 429 `otp_locked`.",
+    errors={**_CLOSED, 422: ("code_mismatch",), 429: ("otp_locked",), 503: ("otp_unavailable",)},
+    error_bodies={422: OtpRejected},
 )
-def verify_code(otp_id: OtpId, body: OtpVerifyIn) -> OtpVerified:
-    otp = verify_otp(otp_id, tenant_id(), body.code, table=_table(), pepper=keys.pepper())
+def verify_code(call: Call) -> OtpVerified:
+    otp = verify_otp(call.params["otp_id"], call.tenant_id, call.body.code, table=_table(), pepper=keys.pepper())
     return OtpVerified(id=otp.id)
 
 
-@router.post(
-    "/v1/otp/<otp_id>/resend", status_code=202, summary="Send the same code again", tags=["otp"],
-    responses={**_COMMON, **_CLOSED, 202: {"description": "queued"}},
+@operation(
+    "POST", "/v1/otp/{otp_id}/resend", summary="Send the same code again", tag="otp", status=202, answer=OtpAccepted,
+    idempotency_key=True, answer_example=ACCEPTED_EXAMPLE,
+    errors={**_CLOSED, 429: ("otp_locked", "otp_cooldown", "otp_phone_limit", "otp_tenant_limit", "rate_limited"),
+            503: ("queue_unavailable", "table_unavailable")},
 )
-def resend_code(otp_id: OtpId) -> OtpAccepted:
-    return _accepted(resend_otp(otp_id, tenant_id(), table=_table(), sqs=aws.client("sqs")))
+def resend_code(call: Call) -> OtpAccepted:
+    return _accepted(resend_otp(call.params["otp_id"], call.tenant_id, table=_table(), sqs=aws.client("sqs")))
+

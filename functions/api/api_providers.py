@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
-from api_context import tenant_id
 from api_providers_models import CapabilitiesView, ProviderBalanceView, ProvidersView, ProviderView
+from api_router import Call, operation
 from tamtam import aws, health
 from tamtam.providers.registry import PROVIDER_NAMES, capabilities
 from tamtam.settings import get_settings
 from tamtam.store import balances
-
-router = Router()
 
 WINDOW_MINUTES = 15
 
@@ -37,15 +33,18 @@ def _view(table: Any, name: str, balance: balances.ProviderBalance | None) -> Pr
     )
 
 
-@router.get(
-    "/v1/providers",
-    summary="Provider health and balances",
-    description="For each provider: circuit breaker state, recent failure rate and last known credit balance.",
-    tags=["providers"],
-    responses={401: {"description": "missing or unknown API key"}},
+@operation(
+    "GET", "/v1/providers", summary="Provider health and balances", tag="providers", answer=ProvidersView,
+    description="For each provider: what it can do, circuit breaker state, recent failure rate and last known "
+    "credit balance. Any tenant may look: nothing here is tenant data.",
+    answer_example={"providers": [{
+        "name": "passeinfo",
+        "capabilities": {"channels": ["sms"], "reports": ["poll"], "refuses_duplicate_ids": False, "list_max": 1000,
+                         "groups": True},
+        "circuit": "closed", "recent_calls": 120, "recent_failures": 1, "failure_rate": 0.0083, "window_minutes": 15,
+        "balance": {"value": 15230.0, "read_at": "2026-05-01T09:00:00Z"}}]},
 )
-def list_providers() -> ProvidersView:
-    tenant_id()  # any authenticated tenant may look; nothing here is tenant data
+def list_providers(call: Call) -> ProvidersView:
     table = aws.table(get_settings().table_name)
     known = balances.get_many(table, PROVIDER_NAMES)
     return ProvidersView(providers=[_view(table, name, known.get(name)) for name in PROVIDER_NAMES])

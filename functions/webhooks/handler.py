@@ -47,7 +47,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
         raise webhooks_smsgate.WebhookRejected(400, "invalid_body", "the body is not valid base64") from exc
 
 
-def smsgate_webhook(event: dict[str, Any]) -> dict[str, Any]:
+def smsgate_webhook(event: dict[str, Any]) -> webhooks_smsgate.WebhookResult:
     body = _raw_body(event)
     client = cast(SmsGateClient, _clients.get(webhooks_smsgate.PROVIDER))
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
@@ -68,7 +68,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if _route(event) != ROUTE:
         return _error(404, "route_not_found", "no such route")
     try:
-        return _answer(200, smsgate_webhook(event))
+        return _answer(200, smsgate_webhook(event).model_dump(exclude_none=True))
     except webhooks_smsgate.WebhookRejected as exc:
         logger.info("webhook refused", extra={"status": exc.status, "code": exc.code})
         return _error(exc.status, exc.code, exc.message, exc.field)

@@ -53,6 +53,14 @@ class WebhookEvent(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class WebhookResult(BaseModel):
+    """The answer to a verified event."""
+
+    event: str
+    message_id: str | None = Field(None, description="our message id; absent when the event was ignored")
+    result: str = Field(description="the status the message moved to, `unchanged`, or `ignored`")
+
+
 def verify(client: SmsGateClient, body: bytes, timestamp: str | None, signature: str | None) -> None:
     """Raise WebhookRejected(401) unless the call is signed with the secret's signing key."""
     key = client.secret.webhook_signing_key
@@ -87,12 +95,12 @@ def our_message_id(table: Any, payload: SmsPayload) -> str:
     return message_id_of(payload.messageId)
 
 
-def handle_event(event: WebhookEvent, *, table: Any) -> dict[str, Any]:
+def handle_event(event: WebhookEvent, *, table: Any) -> WebhookResult:
     """Apply one verified event; answers what happened (always acknowledged)."""
     status = EVENT_STATUS.get(event.event)
     if status is None:
         logger.info("SMSGate webhook event ignored", extra={"event": event.event})
-        return {"event": event.event, "result": "ignored"}
+        return WebhookResult(event=event.event, result="ignored")
     try:
         payload = SmsPayload.model_validate(event.payload)
     except ValidationError as exc:
@@ -114,4 +122,4 @@ def handle_event(event: WebhookEvent, *, table: Any) -> dict[str, Any]:
         "SMSGate webhook applied",
         extra={"event": event.event, "message_id": message_id, "result": result, "webhook_event_id": event.id},
     )
-    return {"event": event.event, "message_id": message_id, "result": result}
+    return WebhookResult(event=event.event, message_id=message_id, result=result)

@@ -2,9 +2,12 @@
 
 For each request: pick the route the way API Gateway walks its resource tree (literal segments
 before `{param}` before `{proxy+}`, an exact method before ANY), run the REQUEST authorizer for
-routes that have one (identity source: one header), then call the function with the REST proxy
-event (payload v1) and turn its proxy response into the HTTP answer. Errors come back as gateway
-responses, rendered from the configured templates like API Gateway renders them.
+routes that have one (identity source: headers, matched without regard to case), then call the
+function with the REST proxy event (payload v1) and turn its proxy response into the HTTP answer.
+Every method goes through this pipeline: `ANY` covers the seven methods API Gateway knows, and any
+other method, like an unknown path, is MISSING_AUTHENTICATION_TOKEN. Errors come back as gateway
+responses, rendered from the configured templates like API Gateway renders them; so do the HTTP
+server's own refusals (a malformed request line, a bad Content-Length, a body over 10 MB).
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.stack.http_body import BodyError, declared_length, linger, read_body
 from local.stack.invoker import ACCOUNT_ID, FunctionError, Invoker
+from local.stack.template import API_METHODS
 
 log = logging.getLogger("local.stack.apigw")
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's request and response payload limit
 INTEGRATION_TIMEOUT = 29.0
+BODY_READ_TIMEOUT = 10.0  # seconds a body read may wait for the client before the connection is dropped
+ANY_METHODS = API_METHODS - {"ANY"}  # what ANY covers: DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT
 
 # Built-in gateway responses: type -> (status, message). Unconfigured types render through
 # DEFAULT_4XX / DEFAULT_5XX when those are configured, else with API Gateway's default body.
@@ -45,6 +53,8 @@ BUILTIN = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "INVALID_API_KEY": (403, "Forbidden"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
     "DEFAULT_5XX": (502, "Internal server error"),
 }
 DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
@@ -259,7 +269,7 @@ class ApiGateway:
     def _route(self, req: _Request) -> tuple[Route, dict[str, str]]:
         candidates = []
         for route in self.routes:
-            if route.method not in (req.method, "ANY"):
+            if route.method != req.method and not (route.method == "ANY" and req.method in ANY_METHODS):
                 continue
             matched = route.match(req.segments)
             if matched:
@@ -443,7 +453,10 @@ class ApiGateway:
         family = "DEFAULT_4XX" if err.status < 500 else "DEFAULT_5XX"
         specific = self.gateway_responses.get(err.response_type)
         fallback = self.gateway_responses.get(family)
-        status = specific.status if specific and specific.status else err.status
+        # A status set on DEFAULT_4XX / DEFAULT_5XX applies to every type of its family that is
+        # not configured itself.
+        configured = specific if specific else fallback
+        status = (configured and configured.status) or err.status
         template = (specific and specific.template) or (fallback and fallback.template) or DEFAULT_TEMPLATE
         headers_cfg = {**(fallback.headers if fallback else {}), **(specific.headers if specific else {})}
         variables: dict[str, Any] = {
@@ -512,26 +525,63 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.client_address[0], *args)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server calls do_<METHOD> and answers a method without one with its own HTML 501:
+        # here every method goes through the gateway (an unknown one is a route not found).
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def handle_expect_100(self) -> bool:
+        # A body that will be refused gets its answer at once instead of "100 Continue".
+        try:
+            refused = (declared_length(self.headers) or 0) > MAX_PAYLOAD
+        except BodyError:
+            refused = True
+        return True if refused else super().handle_expect_100()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, header lines too long, HTTP/2)
+        as a gateway response in JSON, never its HTML page."""
+        self.request_version = self.protocol_version  # a status line even for a garbled request
+        self.close_connection = True
+        req = _Request(method=self.command or "", path="/", segments=[], headers=[], query=[], body=b"",
+                       source_ip=self.client_address[0])
+        err = ApiError("DEFAULT_4XX" if code < 500 else "DEFAULT_5XX", message or HTTPStatus(code).phrase, int(code))
+        self._answer(req, self.api._gateway_response(err, req, None, None))
+        linger(self.connection)  # the rest of the request is not read
+
     def _handle(self) -> None:
-        parts = urlsplit(self.path)
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request target")
+            return
         path = "/" + "/".join(s for s in unquote(parts.path).split("/") if s)
-        length = int(self.headers.get("Content-Length") or 0)
-        too_large = length > MAX_PAYLOAD
-        body = b"" if too_large else self.rfile.read(length)
         req = _Request(
             method=self.command,
             path=path,
             segments=[s for s in path.split("/") if s],
             headers=list(self.headers.items()),
             query=parse_qsl(parts.query, keep_blank_values=True),
-            body=body,
+            body=b"",
             source_ip=self.client_address[0],
         )
-        if too_large:
-            self.close_connection = True  # the body was not read
-            status, headers, payload = self.api._gateway_response(ApiError("REQUEST_TOO_LARGE"), req, None, None)
-        else:
-            status, headers, payload = self.api.handle(req)
+        try:
+            self.connection.settimeout(BODY_READ_TIMEOUT)
+            req.body = read_body(self.rfile, self.headers, MAX_PAYLOAD)
+        except BodyError as exc:
+            self.close_connection = True  # the rest of the body is not read
+            err = ApiError("REQUEST_TOO_LARGE") if exc.status == 413 else ApiError("DEFAULT_4XX", exc.message, exc.status)
+            self._answer(req, self.api._gateway_response(err, req, None, None))
+            linger(self.connection)
+            return
+        finally:
+            self.connection.settimeout(None)
+        self._answer(req, self.api.handle(req))
+
+    def _answer(self, req: _Request, response: tuple[int, list[tuple[str, str]], bytes]) -> None:
+        status, headers, payload = response
         self.send_response(status)
         for k, v in headers:
             if k.lower() not in ("content-length", "connection"):
@@ -543,5 +593,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle

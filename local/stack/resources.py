@@ -340,14 +340,21 @@ def dynamodb_table(clients: Clients, address: str, body: dict[str, Any]) -> Attr
 
 
 def _global_index(address: str, index: dict[str, Any]) -> dict[str, Any]:
-    _take(f"{address} global_secondary_index", index, {"name", "hash_key", "range_key", "projection_type"},
-          {"name", "hash_key", "projection_type"})
-    if index["projection_type"] != "ALL":
-        raise HclError(f"{address}: only projection_type ALL is supported")
+    allowed = {"name", "hash_key", "range_key", "projection_type", "non_key_attributes"}
+    _take(f"{address} global_secondary_index", index, allowed, {"name", "hash_key", "projection_type"})
     schema = [{"AttributeName": index["hash_key"], "KeyType": "HASH"}]
     if "range_key" in index:
         schema.append({"AttributeName": index["range_key"], "KeyType": "RANGE"})
-    return {"IndexName": index["name"], "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
+    return {"IndexName": index["name"], "KeySchema": schema, "Projection": _projection(address, index)}
+
+
+def _projection(address: str, index: dict[str, Any]) -> dict[str, Any]:
+    kind, attributes = index["projection_type"], index.get("non_key_attributes")
+    if kind not in ("ALL", "KEYS_ONLY", "INCLUDE"):
+        raise HclError(f"{address}: projection_type {kind!r} is not a DynamoDB projection")
+    if (kind == "INCLUDE") != bool(attributes):
+        raise HclError(f"{address}: non_key_attributes go with projection_type INCLUDE, and only with it")
+    return {"ProjectionType": kind, **({"NonKeyAttributes": list(attributes)} if attributes else {})}
 
 
 _QUEUE_ATTRIBUTES = {

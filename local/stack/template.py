@@ -20,6 +20,15 @@ import yaml
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<String>"
 _RATE = re.compile(r"rate\((\d+) (second|minute|hour|day)s?\)")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+API_METHODS = frozenset({"ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+# API Gateway's gateway response types (GatewayResponse.responseType in its API reference).
+RESPONSE_TYPES = frozenset({
+    "DEFAULT_4XX", "DEFAULT_5XX", "RESOURCE_NOT_FOUND", "UNAUTHORIZED", "INVALID_API_KEY", "ACCESS_DENIED",
+    "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR", "INVALID_SIGNATURE", "EXPIRED_TOKEN",
+    "MISSING_AUTHENTICATION_TOKEN", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT", "API_CONFIGURATION_ERROR",
+    "UNSUPPORTED_MEDIA_TYPE", "BAD_REQUEST_PARAMETERS", "BAD_REQUEST_BODY", "REQUEST_TOO_LARGE", "THROTTLED",
+    "QUOTA_EXCEEDED", "WAF_FILTERED",
+})
 
 
 class TemplateError(Exception):
@@ -163,8 +172,8 @@ class AuthorizerSpec:
 class GatewayResponseSpec:
     """What API Gateway answers itself (authorizer denial, unknown route, integration failure)."""
 
-    response_type: str  # "UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"
-    status_code: int | None  # None: keep the status API Gateway chose (DEFAULT_4XX/5XX)
+    response_type: str  # one of RESPONSE_TYPES: "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX"...
+    status_code: int | None  # StatusCode; None: keep the status API Gateway chose (DEFAULT_4XX/5XX)
     body_template: str  # the application/json mapping template
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -331,8 +340,11 @@ def _api_event(logical_id: str, name: str, properties: Mapping[str, Any], api: A
         raise TemplateError(f"{logical_id}.{name}: RestApiId must be !Ref {api.logical_id}")
     auth = properties.get("Auth") or {}
     authorizer = auth.get("Authorizer", api.default_authorizer)
+    method = str(properties["Method"]).upper()
+    if method not in API_METHODS:
+        raise TemplateError(f"{logical_id}.{name}: method {method} is not one API Gateway routes")
     return ApiEventSource(
-        name=name, method=str(properties["Method"]).upper(), path=properties["Path"],
+        name=name, method=method, path=properties["Path"],
         authorizer=None if authorizer in (None, "NONE") else authorizer,
         api_key_required=bool(auth.get("ApiKeyRequired", api.api_key_required)),
     )
@@ -375,6 +387,8 @@ def read_api(template: Mapping[str, Any]) -> tuple[ApiDefaults, AuthorizerSpec |
         )
     responses = {}
     for response_type, response in (properties.get("GatewayResponses") or {}).items():
+        if response_type not in RESPONSE_TYPES:
+            raise TemplateError(f"gateway response {response_type} is not an API Gateway response type")
         templates = response.get("ResponseTemplates") or {}
         if "application/json" not in templates:
             raise TemplateError(f"gateway response {response_type} has no application/json template")

@@ -87,7 +87,11 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
     proxy = body["paths"]["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
     assert {"TenantAuthorizer": []} in proxy and {"api_key": []} in proxy
     responses = body["x-amazon-apigateway-gateway-responses"]
-    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert {k: v.get("statusCode") for k, v in responses.items()} == {
+        "UNAUTHORIZED": "401", "ACCESS_DENIED": "403", "INVALID_API_KEY": "403", "MISSING_AUTHENTICATION_TOKEN": "404",
+        "REQUEST_TOO_LARGE": "413", "THROTTLED": "429", "QUOTA_EXCEEDED": "429", "INTEGRATION_TIMEOUT": "504",
+        "DEFAULT_4XX": None, "DEFAULT_5XX": None,
+    }
 
 
 def test_transform_gives_every_function_a_role(transformed: dict) -> None:

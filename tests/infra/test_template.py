@@ -89,14 +89,23 @@ def test_api_uses_the_tenant_authorizer_and_keys_from_it() -> None:
 
 
 @pytest.mark.parametrize(("response_type", "status", "code"), [
-    ("UNAUTHORIZED", 401, "unauthorized"), ("ACCESS_DENIED", 403, "forbidden"),
+    ("UNAUTHORIZED", 401, "unauthorized"), ("ACCESS_DENIED", 403, "forbidden"), ("INVALID_API_KEY", 403, "forbidden"),
+    ("MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found"), ("REQUEST_TOO_LARGE", 413, "payload_too_large"),
+    ("THROTTLED", 429, "rate_limited"), ("QUOTA_EXCEEDED", 429, "rate_limited"), ("INTEGRATION_TIMEOUT", 504, "timeout"),
     ("DEFAULT_4XX", None, "bad_request"), ("DEFAULT_5XX", None, "internal_error"),
 ])
 def test_gateway_responses_render_the_one_error_shape(response_type: str, status: int | None, code: str) -> None:
     response = RESOURCES["Api"]["Properties"]["GatewayResponses"][response_type]
     assert response.get("StatusCode") == status
-    body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"boom"')
-    assert json.loads(body) == {"error": {"code": code, "message": "boom", "field": None}}
+    template = response["ResponseTemplates"]["application/json"]
+    body = json.loads(template.replace("$context.error.messageString", '"boom"'))
+    if response_type == "MISSING_AUTHENTICATION_TOKEN":
+        # API Gateway's message for an unknown route can quote the Authorization header: the
+        # tenant's key would be in a 404 body. This one answer has a fixed message.
+        assert "$context" not in template
+        assert body == {"error": {"code": code, "message": "no route for this method and path", "field": None}}
+    else:
+        assert body == {"error": {"code": code, "message": "boom", "field": None}}
 
 
 def test_api_function_routes() -> None:

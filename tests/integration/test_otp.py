@@ -67,7 +67,8 @@ class Api:
         ev["requestContext"]["authorizer"]["tenant_id"] = tenant or self.tenant
         answer = invoke("api", ev)
         self.answers.append(answer)
-        headers = {k.lower(): v[0] for k, v in (answer.get("multiValueHeaders") or {}).items()}
+        headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+        headers.update({k.lower(): v[0] for k, v in (answer.get("multiValueHeaders") or {}).items()})
         return answer["statusCode"], json.loads(answer["body"]), headers
 
     def send(self, to: str = "+224622000001", **fields: Any) -> tuple[int, dict, dict]:

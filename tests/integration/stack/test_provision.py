@@ -61,10 +61,12 @@ def test_table_has_keys_indexes_ttl_recovery_and_kms(stack: Provisioned, aws) ->
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"gsi1", "gsi2"}
+    assert set(indexes) == {"gsi1", "gsi2", "gsi3"}
     for name, index in indexes.items():
         assert [k["AttributeName"] for k in index["KeySchema"]] == [f"{name}pk", f"{name}sk"]
-        assert index["Projection"]["ProjectionType"] == "ALL"
+    assert {indexes[n]["Projection"]["ProjectionType"] for n in ("gsi1", "gsi2")} == {"ALL"}
+    # message search: only attributes that never change after creation (no write on a transition)
+    assert indexes["gsi3"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["to", "batch_id"]}
     ttl = dynamodb.describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     backups = dynamodb.describe_continuous_backups(TableName=stack.table_name)["ContinuousBackupsDescription"]

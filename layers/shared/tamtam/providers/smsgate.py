@@ -167,7 +167,8 @@ def verify_webhook_signature(
     except (TypeError, ValueError):
         return False
     expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-    return skew <= max_skew and hmac.compare_digest(expected, signature or "")
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a header can carry.
+    return skew <= max_skew and hmac.compare_digest(expected.encode(), (signature or "").encode("utf-8", "surrogateescape"))
 
 
 def _error_text(response: requests.Response) -> str:

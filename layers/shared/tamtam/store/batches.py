@@ -15,9 +15,6 @@ once, by the write that completes it. An open batch is in gsi1 under `BATCHES#op
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import time
 from collections.abc import Mapping
@@ -27,10 +24,11 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from tamtam import clock
-from tamtam.errors import InvalidRequest, ServiceUnavailable
+from tamtam.errors import ServiceUnavailable
 from tamtam.observability import logger
 from tamtam.settings import get_settings
 from tamtam.status import Status
+from tamtam.store import cursors
 from tamtam.store.message_item import MessageItem
 
 DONE = frozenset(
@@ -277,22 +275,10 @@ def get_many(table: Any, keys: list[dict[str, str]], projection: str, names: dic
 _CURSOR_KEYS = {"pk", "sk", "gsi2pk", "gsi2sk"}
 
 
-def encode_cursor(key: Mapping[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(dict(key), separators=(",", ":")).encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str, batch_id: str, status: str | None) -> dict[str, str]:
-    invalid = InvalidRequest("the cursor is not one this listing returned", field="cursor", code="invalid_cursor")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise invalid from None
-    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS or not all(isinstance(v, str) for v in key.values()):
-        raise invalid
+    key = cursors.decode(cursor, _CURSOR_KEYS)
     if key["gsi2pk"] != batch_index_pk(batch_id) or (status and not key["gsi2sk"].startswith(f"{status}#")):
-        raise invalid
+        raise cursors.invalid()
     return key
 
 
@@ -311,5 +297,5 @@ def list_messages(
         kwargs["ExclusiveStartKey"] = decode_cursor(cursor, batch_id, status)
     answer = table.query(**kwargs)
     items = [MessageItem.from_item(item) for item in answer.get("Items", [])]
-    return items, encode_cursor(answer.get("LastEvaluatedKey"))
+    return items, cursors.encode(answer.get("LastEvaluatedKey"))
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock
 from tamtam.status import Status
-from tamtam.store import batches
+from tamtam.store import batches, search
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
@@ -29,8 +29,9 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 def index_keys(message: MessageItem) -> dict[str, str]:
     """Index attributes of a new record: gsi1 for a swept status (a scheduled message sorts by
-    its due time), gsi2 for a message of a batch (`<status>#<id>`: a batch listed by status)."""
-    keys: dict[str, str] = {}
+    its due time), gsi2 for a message of a batch (`<status>#<id>`: a batch listed by status),
+    gsi3 for every message (the tenant's search, tamtam.store.search: never written again)."""
+    keys: dict[str, str] = search.tenant_index_keys(message)
     status = Status(message.status)
     if status in _SWEPT:
         at = message.schedule_at if status == Status.SCHEDULED and message.schedule_at else message.updated_at
