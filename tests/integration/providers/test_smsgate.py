@@ -272,6 +272,8 @@ def test_given_a_delivered_webhook_then_it_is_signed_over_body_and_timestamp(san
     assert abs(int(call.headers["x-timestamp"]) - time.time()) < 60
     assert verify_webhook_signature(SIGNING_KEY, call.body, call.headers["x-timestamp"], call.headers["x-signature"])
     assert not verify_webhook_signature("other-key", call.body, call.headers["x-timestamp"], call.headers["x-signature"])
+    # a header can carry any Latin-1 text: a signature that is not hex is refused, never an error
+    assert not verify_webhook_signature(SIGNING_KEY, call.body, call.headers["x-timestamp"], "é" * 64)
     signed = basic_client(sandbox.url, webhook_signing_key=SIGNING_KEY)
     assert signed.verify_webhook(call.body, call.headers["x-timestamp"], call.headers["x-signature"])
     body = call.json()
