@@ -5,7 +5,9 @@ of the item before and after the write), a read one read unit per started 4 KB (
 eventually consistent; a Query or Scan sums the sizes of the items it returns). Each global
 secondary index whose key the item carries costs the same again for the write: a put into the
 index when the key appears, a delete when it goes, both when it changes, one write when only
-the projected attributes (ALL here) change. A transaction costs twice. A conditional write that
+its projected attributes change: any attribute for an ALL index, only the included ones for an
+INCLUDE or KEYS_ONLY index (a write that changes none of them costs the index nothing). A
+transaction costs twice. A conditional write that
 fails still costs the size of the item it checked.
 
 Sizes follow DynamoDB's item size rules on the wire format (`{"S": ...}`, `{"N": ...}`...):
@@ -18,6 +20,7 @@ it returned or sent.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,12 +68,29 @@ def read_units(size: int, consistent: bool) -> float:
 class TableSchema:
     key: tuple[str, ...]  # hash [, range] attribute names
     indexes: tuple[tuple[str, ...], ...] = ()  # each GSI's key attribute names
+    # each GSI's projected non-key attributes; None (or absent): ALL
+    projections: tuple[tuple[str, ...] | None, ...] = ()
+
+    def projection(self, index: int) -> tuple[str, ...] | None:
+        return self.projections[index] if index < len(self.projections) else None
+
+
+ANY_CHANGE = None  # an ALL index: every write of the item rewrites its entry
 
 
 @dataclass
 class _Known:
     size: int
     index_keys: tuple[tuple[str, ...] | None, ...]  # per GSI: its key values, None when absent
+    # per GSI: the projected attributes' values (INCLUDE / KEYS_ONLY), ANY_CHANGE for ALL
+    projected: tuple[tuple[str, ...] | None, ...] = ()
+
+
+def _entry_changed(before: _Known, after: _Known, index: int) -> bool:
+    """Whether a write that keeps an index key rewrites the index entry."""
+    old = before.projected[index] if index < len(before.projected) else ANY_CHANGE
+    new = after.projected[index] if index < len(after.projected) else ANY_CHANGE
+    return old is ANY_CHANGE or new is ANY_CHANGE or old != new
 
 
 @dataclass
@@ -108,11 +128,21 @@ class UnitMeter:
             out.append(tuple(str(next(iter(item[a].values()))) for a in attrs) if present else None)
         return tuple(out)
 
+    def _projected(self, table: str, item: dict[str, Any]) -> tuple[tuple[str, ...] | None, ...]:
+        schema = self._schema(table)
+        if schema is None:
+            return ()
+        out: list[tuple[str, ...] | None] = []
+        for i in range(len(schema.indexes)):
+            attrs = schema.projection(i)
+            out.append(ANY_CHANGE if attrs is None else tuple(repr(item.get(a)) for a in attrs))
+        return tuple(out)
+
     def _remember(self, table: str, item: dict[str, Any]) -> _Known | None:
         key = self._key_of(table, item)
         if key is None:
             return None
-        known = _Known(item_size(item), self._index_keys(table, item))
+        known = _Known(item_size(item), self._index_keys(table, item), self._projected(table, item))
         self._known[key] = known
         return known
 
@@ -132,7 +162,10 @@ class UnitMeter:
             old = before.index_keys[i] if before else None
             new = after.index_keys[i] if after else None
             if old is not None and new is not None:
-                units += write_units(after.size) if old == new else write_units(before.size) + write_units(after.size)
+                if old != new:
+                    units += write_units(before.size) + write_units(after.size)
+                elif _entry_changed(before, after, i):
+                    units += write_units(after.size)
             elif new is not None:
                 units += write_units(after.size)
             elif old is not None:
@@ -164,8 +197,25 @@ class UnitMeter:
             after = self._remember(table, attributes)
         else:  # the new item is unknown: sized like the old one, or like what was sent
             sent = item_size(key) + item_size({k: v for k, v in (request.get("ExpressionAttributeValues") or {}).items()})
-            after = _Known(max(before.size if before else 0, sent), before.index_keys if before else ())
+            after = _Known(max(before.size if before else 0, sent), before.index_keys if before else (),
+                           self._projected_after_update(table, request, before))
         self._write(before, after)
+
+    def _projected_after_update(self, table: str, request: dict[str, Any],
+                                before: _Known | None) -> tuple[tuple[str, ...] | None, ...]:
+        """An update whose new item is not returned: its projected attributes are unchanged
+        unless the update names one of them."""
+        schema = self._schema(table)
+        if schema is None or before is None:
+            return ()
+        named = set((request.get("ExpressionAttributeNames") or {}).values())
+        named |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(request.get("UpdateExpression", ""))))
+        out = list(before.projected)
+        for i in range(len(out)):
+            attrs = schema.projection(i)
+            if attrs is not None and named & set(attrs):
+                out[i] = ("<changed>",)
+        return tuple(out)
 
     def _op_DeleteItem(self, request: dict[str, Any], answer: dict[str, Any], error: str | None) -> None:
         table, key = request["TableName"], request["Key"]

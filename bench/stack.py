@@ -215,11 +215,18 @@ def _flat(item: dict[str, Any]) -> dict[str, Any]:
 def _schema(ddb: Any, table: str) -> TableSchema:
     described = ddb.describe_table(TableName=table)["Table"]
     key = tuple(k["AttributeName"] for k in sorted(described["KeySchema"], key=lambda k: k["KeyType"]))
-    indexes = tuple(
-        tuple(k["AttributeName"] for k in sorted(g["KeySchema"], key=lambda k: k["KeyType"]))
-        for g in described.get("GlobalSecondaryIndexes", [])
-    )
-    return TableSchema(key=key, indexes=indexes)
+    gsis = described.get("GlobalSecondaryIndexes", [])
+    indexes = tuple(tuple(k["AttributeName"] for k in sorted(g["KeySchema"], key=lambda k: k["KeyType"])) for g in gsis)
+    return TableSchema(key=key, indexes=indexes, projections=tuple(_projected(g) for g in gsis))
+
+
+def _projected(gsi: dict[str, Any]) -> tuple[str, ...] | None:
+    """The non-key attributes an index projects; None: ALL."""
+    projection = gsi.get("Projection") or {}
+    kind = projection.get("ProjectionType", "ALL")
+    if kind == "ALL":
+        return None
+    return tuple(projection.get("NonKeyAttributes", [])) if kind == "INCLUDE" else ()
 
 
 @contextlib.contextmanager

@@ -83,3 +83,23 @@ def test_given_a_batch_write_with_unprocessed_items_then_only_the_written_ones_c
     answer = {"UnprocessedItems": {"t": puts[3:]}}
     meter.observe("BatchWriteItem", {"RequestItems": {"t": puts}}, answer, None)
     assert meter.write == 3
+
+
+def test_given_an_include_index_then_only_a_change_of_its_projected_attributes_writes_it():
+    schema = {"t": TableSchema(key=("pk", "sk"), indexes=(("gsi2pk", "gsi2sk"), ("gsi3pk", "gsi3sk")),
+                               projections=(None, ("to",)))}
+    meter = UnitMeter(schema)
+    item = _item(pk="MSG#1", sk="MSG", gsi3pk="TENANT#a", gsi3sk="t#1", to="+1", status="queued")
+    meter.observe("PutItem", {"TableName": "t", "Item": item}, {}, None)
+    assert meter.write == 2  # the table and gsi3
+    sent = _item(pk="MSG#1", sk="MSG", gsi3pk="TENANT#a", gsi3sk="t#1", to="+1", status="sent")
+    request = {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG"), "ReturnValues": "ALL_NEW"}
+    meter.observe("UpdateItem", request, {"Attributes": sent}, None)
+    assert meter.write == 2 + 1  # the status is not projected: the table only
+    unknown = {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG"), "UpdateExpression": "SET #s = :s",
+               "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": _item(**{":s": "delivered"})}
+    meter.observe("UpdateItem", unknown, {}, None)
+    assert meter.write == 3 + 1
+    moved = {**unknown, "ExpressionAttributeNames": {"#s": "to"}}
+    meter.observe("UpdateItem", moved, {}, None)
+    assert meter.write == 4 + 2  # `to` is projected: the table and gsi3
