@@ -64,6 +64,12 @@ MEANINGS = {
     "otp_phone_limit": "too many codes to this number; see Retry-After",
     "otp_tenant_limit": "too many codes from this account; see Retry-After",
     "otp_cooldown": "the code was just sent; see Retry-After",
+    "otp_number_limit": "too many codes to this number from all accounts; see Retry-After",
+    "otp_range_limit": "too many codes to numbers of this range (SMS pumping); see Retry-After",
+    "code_too_short": "the code is shorter than this account allows (6 digits unless set lower)",
+    "send_limit": "this account's messages per minute are used; see Retry-After",
+    "bulk_limit": "this account's bulk recipients per hour are used; see Retry-After",
+    "too_many_recipients": "more recipients than this account's hourly bulk limit; split the batch",
     "rate_limited": "too many requests; see Retry-After",
     "queue_unavailable": "the message could not be queued; nothing was sent",
     "table_unavailable": "the store refused the write; nothing will be sent",
@@ -213,7 +219,9 @@ def _operation(op: Any, refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str
     error_ref = refs[("ErrorBody", "serialization")]
     for status, codes in _codes(op, gateway, authenticated=not op.public).items():
         body = op.error_bodies.get(status)
-        responses[str(status)] = _error_response(status, codes, refs[(body, "serialization")] if body else error_ref)
+        # a status with its own body (a wrong OTP code) still answers the one shape for its other codes
+        schema = {"anyOf": [refs[(body, "serialization")], error_ref]} if body else error_ref
+        responses[str(status)] = _error_response(status, codes, schema)
     doc["responses"] = responses
     if op.public:
         doc["security"] = []

@@ -1,0 +1,1 @@
+"""Contract tests: the API against its OpenAPI document, on the local stack (see conftest.py)."""
