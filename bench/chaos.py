@@ -115,6 +115,9 @@ class Plan:
             # retries of a failing batch can take here (20 retries, pauses up to 5 s: about 90 s,
             # plus the invocations), or a change still in the stream would count twice.
             "SWEEP_QUIET_SECONDS": "150",
+            # The run sends codes to consecutive numbers, exactly what the per-range velocity limit
+            # refuses as SMS pumping (tamtam.otp.limits; a limit across tenants: no tenant setting).
+            "OTP_RANGE_MAX_SENDS": "0",
             **{f"TAMTAM_{p.upper()}_READ_TIMEOUT": "2" for p in ALL_PROVIDERS},
             **{f"TAMTAM_{p.upper()}_CONNECT_TIMEOUT": "1" for p in ALL_PROVIDERS},
         }

@@ -14,6 +14,9 @@ locals {
     {
       fanout = { kind = "fanout", description = "chunks of bulk recipients to expand into messages" }
       ingest = { kind = "ingest", description = "send requests from other services" }
+      # Status callbacks to POST (fed by the lifecycle function; retries come back with a delay).
+      # Its DLQ holds the deliveries that failed for 24 hours: the dlq_messages alarm watches it.
+      callbacks = { kind = "callbacks", description = "status callbacks to POST to the tenants' receivers" }
     },
   )
 }

@@ -3,6 +3,7 @@ resource "aws_sqs_queue" "dlq" {
   for_each = local.queues
 
   name                              = "${local.prefix}-${each.key}-dlq"
+  visibility_timeout_seconds        = var.queue_visibility_timeout_seconds
   message_retention_seconds         = var.dlq_message_retention_seconds
   kms_master_key_id                 = aws_kms_key.this.arn
   kms_data_key_reuse_period_seconds = 300

@@ -14,6 +14,7 @@ locals {
       "queues/urls"                   = jsonencode({ for k, q in local.queues : k => aws_sqs_queue.this[k].url })
       "secrets/arns"                  = jsonencode({ for p in var.provider_names : p => aws_secretsmanager_secret.provider[p].arn })
       "secrets/otp-pepper/arn"        = aws_secretsmanager_secret.otp_pepper.arn
+      "ingest/sources"                = jsonencode(local.ingest_door)
     },
     { for k, q in local.queues : "queues/${k}/url" => aws_sqs_queue.this[k].url },
     { for k, q in local.queues : "queues/${k}/arn" => aws_sqs_queue.this[k].arn },

@@ -55,7 +55,12 @@ MEANINGS = {
     "idempotency_key_reused": "this Idempotency-Key was used for another request",
     "request_in_flight": "the first request with this Idempotency-Key is still running",
     "not_found": "no such resource for this account",
+    "invalid_callback_url": "not an https URL to a public address (checked after DNS resolution)",
+    "callback_secret_missing": "a callback_url needs the account's callback secret: POST /v1/callback-secret",
+    "too_many_endpoints": "an account has at most 20 webhook endpoints",
     "not_cancellable": "already sending or sent; it can no longer be cancelled",
+    "recipient_opted_out": "the number opted out of this account's messages (it replied STOP): DELETE "
+    "/v1/opt-outs/{phone} only if it asked to hear from you again",
     "destination_not_allowed": "the number's country is not enabled for this account",
     "otp_already_used": "this code was already used",
     "otp_expired": "this code has expired",
@@ -74,7 +79,8 @@ MEANINGS = {
     "queue_unavailable": "the message could not be queued; nothing was sent",
     "table_unavailable": "the store refused the write; nothing will be sent",
     "otp_unavailable": "one-time codes are not configured",
-    "invalid_signature": "the webhook signature or timestamp is missing or wrong",
+    "invalid_signature": "the webhook signature or timestamp (SMSGate), or the webhook secret (Message Pro), is "
+    "missing or wrong",
     "internal_error": "internal error; nothing was sent twice, retry later",
     # API Gateway's own answers (template.yaml's gateway responses)
     "unauthorized": "no API key, or an unknown one",
@@ -189,6 +195,8 @@ def _path_parameters(op: Any) -> list[dict[str, Any]]:
 
 
 def _example_id(name: str) -> str:
+    if name == "phone":
+        return "+224622000001"
     prefix = {"message_id": "msg", "batch_id": "bat", "otp_id": "otp"}.get(name, "id")
     return f"{prefix}_01JD3Z9V6Q2W8M4N5P7R9T1V3X"
 
@@ -255,7 +263,8 @@ def _webhook_operation(refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str,
     ]
     return {
         "operationId": "smsgate_webhook", "tags": ["webhooks"],
-        "summary": "SMSGate delivery reports (called by the SMS Gateway for Android app, not by API clients)",
+        "summary": "SMSGate delivery reports and received SMS (called by the SMS Gateway for Android app, not by API "
+        "clients)",
         "description": "Signed by the device with the signing key of the SMSGate secret; no API key.",
         "security": [], "parameters": signature,
         "requestBody": {"required": True, "content": {"application/json": {
@@ -267,13 +276,70 @@ def _webhook_operation(refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str,
     }
 
 
+# Message Pro's inbound webhook body (functions/webhooks/webhooks_messagepro.py): Zender's form fields.
+MESSAGEPRO_FORM = {
+    "type": "object", "required": ["secret", "type"],
+    "properties": {
+        "secret": {"type": "string", "description": "the webhook's secret, as set in the Message Pro dashboard and in "
+                   "the messagepro provider secret's `webhook_secret`"},
+        "type": {"type": "string", "description": "`sms` and `whatsapp` are inbound messages; `ussd` and "
+                 "`notifications` are acknowledged and ignored", "examples": ["sms"]},
+        "data[id]": {"type": "string", "description": "Message Pro's id of the received message"},
+        "data[rid]": {"type": "string", "description": "sms: the device's id of it"},
+        "data[sim]": {"type": "string"}, "data[device]": {"type": "string"},
+        "data[phone]": {"type": "string", "description": "who sent it"},
+        "data[message]": {"type": "string"},
+        "data[wid]": {"type": "string", "description": "whatsapp: the account's own number"},
+        "data[attachment]": {"type": "string", "description": "whatsapp: a file's URL, or 0"},
+        "data[timestamp]": {"type": "string", "description": "Unix seconds"},
+    },
+}
+
+
+def _messagepro_webhook_operation(refs: Mapping[Any, dict[str, Any]],
+                                  gateway: Mapping[str, tuple[int, str]]) -> dict[str, Any]:
+    from webhooks_inbound import InboundResult  # noqa: PLC0415
+
+    codes = _Codes()
+    codes.add(400, ("invalid_body",))
+    codes.add(401, ("invalid_signature",))
+    codes.add(422, ("invalid_value",))
+    for kind in (*GATEWAY_BODY, *GATEWAY_ALL):
+        status, code = gateway[kind]
+        codes.add(status, [code])
+    codes.add(500, ["internal_error"])
+    error_ref = refs[("ErrorBody", "serialization")]
+    responses: dict[str, Any] = {"200": {"description": "The message was stored, was already stored, belongs to no "
+                                         "account, or the webhook kind is not used",
+                                         "content": {"application/json": {
+                                             "schema": refs[(InboundResult, "serialization")],
+                                             "example": {"event": "sms", "inbound_id": "inb_01jd3zf4h6k8m0p2r4t6v8x0z2",
+                                                         "result": "stored", "keyword": "opt_out"}}}}}
+    for status, listed in sorted(codes.by_status.items()):
+        responses[str(status)] = _error_response(status, listed, error_ref)
+    return {
+        "operationId": "messagepro_webhook", "tags": ["webhooks"],
+        "summary": "Message Pro received SMS and WhatsApp chats (called by Message Pro, not by API clients)",
+        "description": "Form-encoded, as Zender posts its webhooks; checked against the webhook secret of the "
+        "messagepro provider secret; no API key.",
+        "security": [],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+            "schema": MESSAGEPRO_FORM,
+            "example": {"secret": "your-webhook-secret", "type": "sms", "data[id]": "1042", "data[rid]": "77",
+                        "data[sim]": "1", "data[device]": "00000000-0000-0000-d57d-f30cb6a89289",
+                        "data[phone]": "+224622000001", "data[message]": "STOP", "data[timestamp]": "1777626004"}}}},
+        "responses": responses,
+    }
+
+
 def build() -> dict[str, Any]:
     operations = _load_api()
     from api_models import ErrorBody  # noqa: PLC0415
+    from webhooks_inbound import InboundResult  # noqa: PLC0415
     from webhooks_smsgate import WebhookEvent, WebhookResult  # noqa: PLC0415
 
     wanted: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization"), (WebhookEvent, "validation"),
-                                                  (WebhookResult, "serialization")]
+                                                  (WebhookResult, "serialization"), (InboundResult, "serialization")]
     for op in operations:
         if op.body is not None:
             wanted.append((op.body, "validation"))
@@ -290,6 +356,7 @@ def build() -> dict[str, Any]:
     for op in sorted(operations, key=lambda o: (o.path, o.method)):
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, gateway)
     paths["/v1/webhooks/smsgate"] = {"post": _webhook_operation(refs, gateway)}
+    paths["/v1/webhooks/messagepro"] = {"post": _messagepro_webhook_operation(refs, gateway)}
 
     return {
         "openapi": "3.1.0",
@@ -307,7 +374,8 @@ def build() -> dict[str, Any]:
                            "stage": {"default": "dev"}}},
         ],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in ("messages", "batches", "otp", "providers", "webhooks")],
+        "tags": [{"name": name} for name in ("messages", "batches", "otp", "inbound", "opt-outs", "providers",
+                                             "webhooks")],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(top["$defs"].items())),

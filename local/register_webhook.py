@@ -1,4 +1,5 @@
-"""Register the gateway's SMSGate delivery webhooks (`sms:sent`, `sms:delivered`, `sms:failed`).
+"""Register the gateway's SMSGate webhooks: delivery reports (`sms:sent`, `sms:delivered`,
+`sms:failed`) and received SMS (`sms:received`: inbound messages and STOP replies).
 
     python -m local.register_webhook --url https://<api>/<stage>/v1/webhooks/smsgate --aws
     python -m local.register_webhook --url http://127.0.0.1:3000/v1/webhooks/smsgate   # make run
@@ -19,7 +20,7 @@ from typing import Any
 
 from local.tenant import REPO_ROOT, local_env
 
-EVENTS = ("sms:sent", "sms:delivered", "sms:failed")
+EVENTS = ("sms:sent", "sms:delivered", "sms:failed", "sms:received")
 
 
 def webhook_id(event: str) -> str:

@@ -41,15 +41,23 @@ def local_env(state_file: Path = STATE_FILE) -> dict[str, str]:
     }
 
 
+def aws_table_env(app: str, environment: str, region: str | None) -> dict[str, str]:
+    """Environment for real AWS: the table name published by infra/ssm.tf."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    name = f"/{app}/{environment}/table/name"
+    return {"TABLE_NAME": session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]}
+
+
 def aws_env(app: str, environment: str, region: str | None, stack: str | None = None) -> dict[str, str]:
     """Environment for real AWS: the table name published by infra/ssm.tf and the usage plan
     id of the application stack (output UsagePlanId)."""
     import boto3
 
     session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
-    name = f"/{app}/{environment}/table/name"
-    table = session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-    return {"TABLE_NAME": table, "_USAGE_PLAN_ID": usage_plan_id(session.client("cloudformation"), stack or f"{app}-{environment}")}
+    plan = usage_plan_id(session.client("cloudformation"), stack or f"{app}-{environment}")
+    return {**aws_table_env(app, environment, region), "_USAGE_PLAN_ID": plan}
 
 
 def usage_plan_id(cloudformation: Any, stack: str) -> str:
@@ -61,16 +69,22 @@ def usage_plan_id(cloudformation: Any, stack: str) -> str:
     return outputs["UsagePlanId"]
 
 
-def create(name: str, env: dict[str, str]) -> Any:
+def use_env(env: dict[str, str]) -> None:
+    """Point this process's tamtam package (boto3 clients, settings) at `env`."""
     os.environ.update({k: v for k, v in env.items() if not k.startswith("_")})
     layer = str(REPO_ROOT / "layers" / "shared")
     if layer not in sys.path:
         sys.path.append(layer)
     from tamtam import aws, settings
-    from tamtam.tenants import create_tenant
 
     aws.reset()
     settings.reset_settings()
+
+
+def create(name: str, env: dict[str, str]) -> Any:
+    use_env(env)
+    from tamtam.tenants import create_tenant
+
     return create_tenant(name=name, usage_plan_id=env.get("_USAGE_PLAN_ID") or None)
 
 
@@ -90,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     api_url = args.api_url or env.get("_API_URL", "")
     tenant = create(args.name, env)
     print(f"tenant  {tenant.tenant_id} ({args.name}) in table {env['TABLE_NAME']}")
-    print(f"API key {tenant.api_key}")
-    print("The key is shown only this once: store it now.")
+    print(f"API key {tenant.api_key}   (key {tenant.key_id}, named default)")
+    print("The key is shown only this once: store it now. More keys, rotation, revocation: make tenant-key.")
     if api_url:
         print(f"\ncurl -s -X POST {api_url.rstrip('/')}/v1/messages -H \"Authorization: Bearer {tenant.api_key}\" \\\n"
               "  -H 'Content-Type: application/json' -d '{\"to\":\"+224622000001\",\"text\":\"Hello from tamtam\"}'")

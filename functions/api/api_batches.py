@@ -23,6 +23,7 @@ from tamtam.bulk.cancel import cancel_batch
 from tamtam.bulk.intake import BulkRequest, accept_bulk
 from tamtam.bulk.progress import progress_of
 from tamtam.bulk.schedule import parse_schedule
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import NotFound
 from tamtam.settings import get_settings
 from tamtam.store import batches
@@ -63,7 +64,9 @@ def _owned(batch_id: str, tenant_id: str) -> BatchItem:
     description="One text to up to 10,000 numbers (`to`), a template with per-recipient `vars` (`recipients`), or a "
     "provider-side group (`group`). Invalid numbers are listed in `rejected`, never fatal to the request.",
     errors={422: ("invalid_recipients", "no_valid_recipient", "missing_variable", "unknown_provider", "text_empty",
-                  "text_too_long", "channel_unavailable", "invalid_schedule"),
+                  "text_too_long", "channel_unavailable", "invalid_schedule", "too_many_recipients",
+                  "invalid_callback_url", "callback_secret_missing"),
+            429: ("bulk_limit",),
             503: ("queue_unavailable", "table_unavailable")},
 )
 def send_bulk(call: Call) -> BulkAccepted:
@@ -73,6 +76,7 @@ def send_bulk(call: Call) -> BulkAccepted:
         recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
         group_provider=body.group.provider if body.group else None, group_id=body.group.group_id if body.group else None,
         sender=body.sender, provider=body.provider, channel=body.channel, schedule_at=parse_schedule(body.schedule_at),
+        reference=body.reference, callback_url=accept_callback_url(_table(), call.tenant_id, body.callback_url),
     )
     result = accept_bulk(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"))
     return BulkAccepted(

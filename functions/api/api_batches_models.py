@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api_models import Status, _provider
+from api_models import CallbackUrl, Reference, Status, _provider
 from tamtam.bulk.intake import MAX_RECIPIENTS
 
 REJECTED_SHOWN = 1000
@@ -48,12 +48,15 @@ class BulkSendIn(BaseModel):
         None, max_length=40, json_schema_extra={"format": "date-time"},
         description="ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
     )
+    callback_url: CallbackUrl = None
+    reference: Reference = None
 
 
 class RejectedRecipient(BaseModel):
     index: int = Field(description="position in `to` or `recipients`")
     to: str
-    code: Literal["invalid_phone", "missing_variable"]
+    code: Literal["invalid_phone", "missing_variable", "recipient_opted_out"] = Field(
+        description="`recipient_opted_out`: the number is on the account's opt-out list (GET /v1/opt-outs/{phone})")
 
 
 class BulkAccepted(BaseModel):

@@ -1,6 +1,7 @@
 """Every API error leaves in one shape, `{"error": {"code", "message", "field"}}`, mapped here
 once for the whole function: pydantic's validation errors, the domain's TamtamErrors (with
-their own status and code), and anything unexpected (500, logged, never its text)."""
+their own status and code), and anything unexpected (500, logged, never its text, counted on
+the `UnhandledErrors` metric)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from api_router import Answer, MethodNotAllowed
-from tamtam.errors import TamtamError, error_body
-from tamtam.observability import logger
-from tamtam.otp.errors import CodeRejected, RateLimited
+from tamtam.errors import RateLimited, TamtamError, error_body
+from tamtam.observability import count_unhandled, logger
+from tamtam.otp.errors import CodeRejected
 
 # pydantic error types -> stable codes (anything else: invalid_value)
 _CODES = {
@@ -79,4 +80,5 @@ def to_answer(exc: Exception) -> Answer:
     if isinstance(exc, TamtamError):
         return error_answer(exc.status, exc.code, exc.message, exc.field)
     logger.exception("unhandled error")
+    count_unhandled("api")  # answered, so Lambda's Errors metric never sees it: infra/alarms.tf watches this one
     return error_answer(500, "internal_error", "internal error; nothing was sent twice, retry later")

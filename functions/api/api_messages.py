@@ -9,6 +9,7 @@ from api_router import Call, operation
 from tamtam import aws
 from tamtam.bulk.cancel import cancel_message
 from tamtam.bulk.schedule import parse_schedule
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import NotFound
 from tamtam.messaging.accept import SendRequest, accept_message
 from tamtam.settings import get_settings
@@ -39,13 +40,16 @@ def _table():  # noqa: ANN202
     answer=MessageAccepted, idempotency_key=True, example=SEND_EXAMPLE, answer_example=ACCEPTED_EXAMPLE,
     description="Queues one SMS or WhatsApp message; its status follows at GET /v1/messages/{message_id}.",
     errors={422: ("invalid_phone", "unknown_provider", "text_empty", "text_too_long", "channel_unavailable",
-                  "invalid_schedule"),
+                  "invalid_schedule", "invalid_callback_url", "callback_secret_missing", "recipient_opted_out"),
+            429: ("send_limit",),
             503: ("queue_unavailable", "table_unavailable")},
 )
 def send_message(call: Call) -> MessageAccepted:
     body: SendMessageIn = call.body
     request = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
-                          schedule_at=parse_schedule(body.schedule_at))
+                          schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
+                          callback_url=accept_callback_url(_table(), call.tenant_id, body.callback_url),
+                          transactional=body.transactional)
     message = accept_message(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"))
     return MessageAccepted(
         id=message.id, status=message.status, to=message.to, provider=message.provider,

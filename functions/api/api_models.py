@@ -34,6 +34,18 @@ PhoneNumber = Annotated[
     AfterValidator(_e164),
 ]
 
+# Status callbacks (README "Status callbacks"); the URL's address is checked by the route
+# (tamtam.callbacks.endpoints.accept_callback_url: 422 `invalid_callback_url`).
+CallbackUrl = Annotated[str | None, Field(
+    min_length=1, max_length=2048, json_schema_extra={"format": "uri"},
+    description="POST each status change of the message(s) here, signed with the account's callback secret "
+    "(POST /v1/callback-secret): https, to a public address", examples=["https://example.com/tamtam/status"],
+)]
+Reference = Annotated[str | None, Field(
+    min_length=1, max_length=128, description="your own reference, returned in every status callback",
+    examples=["order-1042"],
+)]
+
 
 class SendMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +60,12 @@ class SendMessageIn(BaseModel):
     schedule_at: str | None = Field(
         None, max_length=40, json_schema_extra={"format": "date-time"},
         description="send later: ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
+    )
+    callback_url: CallbackUrl = None
+    reference: Reference = None
+    transactional: bool = Field(
+        False, description="a message the person needs whatever they opted out of (an order update, a security "
+        "alert): it reaches a number on the opt-out list unless the account turned that off",
     )
 
 
@@ -110,6 +128,8 @@ class MessageView(BaseModel):
     batch_id: str | None = None
     schedule_at: str | None = None
     group_id: str | None = None
+    reference: str | None = None
+    callback_url: str | None = None
     history: list[StatusChange]
     attempts: list[AttemptView]
 

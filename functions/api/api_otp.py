@@ -9,6 +9,7 @@ from typing import Any
 from api_otp_models import OtpAccepted, OtpRejected, OtpSendIn, OtpVerified, OtpVerifyIn
 from api_router import Call, operation
 from tamtam import aws, clock
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.otp import keys
 from tamtam.otp.logic import OtpRequest, resend_otp, send_otp, verify_otp
 from tamtam.otp.model import OtpItem
@@ -34,15 +35,18 @@ def _accepted(otp: OtpItem) -> OtpAccepted:
     answer_example=ACCEPTED_EXAMPLE,
     description="Generates a code, stores only its hash, and sends it. Verify it with POST /v1/otp/{otp_id}/verify.",
     errors={403: ("destination_not_allowed",),
-            422: ("invalid_phone", "unknown_provider", "invalid_template", "channel_unavailable"),
-            429: ("otp_phone_limit", "otp_tenant_limit", "otp_cooldown", "rate_limited"),
+            422: ("invalid_phone", "unknown_provider", "invalid_template", "channel_unavailable", "code_too_short",
+                  "invalid_callback_url", "callback_secret_missing"),
+            429: ("otp_phone_limit", "otp_number_limit", "otp_range_limit", "otp_tenant_limit", "otp_cooldown",
+                  "rate_limited"),
             503: ("otp_unavailable", "queue_unavailable", "table_unavailable")},
 )
 def send_code(call: Call) -> OtpAccepted:
     body: OtpSendIn = call.body
     request = OtpRequest(
         to=body.to, channel=body.channel, length=body.length, ttl_seconds=body.ttl, template=body.template,
-        sender=body.sender, provider=body.provider, locale=body.locale,
+        sender=body.sender, provider=body.provider, locale=body.locale, reference=body.reference,
+        callback_url=accept_callback_url(_table(), call.tenant_id, body.callback_url),
     )
     otp = send_otp(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"), kms=aws.client("kms"),
                    pepper=keys.pepper())
@@ -64,7 +68,8 @@ def verify_code(call: Call) -> OtpVerified:
 @operation(
     "POST", "/v1/otp/{otp_id}/resend", summary="Send the same code again", tag="otp", status=202, answer=OtpAccepted,
     idempotency_key=True, answer_example=ACCEPTED_EXAMPLE,
-    errors={**_CLOSED, 429: ("otp_locked", "otp_cooldown", "otp_phone_limit", "otp_tenant_limit", "rate_limited"),
+    errors={**_CLOSED, 429: ("otp_locked", "otp_cooldown", "otp_phone_limit", "otp_number_limit", "otp_range_limit",
+                             "otp_tenant_limit", "rate_limited"),
             503: ("queue_unavailable", "table_unavailable")},
 )
 def resend_code(call: Call) -> OtpAccepted:

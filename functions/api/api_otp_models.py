@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api_models import ErrorDetail, PhoneNumber, _provider
+from api_models import CallbackUrl, ErrorDetail, PhoneNumber, Reference, _provider
 
 
 class OtpSendIn(BaseModel):
@@ -26,6 +26,8 @@ class OtpSendIn(BaseModel):
         None, description="pin a provider instead of the route", examples=["smsgate"]
     )
     locale: Literal["fr", "en"] = Field("fr", description="language of the default template")
+    callback_url: CallbackUrl = None
+    reference: Reference = None
 
 
 class OtpAccepted(BaseModel):

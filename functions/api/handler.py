@@ -11,9 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import api_batches  # noqa: F401  (each api_* module registers its routes)
 import api_docs  # noqa: F401
+import api_inbound  # noqa: F401
 import api_messages  # noqa: F401
+import api_opt_outs  # noqa: F401
 import api_otp  # noqa: F401
 import api_providers  # noqa: F401
+import api_webhook_endpoints  # noqa: F401
 from api_errors import to_answer
 from api_idempotency import once
 from api_router import find, parse, render, route_of

@@ -1,7 +1,11 @@
 """REQUEST authorizer: `Authorization: Bearer <tenant key>` -> the tenant id, passed to the API
 as authorizer context, and the tenant's usage-plan key as `usageIdentifierKey` (the API takes
 its API keys from the authorizer: per-tenant throttling). Keys are looked up by their SHA-256;
-the key itself is never logged."""
+a revoked key, or a rotated one past its grace period, is refused. The key's use is recorded at
+most every 15 minutes (tamtam.tenants.record_use). The key itself is never logged.
+
+API Gateway caches each answer per Authorization value for ReauthorizeEvery (template.yaml,
+60 s): the bound on how long a revoked key keeps working."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tamtam import aws
 from tamtam.observability import logger
 from tamtam.settings import get_settings
-from tamtam.tenants import key_owner
+from tamtam.tenants import key_owner, record_use
 
 
 def _bearer(headers: dict[str, str] | None) -> str | None:
@@ -33,10 +37,12 @@ def _api_wide_arn(method_arn: str) -> str:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = _bearer(event.get("headers"))
-    owner = key_owner(aws.table(get_settings().table_name), key) if key else None
-    if owner is None:
-        logger.info("request refused: missing or unknown API key")
+    table = aws.table(get_settings().table_name)
+    owner = key_owner(table, key) if key else None
+    if key is None or owner is None:
+        logger.info("request refused: missing, unknown, revoked or expired API key")
         raise Exception("Unauthorized")  # API Gateway's contract for a 401
+    record_use(table, key, owner)
     answer: dict[str, Any] = {
         "principalId": owner.tenant_id,
         "policyDocument": {

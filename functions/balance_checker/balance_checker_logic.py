@@ -15,6 +15,7 @@ from tamtam.messaging.clients import ClientCache
 from tamtam.observability import logger, metrics
 from tamtam.providers.base import AuthError
 from tamtam.providers.registry import PROVIDER_NAMES
+from tamtam.redact import error_keys
 from tamtam.store import balances
 
 METRIC_NAME = "ProviderBalance"
@@ -72,8 +73,8 @@ def check(providers: list[str], *, table: Any, clients: ClientCache) -> CheckRes
     for provider in providers:
         try:
             balance = read_balance(clients, provider)
-        except Exception:
-            logger.exception("balance not read", extra={"provider": provider})
+        except Exception as exc:  # never with its text or traceback: it may quote the secret or an echo of it
+            logger.error("balance not read", extra={"provider": provider, **error_keys(exc)})
             result.failed.append(provider)
             continue
         if balance is None:

@@ -26,6 +26,7 @@ from tamtam.messaging.reports import REPORTED, apply_report, expire, final_sent
 from tamtam.observability import logger
 from tamtam.providers.base import AuthError, DeliveryReport, ProviderClient, ProviderError, Reason
 from tamtam.providers.registry import POLL, PROVIDER_NAMES, capabilities
+from tamtam.redact import error_keys
 from tamtam.store.message_item import MessageItem
 
 SENT_PK = "STATUS#sent"
@@ -154,8 +155,9 @@ def _clients_for(clients: ClientCache, providers: set[str]) -> dict[str, Provide
     for provider in sorted(providers):
         try:
             built[provider] = clients.get(provider)
-        except Exception:
-            logger.exception("no client for a provider; its messages wait for the next run", extra={"provider": provider})
+        except Exception as exc:  # never with its text or traceback: a secret's error may quote the secret
+            logger.error("no client for a provider; its messages wait for the next run",
+                         extra={"provider": provider, **error_keys(exc)})
     return built
 
 

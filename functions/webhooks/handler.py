@@ -1,29 +1,34 @@
-"""Provider webhooks (API Gateway REST proxy, no API key): SMSGate delivery reports at
-`POST /v1/webhooks/smsgate`, checked against the SMSGate secret's signing key before anything
-is read. Refusals leave in the API's one error shape `{"error": {"code", "message", "field"}}`."""
+"""Provider webhooks (API Gateway REST proxy, no API key): SMSGate delivery reports and received
+SMS at `POST /v1/webhooks/smsgate`, checked against the SMSGate secret's signing key before
+anything is read; Message Pro's received SMS and chats at `POST /v1/webhooks/messagepro`,
+checked against the Message Pro secret's webhook secret. Refusals leave in the API's one error
+shape `{"error": {"code", "message", "field"}}`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import webhooks_messagepro
 import webhooks_smsgate
+from webhooks_inbound import InboundResult
 from tamtam import aws
 from tamtam.errors import error_body
 from tamtam.messaging.clients import ClientCache
-from tamtam.observability import capture_lambda_handler, logger
-from tamtam.providers.smsgate import SmsGateClient
+from tamtam.observability import capture_lambda_handler, count_unhandled, logger
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
+from webhooks_errors import WebhookRejected
 
-# One route: read straight from the proxy event. (Powertools' resolver package would import
+# Two routes: read straight from the proxy event. (Powertools' resolver package would import
 # every resolver it has, a third of this function's cold start.)
 ROUTE = ("POST", "/v1/webhooks/smsgate")
+MESSAGEPRO_ROUTE = ("POST", "/v1/webhooks/messagepro")
 _clients = ClientCache(provider_secret)
 
 
@@ -44,16 +49,24 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise webhooks_smsgate.WebhookRejected(400, "invalid_body", "the body is not valid base64") from exc
+        raise WebhookRejected(400, "invalid_body", "the body is not valid base64") from exc
 
 
 def smsgate_webhook(event: dict[str, Any]) -> webhooks_smsgate.WebhookResult:
     body = _raw_body(event)
-    client = cast(SmsGateClient, _clients.get(webhooks_smsgate.PROVIDER))
+    client = webhooks_smsgate.signing_client(_clients)
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     webhooks_smsgate.verify(client, body, headers.get("x-timestamp"), headers.get("x-signature"))
     parsed = webhooks_smsgate.parse(body)
-    return webhooks_smsgate.handle_event(parsed, table=aws.table(get_settings().table_name))
+    return webhooks_smsgate.handle_event(parsed, table=aws.table(get_settings().table_name),
+                                         bus_client=aws.client("events"))
+
+
+def messagepro_webhook(event: dict[str, Any]) -> InboundResult:
+    fields = webhooks_messagepro.form(_raw_body(event))
+    webhooks_messagepro.verify(webhooks_messagepro.webhook_secret(provider_secret), fields)
+    return webhooks_messagepro.handle(fields, table=aws.table(get_settings().table_name),
+                                      bus_client=aws.client("events"))
 
 
 def _route(event: dict[str, Any]) -> tuple[str, str]:
@@ -65,14 +78,17 @@ def _route(event: dict[str, Any]) -> tuple[str, str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if _route(event) != ROUTE:
+    route = _route(event)
+    if route not in (ROUTE, MESSAGEPRO_ROUTE):
         return _error(404, "route_not_found", "no such route")
     try:
-        return _answer(200, smsgate_webhook(event).model_dump(exclude_none=True))
-    except webhooks_smsgate.WebhookRejected as exc:
+        result = smsgate_webhook(event) if route == ROUTE else messagepro_webhook(event)
+        return _answer(200, result.model_dump(exclude_none=True))
+    except WebhookRejected as exc:
         logger.info("webhook refused", extra={"status": exc.status, "code": exc.code})
         return _error(exc.status, exc.code, exc.message, exc.field)
     except Exception:
         logger.exception("webhook failed")
+        count_unhandled("webhooks")  # answered, so Lambda's Errors metric never sees it (infra/alarms.tf)
         # A 5xx makes the device retry later (with backoff): nothing is lost.
         return _error(500, "internal_error", "internal error; the event will be retried")

@@ -6,32 +6,30 @@ The device POSTs `{"id", "webhookId", "event", "deviceId", "payload"}` signed wi
 sender gave the message: ours, a bulk id without its `msg_` prefix (`message_id_of`), or the id
 of a list request, whose recipient (`recipient`, or the older `phoneNumber`) names the message. Events other than sent/delivered/failed, and messages
 the gateway does not know, are acknowledged and ignored so that the device stops retrying.
+`sms:received` is a message someone sent to the device: an inbound message (webhooks_inbound).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from tamtam import clock
+from tamtam.messaging.clients import ClientCache
 from tamtam.messaging.reports import apply_report
 from tamtam.observability import logger
 from tamtam.providers.base import Reason
 from tamtam.providers.smsgate import SmsGateClient, message_id_of, verify_webhook_signature
+from tamtam.redact import error_keys
 from tamtam.status import Status
 from tamtam.store import lists
+import webhooks_inbound
+from webhooks_errors import WebhookRejected
 
 PROVIDER = "smsgate"
 EVENT_STATUS = {"sms:sent": Status.SENT, "sms:delivered": Status.DELIVERED, "sms:failed": Status.FAILED}
-
-
-class WebhookRejected(Exception):
-    """The call is refused with `status`; nothing was changed."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+RECEIVED = "sms:received"
 
 
 class SmsPayload(BaseModel):
@@ -41,6 +39,20 @@ class SmsPayload(BaseModel):
     recipient: str | None = None
     phoneNumber: str | None = None  # deprecated name of `recipient` (older apps send only this)
     reason: str | None = None
+
+
+class ReceivedPayload(BaseModel):
+    """`sms:received`: `sender` is who wrote (older apps: only `phoneNumber`), `recipient` our
+    device's own number when it knows it, `receivedAt` local time with an offset."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    messageId: str = Field(min_length=1, max_length=64)
+    message: str = Field(max_length=65535)
+    sender: str | None = Field(None, max_length=128)
+    phoneNumber: str | None = Field(None, max_length=128)
+    recipient: str | None = Field(None, max_length=128)
+    receivedAt: AwareDatetime | None = None
 
 
 class WebhookEvent(BaseModel):
@@ -58,7 +70,26 @@ class WebhookResult(BaseModel):
 
     event: str
     message_id: str | None = Field(None, description="our message id; absent when the event was ignored")
-    result: str = Field(description="the status the message moved to, `unchanged`, or `ignored`")
+    result: str = Field(description="the status the message moved to, `unchanged`, or `ignored`; for "
+                        "`sms:received`: `stored`, `duplicate`, `unmatched`")
+    inbound_id: str | None = Field(None, description="`sms:received`: the inbound message's id, when stored")
+    keyword: str | None = Field(None, description="`sms:received`: `opt_out` or `opt_in` when the text was a keyword")
+
+
+class SigningKeyUnavailable(RuntimeError):
+    """The SMSGate secret cannot be read or validated: no call can be checked (an error for the
+    handler's 500 and its alarm; its text names no value)."""
+
+
+def signing_client(clients: ClientCache) -> SmsGateClient:
+    """The SMSGate client whose secret holds the signing key. Any caller reaches this before its
+    signature is checked, so a secret that cannot be read or validated is logged by its error
+    type and field names only, never by its text (which may quote the secret)."""
+    try:
+        return cast(SmsGateClient, clients.get(PROVIDER))
+    except Exception as exc:
+        logger.error("SMSGate webhook not checked: the smsgate secret is not usable", extra=error_keys(exc))
+        raise SigningKeyUnavailable("the smsgate secret is not usable") from None
 
 
 def verify(client: SmsGateClient, body: bytes, timestamp: str | None, signature: str | None) -> None:
@@ -95,8 +126,27 @@ def our_message_id(table: Any, payload: SmsPayload) -> str:
     return message_id_of(payload.messageId)
 
 
-def handle_event(event: WebhookEvent, *, table: Any) -> WebhookResult:
+def received(event: WebhookEvent, *, table: Any, bus_client: Any) -> WebhookResult:
+    """`sms:received`: an inbound message (webhooks_inbound)."""
+    try:
+        payload = ReceivedPayload.model_validate(event.payload)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "payload"
+        raise WebhookRejected(422, "invalid_value", "not an sms:received payload", f"payload.{where}") from exc
+    sender = payload.sender or payload.phoneNumber
+    if not sender:
+        raise WebhookRejected(422, "invalid_value", "payload.sender is required", "payload.sender")
+    moment = payload.receivedAt.timestamp() if payload.receivedAt is not None else None
+    message = webhooks_inbound.Received(provider=PROVIDER, provider_message_id=payload.messageId, sender=sender,
+                                        text=payload.message, to=payload.recipient, received_at=moment)
+    answer = webhooks_inbound.receive(event.event, message, table=table, bus_client=bus_client)
+    return WebhookResult(event=event.event, result=answer.result, inbound_id=answer.inbound_id, keyword=answer.keyword)
+
+
+def handle_event(event: WebhookEvent, *, table: Any, bus_client: Any = None) -> WebhookResult:
     """Apply one verified event; answers what happened (always acknowledged)."""
+    if event.event == RECEIVED:
+        return received(event, table=table, bus_client=bus_client)
     status = EVENT_STATUS.get(event.event)
     if status is None:
         logger.info("SMSGate webhook event ignored", extra={"event": event.event})

@@ -48,6 +48,10 @@ class SandboxControl:
     def state(self, provider: str) -> dict[str, Any]:
         return self._call("GET", f"state/{provider}")
 
+    def inbound(self, provider: str, sender: str, text: str, channel: str = "sms") -> dict[str, Any]:
+        """Someone texts the provider: it calls its webhooks (local.sandbox.inbound)."""
+        return self._call("POST", f"{provider}/inbound", json={"from": sender, "text": text, "channel": channel})
+
     def close(self) -> None:
         self._session.close()
 

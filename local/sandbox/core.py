@@ -9,6 +9,8 @@ Control API (JSON), under `/_sandbox`:
 - `DELETE /_sandbox/faults[/<provider>]`     clear faults
 - `PUT  /_sandbox/config/<provider>`         provider-specific settings (token lifetimes...)
 - `GET  /_sandbox/state/<provider>`          provider-specific state (keys, tokens, messages)
+- `POST /_sandbox/<provider>/inbound`        `{"from", "text"[, "channel"]}`: someone texts the
+                                              provider, which calls its webhooks (local.sandbox.inbound)
 - `GET  /_sandbox/health`
 
 A simulator is a `ProviderSim` subclass registered in `local.sandbox.server`.
@@ -98,6 +100,8 @@ class Fault:
     - "timeout": accept the connection, never answer (for `delay` seconds, default 30), close
     - "slow": wait `delay` seconds, then answer normally
     - "drop": handle the request normally (the message is taken), then close without answering
+    - "echo": answer `status` with the request itself (`echo_response`): a misbehaving proxy or
+      debug handler, or a token endpoint's unexpected answer, repeating the credentials it got
     `times`: how many requests it applies to (None = until cleared).
     `match`: only requests whose path contains this text (None = every request of the provider).
     """
@@ -108,6 +112,24 @@ class Fault:
     times: int | None = None
     match: str | None = None
     reason: str | None = None
+
+
+# Headers every client sends that say nothing about the caller: left out of an echo, so that
+# what it repeats (credentials, body) comes first and fits in the clients' truncated raw texts.
+_TRANSPORT_HEADERS = frozenset(
+    {"host", "connection", "accept", "accept-encoding", "user-agent", "content-length", "content-type"}
+)
+
+
+def echo_response(req: SimRequest, status: int) -> SimResponse:
+    """The request repeated in a JSON error (`echo` fault): the method and path with its query,
+    the caller's own headers, the body; under every key the clients read an error's words from
+    (`message`, `error_description`, `detail`)."""
+    query = "&".join(f"{name}={value}" for name, values in req.query.items() for value in values)
+    headers = " ".join(f"{name}: {value}" for name, value in req.headers.items() if name not in _TRANSPORT_HEADERS)
+    parts = (f"{req.method} {req.path}" + (f"?{query}" if query else ""), headers, req.body.decode("utf-8", "replace"))
+    text = " ".join(part for part in parts if part)
+    return json_response({"error": "request_echo", "message": text, "error_description": text, "detail": text}, status)
 
 
 @dataclass

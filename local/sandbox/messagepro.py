@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "message_max": 0,  # 0: no length limit
     "error_style": "http",  # or "envelope"
     "groups": {"1": ["+224622000201", "+224622000202"]},  # contact group id -> phones
+    # Dashboard webhooks for received SMS and chats: [{"url", "secret", "types": ["sms", "whatsapp"]}]
+    # (POST /_sandbox/messagepro/inbound, local.sandbox.inbound)
+    "webhooks": [],
 }
 
 # Permission each send route checks first (the `get` routes check theirs after their parameters).

@@ -18,7 +18,8 @@ def local_secret(provider: str, sandbox_url: str) -> dict[str, Any]:
             "webhook_signing_key": "sandbox-signing-key",
         },
         "messagepro": {"base_url": f"{base}/messagepro/api", "secret": "sandbox-secret", "device": "sandbox-device",
-                       "gateway": "1", "whatsapp_account": "sandbox-wa-account"},
+                       "gateway": "1", "whatsapp_account": "sandbox-wa-account",
+                       "webhook_secret": "sandbox-webhook-secret"},
         "flowsms": {"base_url": f"{base}/flowsms/campaigns/api/", "username": "sandbox", "password": "sandbox-password",
                     "sender_id": "TAMTAM"},
         "ventis": {

@@ -22,7 +22,10 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.sandbox.core import Fault, Headers, ProviderSim, Sandbox, SimRequest, SimResponse, json_response
+from local.sandbox import inbound
+from local.sandbox.core import (
+    Fault, Headers, ProviderSim, Sandbox, SimRequest, SimResponse, echo_response, json_response,
+)
 
 logger = logging.getLogger("tamtam.sandbox")
 
@@ -35,7 +38,7 @@ SIMULATORS: dict[str, str] = {
     "ventis": "local.sandbox.ventis:VentisSim",
 }
 
-FAULT_MODES = frozenset({"error", "reject", "timeout", "slow", "drop"})
+FAULT_MODES = frozenset({"error", "reject", "timeout", "slow", "drop", "echo"})
 _FAULT_FIELDS = frozenset(f.name for f in fields(Fault))
 IDLE_CONNECTION_TIMEOUT = 60.0  # seconds an idle keep-alive connection stays open
 
@@ -139,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.error_response(fault.status)
         if fault.mode == "reject":
             return sim.reject_response(fault.reason or "rejected")
+        if fault.mode == "echo":
+            return echo_response(req, fault.status)
         if fault.mode == "timeout":
             self.server.stopping.wait(fault.delay)
             return None
@@ -180,6 +185,8 @@ def _control(sandbox: Sandbox, method: str, path: str, query: dict[str, list[str
     resource, provider = (parts + [None, None])[:2]
     try:
         data = json.loads(body) if body else {}
+        if method == "POST" and len(parts) == 2 and parts[1] == "inbound":  # /_sandbox/<provider>/inbound
+            return inbound.deliver(sandbox, parts[0], data)
         if resource == "health" and method == "GET":
             return json_response({"status": "ok", "providers": sorted(sandbox.sims)})
         if resource == "outbox" and provider is None:

@@ -138,6 +138,28 @@ class WebhookDispatcher:
                 with self._lock:
                     self._deliveries.append(delivery)
 
+    def received_event(self, sender: str, text: str, at: float, sim_number: int = 1) -> list[dict[str, Any]]:
+        """Queue an `sms:received` event (someone texted the device) for every matching webhook,
+        as the app does: payload `messageId` (the device's own id of the SMS), `message`,
+        `sender` and the deprecated `phoneNumber` (who wrote), `recipient` (the device's own
+        number: unknown to the sandbox device), `simNumber`, `receivedAt` (local time with an
+        offset). The envelopes queued, or [] when no webhook takes the event."""
+        device = str(self.sim.settings["device_id"])
+        hooks = [w for w in self.sim.webhooks.values() if w["event"] == "sms:received" and w.get("deviceId") in (None, device)]
+        payload = {"messageId": uuid.uuid4().hex[:16], "message": text, "sender": sender, "recipient": None,
+                   "phoneNumber": sender, "simNumber": sim_number, "receivedAt": _local_time(at)}
+        envelopes = []
+        for webhook in hooks:
+            envelope = {"id": uuid.uuid4().hex, "webhookId": webhook["id"], "event": "sms:received", "deviceId": device,
+                        "payload": payload}
+            with self._lock:
+                self._deliveries.append(_Delivery(webhook["id"], webhook["url"], "sms:received",
+                                                  json.dumps(envelope).encode()))
+            envelopes.append(envelope)
+        if envelopes:
+            self.ensure_running()
+        return envelopes
+
     @staticmethod
     def _payload(message: dict[str, Any], number: str, state: str, at: float) -> dict[str, Any]:
         payload: dict[str, Any] = {

@@ -2,8 +2,10 @@
 
 For each request: pick the route the way API Gateway walks its resource tree (literal segments
 before `{param}` before `{proxy+}`, an exact method before ANY), run the REQUEST authorizer for
-routes that have one (identity source: headers, matched without regard to case), then call the
-function with the REST proxy event (payload v1) and turn its proxy response into the HTTP answer.
+routes that have one (identity source: headers, matched without regard to case; its answers
+cached per identity for the template's ReauthorizeEvery), or check the SigV4 signature of AWS_IAM
+routes against the local stack's credentials (local.stack.sigv4), then call the function with
+the REST proxy event (payload v1) and turn its proxy response into the HTTP answer.
 Every method goes through this pipeline: `ANY` covers the seven methods API Gateway knows, and any
 other method, like an unknown path, is MISSING_AUTHENTICATION_TOKEN. Errors come back as gateway
 responses, rendered from the configured templates like API Gateway renders them; so do the HTTP
@@ -22,7 +24,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -33,6 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.stack.http_body import BodyError, declared_length, linger, read_body
 from local.stack.invoker import ACCOUNT_ID, FunctionError, Invoker
+from local.stack.sigv4 import SignatureError, verify
 from local.stack.template import API_METHODS
 
 log = logging.getLogger("local.stack.apigw")
@@ -53,6 +56,7 @@ BUILTIN = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "INVALID_API_KEY": (403, "Forbidden"),
+    "INVALID_SIGNATURE": (403, "The request signature we calculated does not match the signature you provided."),
     "THROTTLED": (429, "Too Many Requests"),
     "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
     "DEFAULT_5XX": (502, "Internal server error"),
@@ -69,8 +73,9 @@ class Route:
     method: str  # GET, POST, ... or ANY
     path: str  # resource template: /v1/messages/{id}, /{proxy+}
     function: str  # logical id
-    authorized: bool = True  # False: Auth NONE
+    authorized: bool = True  # False: Auth NONE (or AWS_IAM: `iam`)
     api_key_required: bool = False  # with the API's key source AUTHORIZER: usageIdentifierKey
+    iam: bool = False  # Auth AWS_IAM: a SigV4 signature instead of the REQUEST authorizer
 
     def match(self, segments: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
         """(specificity key, path parameters) when the route matches the request segments."""
@@ -177,6 +182,8 @@ class _Request:
     query: list[tuple[str, str]]
     body: bytes
     source_ip: str
+    target: str = ""  # path and query as the request line had them (what a SigV4 signature covers)
+    caller: Mapping[str, str] | None = None  # requestContext.identity of an IAM-authorized call
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.time)
 
@@ -208,7 +215,11 @@ class ApiGateway:
         region: str = "eu-west-1",
         integration_timeout: float = INTEGRATION_TIMEOUT,
         enforce_api_keys: bool = True,
+        iam_credentials: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """iam_credentials: access key id -> secret key of the callers AWS_IAM routes accept
+        (none: every signed call is refused). clock: the authorizer cache's time (seconds)."""
         self.invoker = invoker
         self.routes = list(routes)
         self.authorizer = authorizer
@@ -217,6 +228,8 @@ class ApiGateway:
         self.region = region
         self.integration_timeout = integration_timeout
         self.enforce_api_keys = enforce_api_keys
+        self.iam_credentials = dict(iam_credentials or {})
+        self.clock = clock
         self.api_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         self._port = port
         self._server: _Server | None = None
@@ -260,7 +273,9 @@ class ApiGateway:
             if len(req.body) > MAX_PAYLOAD:
                 raise ApiError("REQUEST_TOO_LARGE")
             route, params = self._route(req)
-            if route.authorized and self.authorizer is not None:
+            if route.iam:
+                self._check_signature(req, route)
+            elif route.authorized and self.authorizer is not None:
                 authorizer_ctx = self._authorize(req, route, params)
             return self._integrate(req, route, params, authorizer_ctx)
         except ApiError as err:
@@ -297,7 +312,7 @@ class ApiGateway:
                 "cognitoAuthenticationProvider": None, "cognitoAuthenticationType": None,
                 "cognitoIdentityId": None, "cognitoIdentityPoolId": None, "principalOrgId": None,
                 "sourceIp": req.source_ip, "user": None, "userAgent": req.header("User-Agent"),
-                "userArn": None,
+                "userArn": None, **(req.caller or {}),
             },
             "path": f"/{self.stage}{req.path}",
             "protocol": "HTTP/1.1",
@@ -347,7 +362,7 @@ class ApiGateway:
             cached = self._parse_authorizer_result(result, latency)
             if self.authorizer.ttl > 0:
                 with self._cache_lock:
-                    self._cache[identity] = (time.monotonic() + self.authorizer.ttl, *cached)
+                    self._cache[identity] = (self.clock() + self.authorizer.ttl, *cached)
         principal, context, policy, usage_key = cached
         decision = _policy_decision(policy, method_arn)
         if decision == "deny":
@@ -360,10 +375,22 @@ class ApiGateway:
             raise ApiError("INVALID_API_KEY")
         return {**context, "principalId": principal}
 
+    def _check_signature(self, req: _Request, route: Route) -> None:
+        """AWS_IAM: a valid SigV4 signature of a known credential, or the gateway's refusal."""
+        try:
+            caller = verify(method=req.method, target=req.target or req.path, headers=req.headers, body=req.body,
+                            region=self.region, credentials=self.iam_credentials, account_id=ACCOUNT_ID,
+                            now=time.time())
+        except SignatureError as err:
+            raise ApiError(err.response_type, err.message) from err
+        if route.api_key_required and self.enforce_api_keys:
+            raise ApiError("INVALID_API_KEY")  # key source AUTHORIZER: IAM calls carry no usage-plan key
+        req.caller = caller.identity()
+
     def _cached(self, identity: str) -> tuple[str, dict[str, Any], Any, str | None] | None:
         with self._cache_lock:
             entry = self._cache.get(identity)
-            if entry and entry[0] > time.monotonic():
+            if entry and entry[0] > self.clock():
                 return entry[1], entry[2], entry[3], entry[4]
             self._cache.pop(identity, None)
         return None
@@ -566,6 +593,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qsl(parts.query, keep_blank_values=True),
             body=b"",
             source_ip=self.client_address[0],
+            target=parts.path + (f"?{parts.query}" if parts.query else ""),
         )
         try:
             self.connection.settimeout(BODY_READ_TIMEOUT)

@@ -79,12 +79,14 @@ class Provisioned:
 
 
 def provision(endpoint_url: str, region: str, name: str = "tamtam", environment: str = "local", *,
-              infra_dir: Path | None = None, template_path: Path | None = None) -> Provisioned:
+              infra_dir: Path | None = None, template_path: Path | None = None,
+              variables: Mapping[str, Any] | None = None) -> Provisioned:
     """Create infra/'s resources in the moto server at `endpoint_url` and read template.yaml.
 
     `name` and `environment` are infra/'s var.name / var.environment and the template's Name /
     Environment parameters; the template's SSM parameter defaults (written for its own defaults)
     are remapped to /<name>/<environment>/..., as `sam deploy --parameter-overrides` would be.
+    `variables`: other infra/ variables, as `terraform apply -var` would give them.
     """
     session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
     clients: dict[str, Any] = {}
@@ -95,7 +97,7 @@ def provision(endpoint_url: str, region: str, name: str = "tamtam", environment:
         return clients[service]
 
     config = load_config(infra_dir or REPO_ROOT / "infra")
-    infra = _Terraform(config, client, region, {"name": name, "environment": environment})
+    infra = _Terraform(config, client, region, {**(variables or {}), "name": name, "environment": environment})
     infra.apply()
     outputs = infra.outputs()
     template = load_template(template_path or REPO_ROOT / "template.yaml")

@@ -39,6 +39,9 @@ DUMMY_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+# Settings the local stack turns on and AWS never has: status callbacks to receivers on
+# 127.0.0.1 / ::1, over http too (tamtam.callbacks.settings; refused in AWS).
+LOCAL_ONLY_ENV = {"CALLBACK_ALLOW_LOOPBACK": "true"}
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -99,10 +102,11 @@ def routes_from(provisioned: Any) -> list[Route]:
     out = []
     for logical_id, spec in provisioned.functions.items():
         for ev in _events(spec, "api"):
-            auth = _get(ev, "authorizer", "auth", default=None)  # authorizer name, None: none
-            authorized = bool(auth) and str(auth).upper() != "NONE"
+            auth = _get(ev, "authorizer", "auth", default=None)  # authorizer name, "AWS_IAM", None: none
+            iam = str(auth).upper() == "AWS_IAM"
+            authorized = bool(auth) and str(auth).upper() != "NONE" and not iam
             out.append(Route(method=str(_get(ev, "method")).upper(), path=_get(ev, "path"),
-                             function=logical_id, authorized=authorized,
+                             function=logical_id, authorized=authorized, iam=iam,
                              api_key_required=bool(_get(ev, "api_key_required", default=False))))
     return out
 
@@ -178,7 +182,7 @@ def _reset_function_caches() -> None:
     resets = [("tamtam.aws", "reset"), ("tamtam.settings", "reset_settings"),
               ("tamtam.otp.settings", "reset_otp_settings"), ("tamtam.health", "reset_cache"),
               ("tamtam.pacing", "reset_cache"), ("tamtam.idempotency", "reset_cache"),
-              ("tamtam.tenant_settings", "reset_cache")]
+              ("tamtam.tenant_settings", "reset_cache"), ("tamtam.callbacks.settings", "reset_callback_settings")]
     for module_name, name in resets:
         try:
             reset = getattr(importlib.import_module(module_name), name, None)
@@ -248,7 +252,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         try:
             self._start_moto()
-            self._set_env({**DUMMY_ENV, "AWS_ENDPOINT_URL": self.moto_url,
+            self._set_env({**DUMMY_ENV, **LOCAL_ONLY_ENV, "AWS_ENDPOINT_URL": self.moto_url,
                            "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
             self.provisioned = self._provision(self.moto_url, self.region, self.name, self.environment)
             self._set_env({k: str(v) for k, v in (self.provisioned.function_env or {}).items()})
@@ -342,6 +346,20 @@ class LocalStack:
             return
         secret = json.loads(secret) if isinstance(secret, str) else secret
         register(build_client("smsgate", secret), f"{self.api_url}/v1/webhooks/smsgate")
+        self._set_messagepro_webhook()
+
+    def _set_messagepro_webhook(self) -> None:
+        """Message Pro's dashboard webhook for received SMS and chats, pointed at the local route
+        with the secret the messagepro provider secret holds (set by hand in the real dashboard)."""
+        try:
+            secret = self._local_secret("messagepro", self.sandbox_url)
+        except KeyError:
+            return
+        secret = json.loads(secret) if isinstance(secret, str) else secret
+        if secret.get("webhook_secret") and self.sandbox is not None:
+            self.sandbox.configure("messagepro", webhooks=[{"url": f"{self.api_url}/v1/webhooks/messagepro",
+                                                            "secret": secret["webhook_secret"],
+                                                            "types": ["sms", "whatsapp"]}])
 
     def _start_apigw(self) -> None:
         assert self.invoker is not None
@@ -354,6 +372,8 @@ class LocalStack:
             stage=_get(self.provisioned, "stage", "stage_name", default=self.environment),
             region=self.region,
             enforce_api_keys=self.enforce_api_keys,
+            # AWS_IAM routes take calls signed with the stack's own (dummy) credentials
+            iam_credentials={DUMMY_ENV["AWS_ACCESS_KEY_ID"]: DUMMY_ENV["AWS_SECRET_ACCESS_KEY"]},
         ).start()
         self._stops.append(self.apigw.stop)
         self.api_url = self.apigw.url

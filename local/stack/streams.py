@@ -8,7 +8,7 @@ the function with batches the way Lambda does:
   to `MaximumRetryAttempts`, and not once its oldest record is older than
   `MaximumRecordAgeInSeconds`; then the batch's position goes to the on-failure destination (an
   SQS queue) and the poller moves on, as Lambda does;
-- `FilterCriteria` patterns of nested keys and lists of exact values (the subset the template
+- `FilterCriteria` patterns of nested keys and lists of exact values or prefixes (the subset the template
   uses) are applied before batching; a record no pattern matches is skipped.
 """
 
@@ -41,14 +41,24 @@ def _check_pattern(pattern: Any, path: str = "") -> None:
         for key, sub in pattern.items():
             _check_pattern(sub, f"{path}.{key}")
     elif isinstance(pattern, list):
-        if not all(isinstance(v, (str, int, float, bool)) or v is None for v in pattern):
-            raise UnsupportedPattern(f"filter {path}: only lists of exact values are emulated")
+        if not all(isinstance(v, (str, int, float, bool)) or v is None or _is_prefix(v) for v in pattern):
+            raise UnsupportedPattern(f"filter {path}: only lists of exact values and prefixes are emulated")
     else:
         raise UnsupportedPattern(f"filter {path}: a pattern leaf must be a list")
 
 
+def _is_prefix(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"prefix"} and isinstance(value["prefix"], str)
+
+
+def _leaf_matches(allowed: list[Any], value: Any) -> bool:
+    return any(value.startswith(a["prefix"]) if _is_prefix(a) and isinstance(value, str) else value == a
+               for a in allowed)
+
+
 def matches(pattern: Mapping[str, Any], record: Any) -> bool:
-    """An event filter pattern (nested keys, lists of exact values) against a record."""
+    """An event filter pattern (nested keys; lists of exact values or `{"prefix": ...}`) against
+    a record."""
     if not isinstance(record, Mapping):
         return False
     for key, sub in pattern.items():
@@ -56,7 +66,7 @@ def matches(pattern: Mapping[str, Any], record: Any) -> bool:
         if isinstance(sub, Mapping):
             if not matches(sub, value):
                 return False
-        elif value not in sub:
+        elif not _leaf_matches(sub, value):
             return False
     return True
 

@@ -20,6 +20,7 @@ import yaml
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<String>"
 _RATE = re.compile(r"rate\((\d+) (second|minute|hour|day)s?\)")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+IAM_AUTHORIZER = "AWS_IAM"  # SAM's name for IAM authorization of a route (no Authorizers entry)
 API_METHODS = frozenset({"ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 # API Gateway's gateway response types (GatewayResponse.responseType in its API reference).
 RESPONSE_TYPES = frozenset({
@@ -111,7 +112,12 @@ class ApiEventSource:
     name: str
     method: str  # upper case; "ANY" matches every method
     path: str  # API Gateway syntax: "/v1/{proxy+}", "/docs"
-    authorizer: str | None  # name of the authorizer guarding it (AuthorizerSpec.name) or None
+    authorizer: str | None  # name of the authorizer guarding it (AuthorizerSpec.name), "AWS_IAM" or None
+
+    @property
+    def iam(self) -> bool:
+        """Auth AWS_IAM: the caller signs with AWS credentials (SigV4); no Lambda authorizer."""
+        return self.authorizer == IAM_AUTHORIZER
     api_key_required: bool
 
 
@@ -343,6 +349,10 @@ def _api_event(logical_id: str, name: str, properties: Mapping[str, Any], api: A
     method = str(properties["Method"]).upper()
     if method not in API_METHODS:
         raise TemplateError(f"{logical_id}.{name}: method {method} is not one API Gateway routes")
+    if authorizer == IAM_AUTHORIZER and auth.get("InvokeRole", "CALLER_CREDENTIALS") != "NONE":
+        # SAM's default makes API Gateway call the function with the caller's own credentials,
+        # which then need lambda:InvokeFunction: not what the local stack (or this API) does.
+        raise TemplateError(f"{logical_id}.{name}: an AWS_IAM route needs Auth.InvokeRole NONE")
     return ApiEventSource(
         name=name, method=method, path=properties["Path"],
         authorizer=None if authorizer in (None, "NONE") else authorizer,

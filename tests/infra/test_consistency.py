@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from local.stack.hcl import load_config
 from local.stack.resources import Provisioned, provision
 from local.stack.template import SSM_PARAMETER_TYPE, load_template
+from tamtam.ingest import Door
 from tamtam.providers.registry import PROVIDER_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,13 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def deployed(endpoint: str) -> Provisioned:
     defaults = TEMPLATE["Parameters"]
-    return provision(endpoint, REGION, defaults["Name"]["Default"], defaults["Environment"]["Default"])
+    return provision(endpoint, REGION, defaults["Name"]["Default"], defaults["Environment"]["Default"],
+                     variables=INGEST_DOOR)
+
+
+# An ingest door configuration, as `terraform apply -var` would give it (infra/ingest.tf).
+INGEST_DOOR = {"ingest_sources": {"acme.orders": ["ten_a"], "acme.crm": ["ten_a", "ten_b"]},
+               "ingest_senders": {"AROAEXAMPLEORDERS0001": "acme.orders"}}
 
 
 def _client(service: str, endpoint: str):
@@ -60,7 +67,7 @@ def test_every_ssm_parameter_the_template_reads_is_written_by_infra(deployed: Pr
 
 def test_queue_keys_are_the_contract_keys(deployed: Provisioned) -> None:
     main = {k for k in deployed.queue_urls if not k.endswith("-dlq")}
-    expected = {f"{p}-{kind}" for p in PROVIDER_NAMES for kind in ("tx", "bulk")} | {"fanout", "ingest"}
+    expected = {f"{p}-{kind}" for p in PROVIDER_NAMES for kind in ("tx", "bulk")} | {"fanout", "ingest", "callbacks"}
     assert main == expected
     assert set(json.loads(deployed.function_env["QUEUE_URLS"])) == expected
 
@@ -120,10 +127,32 @@ def test_the_bus_rule_sends_requests_to_the_ingest_queue(deployed: Provisioned, 
     events = _client("events", endpoint)
     rules = events.list_rules(EventBusName=deployed.bus_name)["Rules"]
     [rule] = [r for r in rules if r["Name"].endswith("-ingest")]
-    assert json.loads(rule["EventPattern"]) == {"detail-type": ["Send Message Requested", "Send Bulk Requested"]}
+    # the configured sources' requests only
+    assert json.loads(rule["EventPattern"]) == {"detail-type": ["Send Message Requested", "Send Bulk Requested"],
+                                                "source": ["acme.crm", "acme.orders"]}
     targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=deployed.bus_name)["Targets"]
     assert [t["Arn"] for t in targets] == [deployed.queue_arns["ingest"]]
     policy = _client("sqs", endpoint).get_queue_attributes(QueueUrl=deployed.queue_urls["ingest"], AttributeNames=["Policy"])
-    [statement] = json.loads(policy["Attributes"]["Policy"])["Statement"]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}
+    allow, deny = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == ("Allow", {"Service": "events.amazonaws.com"}, "sqs:SendMessage")
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}
+    # nobody else sends: a message of an unconfigured sender came from the rule (tamtam.ingest.speaker)
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:SourceArn": rule["Arn"]},
+                                 "StringNotLike": {"aws:userid": ["AROAEXAMPLEORDERS0001", "AROAEXAMPLEORDERS0001:*"]}}
+
+
+def test_the_ingest_function_reads_the_door_configuration_infra_writes(deployed: Provisioned, endpoint: str) -> None:
+    name = deployed.function_env["INGEST_SOURCES_PARAMETER"]
+    assert name in deployed.ssm_parameters
+    stored = json.loads(_client("ssm", endpoint).get_parameter(Name=name)["Parameter"]["Value"])
+    assert stored == {"sources": INGEST_DOOR["ingest_sources"], "senders": INGEST_DOOR["ingest_senders"]}
+    assert Door.model_validate(stored).source_of("AROAEXAMPLEORDERS0001:orders") == "acme.orders"
+
+
+def test_with_no_ingest_source_configured_there_is_no_rule_and_nobody_may_send(endpoint: str) -> None:
+    closed = provision(endpoint, REGION, TEMPLATE["Parameters"]["Name"]["Default"], "closed")
+    assert [r for r in _client("events", endpoint).list_rules(EventBusName=closed.bus_name)["Rules"]] == []
+    policy = _client("sqs", endpoint).get_queue_attributes(QueueUrl=closed.queue_urls["ingest"], AttributeNames=["Policy"])
+    [deny] = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"], "Condition" in deny) == ("Deny", "*", "sqs:SendMessage", False)

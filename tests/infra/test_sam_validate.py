@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from local.stack.template import load_template
+
 ROOT = Path(__file__).resolve().parents[2]
 SAM_BIN = ROOT / ".tools" / "sam" / "bin"
 OFFLINE_ENV = {
@@ -66,8 +68,8 @@ def _of_type(template: dict, type_: str) -> dict[str, dict]:
 def test_transform_makes_one_event_source_mapping_per_queue(transformed: dict) -> None:
     mappings = _of_type(transformed, "AWS::Lambda::EventSourceMapping")
     sqs = {k: m for k, m in mappings.items() if "StartingPosition" not in m["Properties"]}
-    # senders: tx + bulk each; finalizer: every provider DLQ; ingest; fanout; fan-out DLQ
-    assert len(sqs) == 5 * 2 + 10 + 1 + 1 + 1
+    # senders: tx + bulk each; finalizer: every provider DLQ; ingest; fanout; fan-out DLQ; callbacks
+    assert len(sqs) == 5 * 2 + 10 + 1 + 1 + 1 + 1
     for mapping in sqs.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     [stream] = [m["Properties"] for k, m in mappings.items() if k not in sqs]
@@ -86,6 +88,12 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
     assert body["paths"]["/v1/webhooks/smsgate"]["post"]["security"] == []  # signed, no tenant key
     proxy = body["paths"]["/v1/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
     assert {"TenantAuthorizer": []} in proxy and {"api_key": []} in proxy
+    assert authorizer["authorizerResultTtlInSeconds"] <= 60  # a revoked key is refused within 60 s
+    for path in ("/admin/tenants/{tenant_id}/keys", "/admin/tenants/{tenant_id}/keys/{key_id}",
+                 "/admin/tenants/{tenant_id}/keys/{key_id}/rotate"):
+        for operation in body["paths"][path].values():  # IAM only: no tenant key, no usage-plan key
+            assert operation["security"] == [{"AWS_IAM": []}]
+            assert "credentials" not in operation["x-amazon-apigateway-integration"]  # not the caller's
     responses = body["x-amazon-apigateway-gateway-responses"]
     assert {k: v.get("statusCode") for k, v in responses.items()} == {
         "UNAUTHORIZED": "401", "ACCESS_DENIED": "403", "INVALID_API_KEY": "403", "MISSING_AUTHENTICATION_TOKEN": "404",
@@ -97,5 +105,7 @@ def test_transform_wires_the_request_authorizer(transformed: dict) -> None:
 def test_transform_gives_every_function_a_role(transformed: dict) -> None:
     functions = _of_type(transformed, "AWS::Lambda::Function")
     roles = _of_type(transformed, "AWS::IAM::Role")
-    assert len(functions) == 18
+    declared = [k for k, v in load_template(ROOT / "template.yaml")["Resources"].items()
+                if v["Type"] == "AWS::Serverless::Function"]
+    assert sorted(functions) == sorted(declared) and len(declared) >= 19
     assert {f"{name}Role" for name in functions} <= set(roles)

@@ -19,7 +19,8 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
 SENDERS = {f"{p.capitalize()}SenderFunction": p for p in PROVIDERS}
 CONTRACT_ENV = {"TABLE_NAME", "QUEUE_URLS", "PROVIDER_SECRETS", "EVENT_BUS_NAME", "POWERTOOLS_SERVICE_NAME",
-                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET", "PROVIDER_RATE_LIMITS"}
+                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET", "PROVIDER_RATE_LIMITS",
+                "INGEST_SOURCES_PARAMETER"}
 
 
 def test_cfn_lint_reports_nothing() -> None:
@@ -31,7 +32,7 @@ def test_expected_functions_are_declared() -> None:
     assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", "RotationFunction", "IngestFunction",
                               "WebhooksFunction", "StatusPollerFunction", "BalanceCheckerFunction", "FanoutFunction",
                               "FanoutDlqFunction", "LifecycleFunction", "SweeperFunction",
-                              "SchedulerFunction", *SENDERS}
+                              "SchedulerFunction", "CallbacksFunction", "TenantAdminFunction", *SENDERS}
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -86,6 +87,46 @@ def test_api_uses_the_tenant_authorizer_and_keys_from_it() -> None:
     assert authorizer["FunctionPayloadType"] == "REQUEST"
     assert authorizer["Identity"]["Headers"] == ["Authorization"]
     assert RESOURCES["UsagePlan"]["Properties"]["ApiStages"][0]["ApiId"] == {"Ref": "Api"}
+
+
+def test_a_revoked_tenant_key_is_refused_within_60_s() -> None:
+    identity = RESOURCES["Api"]["Properties"]["Auth"]["Authorizers"]["TenantAuthorizer"]["Identity"]
+    assert 0 < identity["ReauthorizeEvery"] <= 60  # API Gateway's cached answer for a key lasts this long
+
+
+def _statements(logical_id: str) -> list[dict[str, Any]]:
+    policies = FUNCTIONS[logical_id]["Properties"]["Policies"]
+    assert all(set(p) == {"Statement"} for p in policies), f"{logical_id}: SAM policy templates grant the whole table"
+    return [s for p in policies for s in p["Statement"]]
+
+
+def test_the_authorizer_reads_key_items_and_writes_only_their_last_use() -> None:
+    statements = {s["Sid"]: s for s in _statements("AuthorizerFunction")}
+    assert {sid: s["Action"] for sid, s in statements.items()} == {"ReadKeyItems": "dynamodb:GetItem",
+                                                                     "RecordKeyUse": "dynamodb:UpdateItem"}
+    for statement in statements.values():
+        assert statement["Condition"]["ForAllValues:StringLike"] == {"dynamodb:LeadingKeys": ["KEY#*"]}
+    attributes = statements["RecordKeyUse"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    assert attributes == ["pk", "sk", "last_used_at"]
+
+
+def test_the_operator_routes_are_iam_authorized_and_served_by_a_function_limited_to_tenant_and_key_items() -> None:
+    events = FUNCTIONS["TenantAdminFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]["Auth"] for e in events}
+    assert set(routes) == {("GET", "/admin/tenants/{tenant_id}/keys"), ("POST", "/admin/tenants/{tenant_id}/keys"),
+                           ("POST", "/admin/tenants/{tenant_id}/keys/{key_id}/rotate"),
+                           ("DELETE", "/admin/tenants/{tenant_id}/keys/{key_id}")}
+    # AWS_IAM, never the tenant authorizer; no usage-plan key (only the tenant authorizer gives one);
+    # API Gateway invokes the function itself, not with the caller's credentials
+    assert all(auth == {"Authorizer": "AWS_IAM", "InvokeRole": "NONE", "ApiKeyRequired": False} for auth in routes.values())
+    [statement] = _statements("TenantAdminFunction")
+    assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem",
+                                           "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    assert statement["Resource"] == {"Ref": "TableArn"}
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["KEY#*", "TENANT#*"]}}
+    other_routes = [e["Properties"] for f in FUNCTIONS for e in (FUNCTIONS[f]["Properties"].get("Events") or {}).values()
+                    if e["Type"] == "Api" and f != "TenantAdminFunction"]
+    assert not [r["Path"] for r in other_routes if r["Path"].startswith("/admin")]
 
 
 @pytest.mark.parametrize(("response_type", "status", "code"), [

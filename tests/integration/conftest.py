@@ -14,8 +14,8 @@ from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
 from local.stack.moto_server import patch_dynamodb_in_process
 from local.stack.resources import provision
-from tests.integration import stream
-from tamtam import aws, health, pacing, routing
+from tests.integration import seed, stream
+from tamtam import aws, health, pacing, routing, tenant_settings
 from tamtam.settings import get_settings, reset_settings
 
 REGION = "eu-west-1"
@@ -52,10 +52,21 @@ def sandbox() -> Iterator:
         server.stop()
 
 
+# The ingest door's configuration (infra/ var.ingest_sources, var.ingest_senders), as an operator
+# would give it to `terraform apply`: the events tenant (events/ingest/*.json) may be sent for by
+# the source acme.orders, directly by the IAM role of ORDERS_SENDER or on the bus, and by the
+# source acme.crm on the bus; acme.orders may also name ten_nobody, a tenant that does not exist.
+ORDERS_SENDER = "AROAEXAMPLEORDERS0001"  # the role's unique id, as SQS reports it in SenderId
+INGEST_DOOR = {
+    "ingest_sources": {"acme.orders": [seed.EVENTS_TENANT, "ten_nobody"], "acme.crm": [seed.EVENTS_TENANT]},
+    "ingest_senders": {ORDERS_SENDER: "acme.orders"},
+}
+
+
 @pytest.fixture(scope="session")
 def provisioned_once(moto_url: str):
     """infra/ + template.yaml provisioned once per session (it takes seconds)."""
-    return provision(moto_url, REGION, environment="test")
+    return provision(moto_url, REGION, environment="test", variables=INGEST_DOOR)
 
 
 def _empty(result) -> None:
@@ -82,6 +93,7 @@ def provisioned(provisioned_once, sandbox, monkeypatch: pytest.MonkeyPatch):
     routing.configured_routes.cache_clear()
     health.reset_cache()
     pacing.reset_cache()
+    tenant_settings.reset_cache()  # the table is emptied: no tenant's settings of an earlier test
     _empty(result)
     stream.skip_to_latest()
     sm = aws.client("secretsmanager")

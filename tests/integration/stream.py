@@ -5,13 +5,18 @@ and its status events as it would a moment later in AWS."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from local.stack.streams import lambda_record
+from local.stack.streams import lambda_record, matches
+from local.stack.template import load_template
 from tamtam import aws
 from tamtam.settings import get_settings
 
+ROOT = Path(__file__).resolve().parents[2]
 _BATCH = 100
+_patterns: list[dict[str, Any]] | None = None
 _iterators: list[str] = []
 _stream_arn: str | None = None
 
@@ -50,10 +55,21 @@ def read() -> list[dict[str, Any]]:
     return out
 
 
+def _filters() -> list[dict[str, Any]]:
+    """The lifecycle's stream filter patterns, as template.yaml gives them."""
+    global _patterns
+    if _patterns is None:
+        template = load_template(ROOT / "template.yaml")
+        events = template["Resources"]["LifecycleFunction"]["Properties"]["Events"]
+        _patterns = [json.loads(f["Pattern"]) for e in events.values() if e["Type"] == "DynamoDB"
+                     for f in e["Properties"]["FilterCriteria"]["Filters"]]
+    return _patterns
+
+
 def pump(invoke: Any) -> int:
-    """Deliver what the stream holds to the lifecycle function, batches of 100, message items
-    only (the template's filter); returns how many records went."""
-    records = [r for r in read() if ((r.get("dynamodb") or {}).get("Keys") or {}).get("sk", {}).get("S") == "MSG"]
+    """Deliver what the stream holds to the lifecycle function, batches of 100, the records the
+    template's filters let through; returns how many records went."""
+    records = [r for r in read() if any(matches(p, r) for p in _filters())]
     for start in range(0, len(records), _BATCH):
         invoke("lifecycle", {"Records": records[start : start + _BATCH]})
     return len(records)

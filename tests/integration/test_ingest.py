@@ -2,7 +2,16 @@
 one put on the bus (PutEvents -> infra's rule -> the ingest queue) both reach the sandbox
 through the sender; a request that can never succeed ends in the ingest DLQ with its reason
 and is not retried; a transient failure is retried; each request is accepted once. And the
-other way out: status changes published on the bus, read through a test rule and queue."""
+other way out: status changes published on the bus, read through a test rule and queue.
+
+Who speaks for whom: the door is configured as conftest.INGEST_DOOR gives infra/ its variables
+(sources, their tenants, the direct senders). A request for a tenant its source may not use, from
+a sender or a source that is not configured, or from a sender naming another source, ends in the
+DLQ with its reason; the bus rule does not even forward an unconfigured source's events.
+
+moto reports one SenderId for every message; in AWS a message put on the queue directly carries
+its sender's (an IAM role's unique id and session), one the bus rule delivered EventBridge's.
+`run_ingest` gives the direct ones their sender's, as SQS would."""
 
 from __future__ import annotations
 
@@ -21,9 +30,11 @@ from tamtam.settings import get_settings, reset_settings
 from tamtam.store import batches, messages
 from tests.integration import seed
 from tests.integration.bulk_helpers import drain, fan_out
+from tests.integration.conftest import ORDERS_SENDER
 from tests.integration.lambdas import event, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
+ORDERS_SESSION = f"{ORDERS_SENDER}:orders-service"  # SenderId of a message the orders service's role sent
 
 
 def ingest_url() -> str:
@@ -62,10 +73,36 @@ def receive_all(url: str, count: int, *, attributes: bool = False) -> list[dict]
     return got
 
 
-def run_ingest(received: list[dict]) -> dict:
-    """The ingest function invoked with what the queue held, as the event source mapping would."""
+def run_ingest(received: list[dict], *, direct_sender: str = ORDERS_SESSION) -> dict:
+    """The ingest function invoked with what the queue held, as the event source mapping would;
+    a message put on the queue directly (not an event) carries `direct_sender` as its SenderId."""
     arn = aws.client("sqs").get_queue_attributes(QueueUrl=ingest_url(), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return invoke("ingest", {"Records": [sqs_record(m, arn) for m in received]})
+    records = [sqs_record(m, arn) for m in received]
+    for record in records:
+        if not _is_event(record["body"]):
+            record["attributes"]["SenderId"] = direct_sender
+    return invoke("ingest", {"Records": records})
+
+
+def _is_event(body: str) -> bool:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "detail-type" in parsed
+
+
+def put_request(source: str, detail: dict, detail_type: str = "Send Message Requested") -> None:
+    put = aws.client("events").put_events(Entries=[{
+        "EventBusName": get_settings().event_bus_name, "Source": source, "DetailType": detail_type,
+        "Detail": json.dumps(detail),
+    }])
+    assert put["FailedEntryCount"] == 0
+
+
+def dead_letter_attributes() -> dict[str, str]:
+    dead = receive_all(dlq_url(), 1, attributes=True)[0]
+    return {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
 
 
 def send_queued(message_ids: set[str]) -> None:
@@ -193,3 +230,96 @@ def test_the_ingest_models_take_the_fields_the_api_takes():
     api_models, api_batches_models = importlib.import_module("api_models"), importlib.import_module("api_batches_models")
     assert set(MessageRequest.model_fields) == set(api_models.SendMessageIn.model_fields)
     assert set(BulkRequestBody.model_fields) == set(api_batches_models.BulkSendIn.model_fields)
+
+
+OTHER_TENANT = "ten_other000000000000000000demo"  # a tenant that exists, which no source may send for
+
+
+@pytest.fixture
+def other_tenant(tenant) -> str:
+    seed.table().put_item(Item={"pk": f"TENANT#{OTHER_TENANT}", "sk": "TENANT", "name": "other"})
+    return OTHER_TENANT
+
+
+def test_given_a_direct_request_for_a_tenant_its_source_may_not_use_then_it_is_dead_lettered_with_its_reason(
+    other_tenant, sandbox
+):
+    body = json.dumps({"tenant_id": other_tenant, "request": {"to": "+224622000001", "text": "Billed to another"}})
+    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=body)
+    assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}  # done: never retried
+
+    dead = receive_all(dlq_url(), 1, attributes=True)[0]
+    assert dead["Body"] == body
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes == {
+        "reason": "tenant_not_allowed", "field": "tenant_id", "source": "acme.orders", "sender_id": ORDERS_SESSION,
+        "reason_message": f"the source 'acme.orders' may not send for tenant '{other_tenant}'",
+    }
+    assert stored_ids() == set()
+    assert sandbox.sandbox.outbox_items() == []
+
+
+def test_given_a_bus_request_for_a_tenant_its_source_may_not_use_then_it_is_dead_lettered_with_its_reason(other_tenant):
+    put_request("acme.crm", {"tenant_id": other_tenant, "request": {"to": ["+224622000010"], "text": "Soldes"}},
+                "Send Bulk Requested")
+    assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}
+    attributes = dead_letter_attributes()
+    assert (attributes["reason"], attributes["field"], attributes["source"]) == ("tenant_not_allowed", "tenant_id", "acme.crm")
+    assert [i for i in seed.table().scan()["Items"] if i["pk"].startswith(("MSG#", "BATCH#"))] == []
+
+
+def test_given_a_direct_request_from_a_sender_that_is_not_configured_then_it_is_dead_lettered(tenant):
+    body = json.dumps({"tenant_id": tenant, "request": {"to": "+224622000001", "text": "hi"}})
+    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=body)
+    stranger = "AROAEXAMPLESTRANGER01:some-service"
+    assert run_ingest(receive_all(ingest_url(), 1), direct_sender=stranger) == {"batchItemFailures": []}
+    attributes = dead_letter_attributes()
+    assert attributes["reason"] == "unknown_sender" and attributes["sender_id"] == stranger
+    assert "source" not in attributes
+    assert stored_ids() == set()
+
+
+def test_given_a_configured_sender_that_names_another_source_then_it_is_dead_lettered(tenant):
+    """The orders service may not pass its requests off as the CRM's by shaping them as events."""
+    forged = json.dumps({"version": "0", "id": "forged-1", "detail-type": "Send Message Requested", "source": "acme.crm",
+                         "detail": {"tenant_id": tenant, "request": {"to": "+224622000001", "text": "hi"}}})
+    record = event("ingest/sqs_request")
+    record["Records"][0]["body"] = forged
+    assert invoke("ingest", record) == {"batchItemFailures": []}
+    attributes = dead_letter_attributes()
+    assert (attributes["reason"], attributes["field"], attributes["source"]) == ("source_mismatch", "source", "acme.orders")
+    assert stored_ids() == set()
+
+
+def test_given_an_event_of_a_source_that_is_not_configured_then_the_rule_does_not_forward_it(tenant):
+    put_request("acme.unknown", {"tenant_id": tenant, "request": {"to": "+224622000001", "text": "hi"}})
+    put_request("acme.orders", {"tenant_id": tenant, "request": {"to": "+224622000002", "text": "hi"}})
+    [forwarded] = receive_all(ingest_url(), 1)  # only the configured source's
+    assert json.loads(forwarded["Body"])["source"] == "acme.orders"
+    assert aws.client("sqs").receive_message(QueueUrl=ingest_url(), WaitTimeSeconds=1).get("Messages") is None
+    # Had one reached the queue anyway, the function would refuse it for its source.
+    record = event("ingest/eventbridge_request")
+    record["Records"][0]["body"] = record["Records"][0]["body"].replace('"acme.orders"', '"acme.unknown"')
+    assert invoke("ingest", record) == {"batchItemFailures": []}
+    attributes = dead_letter_attributes()
+    assert (attributes["reason"], attributes["source"]) == ("unknown_source", "acme.unknown")
+    assert stored_ids() == set()
+
+
+def test_given_a_reference_and_a_callback_url_then_the_ingest_door_carries_them_like_the_api(tenant):
+    from tamtam.callbacks import endpoints
+
+    request = {"to": "+224622000002", "text": "Out for delivery", "reference": "order-1042",
+               "callback_url": "https://93.184.216.34/tamtam/status"}
+    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request}))
+    run_ingest(receive_all(ingest_url(), 1))
+    # no callback secret yet: refused for good, like the API's 422
+    assert dead_letter_attributes()["reason"] == "callback_secret_missing"
+    assert stored_ids() == set()
+
+    endpoints.new_callback_secret(seed.table(), tenant)
+    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request}))
+    assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}
+    [message_id] = stored_ids()
+    stored = messages.get(seed.table(), message_id)
+    assert (stored.reference, stored.callback_url) == ("order-1042", "https://93.184.216.34/tamtam/status")

@@ -43,6 +43,19 @@ class Unauthorized(TamtamError):
     code = "unauthorized"
 
 
+class RateLimited(TamtamError):
+    """A limit refused the request for now; `retry_after` whole seconds until it would pass
+    (the API answers 429 with a Retry-After header). Used by the OTP limits (tamtam.otp.limits)
+    and the send limits (tamtam.limits)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, field: str | None = None):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = max(int(retry_after), 1)
+
+
 class ServiceUnavailable(TamtamError):
     """A dependency failed after the request was valid (e.g. the queue refused the message)."""
 

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 SOURCE = "tamtam"
 DETAIL_TYPE = "Message Status Changed"
+# A message a provider received for a tenant (functions/webhooks, README "Inbound messages and
+# opt-outs"), put by the webhooks function: detail `tamtam.inbound.event_detail`.
+INBOUND_DETAIL_TYPE = "Inbound Message Received"
 _MAX_ENTRIES = 10
 _TRIES = 6
 
@@ -46,6 +49,10 @@ def detail_of(change: Change) -> dict[str, Any]:
 def entry_of(change: Change, bus: str) -> dict[str, Any]:
     return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail_of(change)),
             "EventBusName": bus}
+
+
+def inbound_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
+    return {"Source": SOURCE, "DetailType": INBOUND_DETAIL_TYPE, "Detail": json.dumps(detail), "EventBusName": bus}
 
 
 def publish(client: Any, entries: list[dict[str, Any]]) -> int:

@@ -10,8 +10,23 @@ the events `Send Message Requested` / `Send Bulk Requested` (infra/ingest.tf):
 (kind `bulk`) takes, validated by the same rules. Each request is accepted at most once per
 idempotency key: the caller's `idempotency_key`, else the event id, else the SQS message id.
 
-`Rejected`: a request that can never succeed (not JSON, invalid, unknown tenant); the caller
-puts it on the dead-letter queue with its reason. Anything else raised is transient.
+Who speaks for whom (`speaker`, `Door`, docs/architecture.md "Ingest"): a request is sent only
+for a tenant its source may use. The source of a message put on the queue directly is the one
+its sender (SQS's `SenderId`: the IAM role or user that sent it) is configured to speak for; an
+event the bus rule forwarded carries its own `source` (the rule forwards configured sources
+only, and the queue's policy lets nobody but the rule and the configured senders send to it:
+infra/ingest.tf). A configured sender speaks for its own source only. A sender, a source or a
+tenant outside the configuration is `Rejected`, before anything is read.
+
+`Rejected`: a request that can never succeed (not JSON, invalid, unknown tenant, a batch over
+the tenant's whole bulk limit); the caller puts it on the dead-letter queue with its reason.
+Anything else raised is transient.
+
+The tenant's send limits (tamtam.limits) apply here as on the API: the accept functions take
+them. A request over a limit raises RateLimited, which is transient on purpose (throttled, not
+refused): its record fails, nothing of it is stored or counted, and SQS delivers it again after
+the queue's visibility timeout (180 s), up to the queue's maxReceiveCount (5); a request still
+over the limit then lands in the ingest DLQ (alarmed), from which it can be redriven.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from tamtam import idempotency
 from tamtam.bulk.intake import MAX_RECIPIENTS, BulkRequest, accept_bulk
 from tamtam.bulk.schedule import parse_schedule
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import InvalidRequest
 from tamtam.messaging.accept import SendRequest, accept_message
 from tamtam.phone import InvalidPhoneNumber, to_e164
@@ -37,11 +53,12 @@ DETAIL_TYPES = {"Send Message Requested": "message", "Send Bulk Requested": "bul
 
 
 class Rejected(Exception):
-    """A request that can never succeed: `reason` is a stable code, as in the API's errors."""
+    """A request that can never succeed: `reason` is a stable code, as in the API's errors;
+    `source`, when known, the source the request came from."""
 
-    def __init__(self, reason: str, message: str, field: str | None = None):
+    def __init__(self, reason: str, message: str, field: str | None = None, source: str | None = None):
         super().__init__(f"{reason}: {message}")
-        self.reason, self.message, self.field = reason, message, field
+        self.reason, self.message, self.field, self.source = reason, message, field, source
 
 
 def _e164(value: str) -> str:
@@ -62,6 +79,8 @@ Sender = Annotated[str | None, Field(min_length=1, max_length=11)]
 Provider = Annotated[str | None, AfterValidator(_provider)]
 Channel = Literal["sms", "whatsapp"]
 ScheduleAt = Annotated[str | None, Field(max_length=40)]
+CallbackUrl = Annotated[str | None, Field(min_length=1, max_length=2048)]  # checked like the API's
+Reference = Annotated[str | None, Field(min_length=1, max_length=128)]
 
 
 class MessageRequest(BaseModel):
@@ -75,6 +94,9 @@ class MessageRequest(BaseModel):
     provider: Provider = None
     channel: Channel = "sms"
     schedule_at: ScheduleAt = None
+    callback_url: CallbackUrl = None
+    reference: Reference = None
+    transactional: bool = False
 
 
 class Recipient(BaseModel):
@@ -106,6 +128,8 @@ class BulkRequestBody(BaseModel):
     provider: Provider = None
     channel: Channel = "sms"
     schedule_at: ScheduleAt = None
+    callback_url: CallbackUrl = None
+    reference: Reference = None
 
 
 class Envelope(BaseModel):
@@ -121,6 +145,43 @@ class Envelope(BaseModel):
 class Ingest:
     envelope: Envelope
     key: str  # the idempotency key
+    source: str | None = None  # the event's `source`, for a request the bus rule forwarded
+
+
+class Door(BaseModel):
+    """The ingest door's configuration (infra/ var.ingest_sources and var.ingest_senders)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: dict[str, list[str]] = Field(default_factory=dict, description="source name -> tenant ids it may use")
+    senders: dict[str, str] = Field(
+        default_factory=dict, description="IAM unique id of a role or user (AROA..., AIDA...) -> the source it speaks for"
+    )
+
+    def source_of(self, sender_id: str | None) -> str | None:
+        """The source a direct sender speaks for. SQS's SenderId is a user's unique id, or a
+        role's followed by `:<session name>`."""
+        if not sender_id:
+            return None
+        return self.senders.get(sender_id) or self.senders.get(sender_id.split(":", 1)[0])
+
+
+def speaker(ingest: Ingest, sender_id: str | None, door: Door) -> str:
+    """The source the request speaks for, once that source may send for the request's tenant."""
+    sender_source = door.source_of(sender_id)
+    if sender_source is None and ingest.source is None:
+        raise Rejected("unknown_sender", f"the sender {sender_id or '(none)'} is not a configured ingest sender")
+    if sender_source is not None and ingest.source not in (None, sender_source):
+        raise Rejected("source_mismatch", f"this sender speaks for {sender_source!r}, not {ingest.source!r}", "source",
+                       sender_source)
+    source = str(sender_source or ingest.source)
+    if source not in door.sources:
+        raise Rejected("unknown_source", f"the source {source!r} is not a configured ingest source", "source", source)
+    tenant_id = ingest.envelope.tenant_id
+    if tenant_id not in door.sources[source]:
+        raise Rejected("tenant_not_allowed", f"the source {source!r} may not send for tenant {tenant_id!r}",
+                       "tenant_id", source)
+    return source
 
 
 _CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field", "string_too_short": "too_short",
@@ -142,23 +203,28 @@ def parse(body: str, *, message_id: str) -> Ingest:
         raise Rejected("invalid_json", "the message body is not JSON") from None
     if not isinstance(raw, dict):
         raise Rejected("invalid_json", "the message body is not a JSON object")
-    key = message_id
+    key, source = message_id, None
     if "detail-type" in raw and "detail" in raw:  # forwarded by the bus rule
         kind = DETAIL_TYPES.get(str(raw["detail-type"]))
         if kind is None or not isinstance(raw["detail"], dict):
             raise Rejected("invalid_value", f"unsupported event {raw['detail-type']!r}", "detail-type")
+        if not isinstance(raw.get("source"), str) or not raw["source"]:
+            raise Rejected("missing_field", "the event has no source", "source")
+        source = raw["source"]
         raw, key = {**raw["detail"], "kind": kind}, str(raw.get("id") or message_id)  # the detail-type decides
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
         raise _rejected(exc) from None
-    return Ingest(envelope, envelope.idempotency_key or key)
+    return Ingest(envelope, envelope.idempotency_key or key, source)
 
 
 def _send_message(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any) -> dict[str, Any]:
     body = MessageRequest.model_validate(request)
     send = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
-                       schedule_at=parse_schedule(body.schedule_at))
+                       schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
+                       callback_url=accept_callback_url(table, tenant_id, body.callback_url),
+                       transactional=body.transactional)
     message = accept_message(send, tenant_id, table=table, sqs=sqs)
     return {"kind": "message", "id": message.id, "status": message.status}
 
@@ -170,6 +236,7 @@ def _send_bulk(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any)
         recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
         group_provider=body.group.provider if body.group else None, group_id=body.group.group_id if body.group else None,
         sender=body.sender, provider=body.provider, channel=body.channel, schedule_at=parse_schedule(body.schedule_at),
+        reference=body.reference, callback_url=accept_callback_url(table, tenant_id, body.callback_url),
     )
     result = accept_bulk(bulk, tenant_id, table=table, sqs=sqs)
     return {"kind": "bulk", "batch_id": result.batch_id, "accepted": result.accepted, "rejected": len(result.rejected)}

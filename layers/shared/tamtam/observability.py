@@ -21,6 +21,15 @@ PROVIDER_DIMENSION, REASON_DIMENSION = "Provider", "Reason"
 # anything else (free text by mistake) is counted as "other": the dimension stays bounded.
 _REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
+# Errors a function caught and answered 500 for (its Lambda `Errors` metric never sees them), by
+# function: infra/alarms.tf alarms on it.
+UNHANDLED_METRIC, FUNCTION_DIMENSION = "UnhandledErrors", "function"
+# Messages that moved into `failed` / `unconfirmed`, once per transition (tamtam.lifecycle):
+# infra/alarms.tf alarms on each.
+STATUS_METRICS = {"failed": "FailedMessages", "unconfirmed": "UnconfirmedMessages"}
+# A burst of one-time codes to one number range (tamtam.otp.limits): infra/alarms.tf alarms on it.
+OTP_RANGE_METRIC = "OtpPrefixVelocityExceeded"
+
 
 def tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == "false"
@@ -45,3 +54,17 @@ def count_failure(provider: str | None, reason: str | None) -> None:
         default_dimensions={PROVIDER_DIMENSION: provider or "none", REASON_DIMENSION: code},
     ):
         pass
+
+
+def count(name: str, value: float = 1, dimensions: dict[str, str] | None = None) -> None:
+    """One EMF document, written at once (like count_failure): `name` with `service` and the
+    given dimensions only. For the metrics alarms watch, whose dimensions must be exact."""
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace, default_dimensions=dimensions or {},
+    ):
+        pass
+
+
+def count_unhandled(function: str) -> None:
+    """An error a function caught and answered 500 for (`UnhandledErrors`, by function)."""
+    count(UNHANDLED_METRIC, dimensions={FUNCTION_DIMENSION: function})

@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     fanout_orphan_seconds: int = Field(
         60, ge=0, description="a `queued` record older than this, seen by a later delivery of its chunk, is enqueued again"
     )
+    # Send limits per tenant (tamtam.limits); a tenant setting replaces them for that tenant; 0 = no limit.
+    send_limit_messages_per_minute: int = Field(
+        600, ge=0, description="single sends (POST /v1/messages, ingest `message`) per tenant per UTC minute"
+    )
+    send_limit_bulk_recipients_per_hour: int = Field(
+        100_000, ge=0, description="bulk recipients (POST /v1/messages/bulk, ingest `bulk`) per tenant per UTC hour"
+    )
+    # Inbound keywords (tamtam.opt_outs.keywords): a received text that is one of these, once trimmed,
+    # case and accents ignored, puts its sender on the tenant's opt-out list (or takes it off).
+    opt_out_keywords: list[str] = Field(
+        default_factory=lambda: ["STOP", "ARRET", "ARRÊT", "STOPALL", "UNSUBSCRIBE", "DESABONNER"],
+        description="inbound texts that opt the sender out (JSON list; case and accents are ignored)",
+    )
+    opt_in_keywords: list[str] = Field(
+        default_factory=lambda: ["START"], description="inbound texts that take the sender off the opt-out list"
+    )
     secret_max_age_seconds: int = Field(300, description="how long a provider secret is cached")
     sender_concurrency: int = Field(10, description="records of one batch sent at once")
 

@@ -19,7 +19,7 @@ from local.stack.resources import Provisioned, provision
 
 REGION = "eu-west-1"
 PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
-QUEUE_KEYS = {f"{p}-{kind}" for p in PROVIDERS for kind in ("tx", "bulk")} | {"fanout", "ingest"}
+QUEUE_KEYS = {f"{p}-{kind}" for p in PROVIDERS for kind in ("tx", "bulk")} | {"fanout", "ingest", "callbacks"}
 # moto's backends are shared by every server of the process: a name of its own keeps this
 # module's resources apart from other tests' stacks.
 ENVIRONMENT = "itest"
@@ -122,11 +122,13 @@ def test_bus_topic_and_alarms(stack: Provisioned, aws) -> None:
     topic_arn = _ssm(stack, "alarms/topic_arn")
     assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["KmsMasterKeyId"] == _ssm(stack, "kms/key_arn")
     alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"tamtam-{ENVIRONMENT}-", MaxRecords=100)["MetricAlarms"]
-    assert len(alarms) == 2 * len(QUEUE_KEYS) + 1  # + the lifecycle function's failure destination
     for alarm in alarms:
         assert alarm["AlarmActions"] == [topic_arn]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    # per queue: its DLQ's depth and its own oldest message's age (service alarms: test_service_alarms)
+    queue_alarms = [a for a in alarms if any(d["Name"] == "QueueName" for d in a.get("Dimensions", []))]
     dlq_alarms = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
+    assert len(queue_alarms) == 2 * len(QUEUE_KEYS) + 1  # + the lifecycle function's failure destination
     assert len(dlq_alarms) == len(QUEUE_KEYS) + 1 and all(a["Threshold"] == 0 for a in dlq_alarms)
     assert {a["AlarmName"] for a in dlq_alarms} >= {f"tamtam-{ENVIRONMENT}-lifecycle-failures"}
 

@@ -79,7 +79,7 @@ def _final(batch: BatchItem, message_id: str, to: str, text: str, status: Status
         provider=provider, route=base.route if base else [], status=status, segments=info.segments,
         encoding=info.encoding, created_at=at, updated_at=at, reason=reason, batch_id=batch.id,
         history=[HistoryEntry(status=status, at=at, reason=reason, provider=provider or None)],
-        expires_at=int(clock.now()) + RETENTION_SECONDS,
+        expires_at=int(clock.now()) + RETENTION_SECONDS, callback_url=batch.callback_url, reference=batch.reference,
     )
 
 
@@ -91,7 +91,8 @@ def _build(batch: BatchItem, row: list[Any], *, table: Any) -> MessageItem:
     due = epoch(batch.schedule_at) if batch.schedule_at else None
     try:
         to = to_e164(number, get_settings().phone_default_region)
-        request = SendRequest(to=to, text=text, sender=batch.sender, provider=batch.provider, channel=batch.channel, schedule_at=due)
+        request = SendRequest(to=to, text=text, sender=batch.sender, provider=batch.provider, channel=batch.channel, schedule_at=due,
+                              callback_url=batch.callback_url, reference=batch.reference)
         message = build_message(request, batch.tenant_id, batch_id=batch.id, table=table)
     except InvalidPhoneNumber:
         return _final(batch, message_id, number, text, Status.FAILED, rcpt.INVALID_PHONE)

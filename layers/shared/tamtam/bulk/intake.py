@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tamtam import clock, failpoints, queues
+from tamtam import clock, failpoints, limits, opt_outs, queues
 from tamtam.bulk import recipients as rcpt
 from tamtam.bulk.sqs_batch import Entry, send_entries
 from tamtam.errors import InvalidRequest, ServiceUnavailable
@@ -47,6 +47,8 @@ class BulkRequest:
     provider: str | None = None
     channel: str = "sms"
     schedule_at: float | None = None  # epoch seconds, already validated
+    callback_url: str | None = None  # every message's status callbacks (already checked)
+    reference: str | None = None  # carried by every message of the batch
 
 
 @dataclass
@@ -119,6 +121,7 @@ def _new_batch(req: BulkRequest, tenant_id: str, *, kind: str, total: int, reque
         group_provider=req.group_provider, group_id=req.group_id,
         schedule_at=clock.iso(req.schedule_at) if req.schedule_at is not None else None,
         created_at=clock.iso(), expires_at=int(clock.now()) + RETENTION_SECONDS,
+        callback_url=req.callback_url, reference=req.reference,  # the fan-out copies them to each message
     )
 
 
@@ -135,11 +138,13 @@ def accept_bulk(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> Bu
         entries = ((to, None) for to in req.to)
     else:  # variables travel only when the text uses them
         entries = ((to, variables if needed else None) for to, variables in req.recipients or ())
-    prepared = rcpt.prepare(entries, get_settings().phone_default_region, needed)
+    prepared = _without_opted_out(rcpt.prepare(entries, get_settings().phone_default_region, needed), table, tenant_id)
     requested = len(req.to if req.to is not None else req.recipients or ())
     if not prepared.accepted:
         field_name = "to" if req.to is not None else "recipients"
         raise InvalidRequest(f"none of the {requested} recipients is valid", field=field_name, code="no_valid_recipient")
+    # the tenant's bulk limit: 429 `bulk_limit`, or 422 `too_many_recipients` (tamtam.limits)
+    limits.take_recipients(table, tenant_id, len(prepared.accepted), field="to" if req.to is not None else "recipients")
     batch = _new_batch(req, tenant_id, kind="list", total=len(prepared.accepted), requested=requested)
     bodies = chunk_bodies(batch.id, tenant_id, prepared.accepted)
     batch = batch.model_copy(update={"chunks": len(bodies), "duplicates": prepared.duplicates, "rejected": len(prepared.rejected)})
@@ -153,6 +158,18 @@ def accept_bulk(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> Bu
     _open_or_abort(table, batch.id, failed=bool(unsent))
     logger.info("batch accepted", extra={"batch_id": batch.id, "total": batch.total, "chunks": len(bodies)})
     return BulkResult(batch.id, batch.total, prepared.duplicates, prepared.rejected)
+
+
+def _without_opted_out(prepared: rcpt.Prepared, table: Any, tenant_id: str) -> rcpt.Prepared:
+    """The numbers on the tenant's opt-out list move from accepted to rejected
+    (`recipient_opted_out`, tamtam.opt_outs), the rejected kept in request order."""
+    blocked = opt_outs.opted_out(table, tenant_id, (number for _, number, _ in prepared.accepted))
+    if not blocked:
+        return prepared
+    refused = [rcpt.Rejected(index, number, opt_outs.OPTED_OUT) for index, number, _ in prepared.accepted if number in blocked]
+    prepared.accepted = [entry for entry in prepared.accepted if entry[1] not in blocked]
+    prepared.rejected = sorted([*prepared.rejected, *refused], key=lambda r: r.index)
+    return prepared
 
 
 def _open_or_abort(table: Any, batch_id: str, *, failed: bool) -> None:
@@ -171,9 +188,11 @@ def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> 
         raise InvalidRequest("a PasseInfo group send names one group", field="group.group_id", code="invalid_value")
     if req.channel != "sms":
         raise InvalidRequest("group sends are SMS only", field="channel", code="channel_unavailable")
-    send = SendRequest(to=f"group:{group_id}", text=req.text, sender=req.sender, provider=provider, schedule_at=req.schedule_at)
+    send = SendRequest(to=f"group:{group_id}", text=req.text, sender=req.sender, provider=provider, schedule_at=req.schedule_at,
+                       callback_url=req.callback_url, reference=req.reference)
     batch = _new_batch(req, tenant_id, kind="group", total=1, requested=1)
     message = build_message(send, tenant_id, batch_id=batch.id)
+    limits.take_recipients(table, tenant_id, 1, field="group")  # a group counts one: its size is the provider's
     message = message.model_copy(update={"id": group_message_id(batch.id), "group_id": group_id})
     batches.put_batch(table, batch)  # its counters follow from the record's write (tamtam.lifecycle)
     if message.status == Status.QUEUED:  # enqueued first: a crash before the write leaves no orphan

@@ -1,4 +1,5 @@
-"""DynamoDB stream records of message items -> the history entries they added.
+"""DynamoDB stream records of message items -> the history entries they added (and of inbound
+messages -> the ones stored for the first time, `received_of`).
 
 A write to a message record appends one entry to its `history` (a status transition, a
 failover to another provider, a claim taken over): each new entry is one `Change`, numbered by
@@ -14,8 +15,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from tamtam.store.inbound import InboundItem, partition
+
 _deserializer = TypeDeserializer()
 MESSAGE_SK = "MSG"
+INBOUND_PREFIX = partition("")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Change:
     provider: str | None
     at: str
     created: bool  # the record was created by this write (a recipient refused at fan-out, ...)
+    callback_url: str | None = None  # the send's own receiver of status callbacks (tamtam.callbacks)
+    reference: str | None = None  # the tenant's reference of the send, carried in its callbacks
 
     @property
     def event_id(self) -> str:
@@ -72,9 +78,22 @@ def changes_of(record: Mapping[str, Any]) -> list[Change]:
             provider=entry.get("provider"),
             at=str(entry.get("at", "")),
             created=not old,
+            callback_url=new.get("callback_url"),
+            reference=new.get("reference"),
         ))
     return out
 
 
 def all_changes(records: Iterable[Mapping[str, Any]]) -> list[Change]:
     return [change for record in records for change in changes_of(record)]
+
+
+def received_of(records: Iterable[Mapping[str, Any]]) -> list[InboundItem]:
+    """Inbound messages the records stored for the first time (tamtam.store.inbound)."""
+    out: list[InboundItem] = []
+    for record in records:
+        keys = (record.get("dynamodb") or {}).get("Keys") or {}
+        if record.get("eventName") != "INSERT" or not str((keys.get("pk") or {}).get("S", "")).startswith(INBOUND_PREFIX):
+            continue
+        out.append(InboundItem.from_item(_image(record, "NewImage")))
+    return out

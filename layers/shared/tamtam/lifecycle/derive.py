@@ -1,12 +1,16 @@
 """One batch of stream records -> its events, its batch counter moves, its failure counts.
 
 Order matters for what a death in between leaves behind, and every step is safe to repeat:
-1. the events are published (at least once; `event_id` lets receivers dedupe);
+1. the events are published (at least once; `event_id` lets receivers dedupe), and the status
+   callbacks they call for are put on the callbacks queue (tamtam.callbacks.enqueue: at least
+   once too, same ids);
 2. each batch's counters move in one transaction with a marker named after the stream records
    that moved them (tamtam.store.batches.apply_counts): the same records delivered again move
    nothing;
-3. the failure metric, last (a metric may count twice when the invocation dies after it; it
-   never misses a failure that the records show).
+3. the failure metrics, last (a metric may count twice when the invocation dies after it; it
+   never misses a failure that the records show): `MessagesFailed` by provider and reason, once
+   per message, and `FailedMessages` / `UnconfirmedMessages`, once per transition into that
+   status (the alarms of infra/alarms.tf).
 Any error raises: the stream source retries the same records.
 """
 
@@ -19,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tamtam import events, failpoints
-from tamtam.lifecycle.changes import Change, all_changes
-from tamtam.observability import count_failure
+from tamtam.callbacks import enqueue as callbacks
+from tamtam.lifecycle.changes import Change, all_changes, received_of
+from tamtam.observability import STATUS_METRICS, count, count_failure
 from tamtam.status import Status
 from tamtam.store import batches
 
@@ -33,6 +38,7 @@ class Derived:
     events: int
     batches_moved: int
     failures: int
+    callbacks: int = 0
 
 
 def batch_moves(changes: list[Change]) -> dict[str, tuple[Counter[str], str]]:
@@ -67,12 +73,22 @@ def _first_failures(changes: list[Change]) -> list[Change]:
     return out
 
 
-def derive(records: list[Mapping[str, Any]], *, table: Any, events_client: Any, bus: str | None) -> Derived:
+def status_transitions(changes: list[Change]) -> Counter[str]:
+    """failed / unconfirmed -> how many messages moved into it (a record created failed, a
+    recipient refused at fan-out, is an input rejection: not counted)."""
+    return Counter(c.new_status for c in changes
+                   if c.new_status in STATUS_METRICS and not c.created and c.old_status != c.new_status)
+
+
+def derive(records: list[Mapping[str, Any]], *, table: Any, events_client: Any, bus: str | None,
+           sqs: Any = None) -> Derived:
     changes = all_changes(records)
     published = 0
     if changes and bus:
         published = events.publish(events_client, [events.entry_of(c, bus) for c in changes])
     failpoints.hit("lifecycle.published", changes=len(changes))
+    received = received_of(records)
+    queued = callbacks.enqueue(changes, table=table, sqs=sqs, received=received) if (changes or received) and sqs is not None else 0
     moved = 0
     for batch_id, (delta, token) in batch_moves(changes).items():
         if delta and batches.apply_counts(table, batch_id, delta, token):
@@ -80,4 +96,7 @@ def derive(records: list[Mapping[str, Any]], *, table: Any, events_client: Any, 
     failures = _first_failures(changes)
     for change in failures:
         count_failure(change.provider, change.reason)
-    return Derived(changes=len(changes), events=published, batches_moved=moved, failures=len(failures))
+    for status, moved_in in status_transitions(changes).items():
+        count(STATUS_METRICS[status], moved_in)
+    return Derived(changes=len(changes), events=published, batches_moved=moved, failures=len(failures),
+                   callbacks=queued)

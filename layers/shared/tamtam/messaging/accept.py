@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tamtam import clock, failpoints, queues, tenant_settings
+from tamtam import clock, failpoints, limits, opt_outs, queues, tenant_settings
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.ids import new_id
 from tamtam.messaging.writes import retried
@@ -38,6 +38,9 @@ class SendRequest:
     provider: str | None = None
     channel: str = "sms"
     schedule_at: float | None = None  # epoch seconds, already validated: the message is `scheduled`
+    callback_url: str | None = None  # already checked (tamtam.callbacks.endpoints.accept_callback_url)
+    reference: str | None = None  # the tenant's own, carried in the status callbacks
+    transactional: bool = False  # may reach an opted-out number if the tenant allows it (tamtam.opt_outs)
 
 
 def build_message(
@@ -79,6 +82,8 @@ def build_message(
         batch_id=batch_id,
         expires_at=int(clock.now()) + RETENTION_SECONDS,
         schedule_at=clock.iso(req.schedule_at) if req.schedule_at is not None else None,
+        callback_url=req.callback_url,
+        reference=req.reference,
     )
 
 
@@ -88,6 +93,9 @@ def queue_body(message: MessageItem) -> dict[str, Any]:
 
 def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
     message = build_message(req, tenant_id, table=table)
+    # 422 `recipient_opted_out` when the number replied STOP (tamtam.opt_outs)
+    opt_outs.check_single(table, tenant_id, message.to, transactional=req.transactional)
+    limits.take_message(table, tenant_id)  # the tenant's send limit: 429 `send_limit` (tamtam.limits)
     if message.status == Status.SCHEDULED:  # the scheduler enqueues it when it is due
         _store(table, message)
         logger.info("message scheduled", extra={"message_id": message.id, "schedule_at": message.schedule_at})

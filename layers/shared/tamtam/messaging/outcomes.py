@@ -22,12 +22,13 @@ from tamtam.observability import logger
 from tamtam.providers.base import PROVIDER_SIDE_REASONS, AmbiguousError, ProviderError, Reason
 from tamtam.settings import get_settings
 from tamtam.status import NO_DELIVERY_REPORT, Status
-from tamtam.store import messages
+from tamtam.store import last_sender, messages
 from tamtam.store.message_item import Attempt, MessageItem
 
 AMBIGUOUS = "ambiguous"  # an attempt's outcome: the provider may have taken the message
 LEAVES_SENDING: dict[str, Any] = {"claim_at": None, "dispatched_at": None}
 PACED_RETRY_SECONDS = 5  # no pacing slot before the deadline: seen again this much later
+LAST_SENDER_SECONDS = 90 * 24 * 3600  # an answer belongs to the last sender for as long as messages are kept
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,24 @@ def record_sent(
                    **extra)
     logger.info("message sent", extra={"message_id": message.id, "provider": message.provider, "final": not reported})
     return Outcome("sent")
+
+
+def remember_sender(table: Any, message: MessageItem) -> None:
+    """The tenant is now the last to have sent to the number through this provider: an answer
+    from it is the tenant's (tamtam.store.last_sender). Written just before the provider call
+    (a device can deliver the text, and its reply come back, before the provider's answer does). Only for the providers that deliver
+    inbound messages, and never for a provider-side group. Best effort: the message is sent
+    whatever happens here; a write that fails is logged and leaves the previous sender."""
+    if message.provider not in last_sender.INBOUND_PROVIDERS or message.group_id is not None:
+        return
+    at = clock.iso()
+    try:
+        last_sender.record(table, last_sender.LastSender(
+            provider=message.provider, phone=message.to, tenant_id=message.tenant_id, message_id=message.id, at=at,
+            expires_at=int(clock.now()) + LAST_SENDER_SECONDS))
+    except Exception as exc:  # noqa: BLE001  (never fails a send that went out)
+        logger.warning("last sender not recorded", extra={"message_id": message.id, "provider": message.provider,
+                                                          "error": type(exc).__name__})
 
 
 def unconfirmed(run: Run, message: MessageItem, reason: str, lost: Attempt) -> Outcome:

@@ -192,6 +192,7 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
         logger.info("claim taken over before the call; not sending", extra={"message_id": message.id})
         return Outcome("taken_over")
     pacing.settle(kept)
+    outcomes.remember_sender(run.table, message)
     return _call_and_record(message, client, clients, outbound, run)
 
 
@@ -255,6 +256,7 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
                 continue
             member.answer = lists.LEADER_LOST if ok else lists.TAKEN_OVER
             if ok:
+                outcomes.remember_sender(run.table, member.message)
                 marked.append(member)
         if not marked:
             return
@@ -315,6 +317,7 @@ def _send_alone(member: lists.Member, run: Run, clients: ClientCache) -> Outcome
         return _release(run, message, "dispatch mark not written")
     if not marked:
         return Outcome("taken_over")
+    outcomes.remember_sender(run.table, message)
     return _call_and_record(message, member.client, clients, replace(member.outbound, provider_id=own), run)
 
 

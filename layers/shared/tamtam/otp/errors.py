@@ -1,10 +1,13 @@
 """OTP outcomes that are not plain successes. Each is a TamtamError (stable code, message,
 field), so the API's one mapping applies; the two that carry more (a Retry-After delay, the
-attempts left) get their own exception handlers in functions/api/api_otp.py."""
+attempts left) get their own branches in functions/api/api_errors.py."""
 
 from __future__ import annotations
 
-from tamtam.errors import TamtamError
+from tamtam.errors import RateLimited, TamtamError
+
+__all__ = ["CodeRejected", "DestinationNotAllowed", "OtpAlreadyUsed", "OtpExpired", "OtpLocked", "OtpUnavailable",
+           "RateLimited"]  # RateLimited lives in tamtam.errors (the send limits raise it too)
 
 
 class OtpExpired(TamtamError):
@@ -29,17 +32,6 @@ class DestinationNotAllowed(TamtamError):
 
     status = 403
     code = "destination_not_allowed"
-
-
-class RateLimited(TamtamError):
-    """A send limit or the resend cooldown; `retry_after` whole seconds until it would pass."""
-
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int, code: str | None = None, field: str | None = None):
-        super().__init__(message, code=code, field=field)
-        self.retry_after = max(int(retry_after), 1)
 
 
 class CodeRejected(TamtamError):

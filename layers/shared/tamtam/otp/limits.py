@@ -1,11 +1,26 @@
-"""Abuse controls on sending codes, in the one table with TTLs:
+"""Abuse controls on sending codes, in the one table with TTLs (settings: tamtam.otp.settings;
+tenant settings: tamtam.tenant_settings), checked in this order:
 
-- per phone number (per tenant): at most `phone_max_sends` in any sliding `phone_window_seconds`
-  (a short log of send times, written with an optimistic lock on a version);
-- per tenant: at most `tenant_daily_max_sends` per UTC day (an atomic counter under a condition);
-- an optional allow-list of country prefixes on the tenant item (`otp_allowed_prefixes`).
+- the code's length: at least `min_length` (6) digits, or the tenant's `otp_min_length` (4 to
+  10): 422 `code_too_short`;
+- the destination: the tenant's `otp_allowed_prefixes`, else `OTP_ALLOWED_PREFIXES`, else the
+  country prefixes of the routes (tamtam.routing's configured routes and the tenant's own; the
+  catch-all `*` carries messages anywhere but opens no country to codes); `*` in a list allows
+  any country: 403 `destination_not_allowed`;
+- per phone number (per tenant): at most `phone_max_sends` (5) in any sliding
+  `phone_window_seconds` (900; a short log of send times, written with an optimistic lock on a
+  version): 429 `otp_phone_limit`;
+- per phone number, all tenants together: at most `number_max_sends` (10) per fixed
+  `number_window_seconds` (3600): 429 `otp_number_limit`;
+- per number range (the number without its last `range_digits`, 3: 1,000 numbers), all tenants
+  together: at most `range_max_sends` (20) per fixed `range_window_seconds` (600), against SMS
+  pumping, which walks a range: 429 `otp_range_limit` and one `OtpPrefixVelocityExceeded`
+  metric (alarmed, infra/alarms.tf);
+- per tenant: at most `tenant_daily_max_sends` (10,000) per UTC day: 429 `otp_tenant_limit`.
 
-A refusal says how long until the limit would let the send through (Retry-After).
+The counters across tenants are tamtam.limits' fixed windows (one conditional UpdateItem). A
+refusal says how long until the limit would let the send through (Retry-After); the limits
+checked before it keep the attempt counted.
 """
 
 from __future__ import annotations
@@ -16,22 +31,78 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tamtam import observability, tenant_settings
+from tamtam.errors import InvalidRequest
+from tamtam.limits import take
 from tamtam.otp.errors import DestinationNotAllowed, RateLimited
 from tamtam.otp.settings import get_otp_settings
+from tamtam.routing import configured_routes
 
 DAY = 86400
 SK = "OTPLIMIT"
+ANY = "*"
 
 
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def check_length(table: Any, tenant_id: str, length: int) -> None:
+    own = tenant_settings.settings_for(table, tenant_id).otp_min_length
+    minimum = get_otp_settings().min_length if own is None else own
+    if length < minimum:
+        raise InvalidRequest(f"codes of this account have at least {minimum} digits", field="length",
+                             code="code_too_short")
+
+
+def route_countries(overrides: dict[str, list[str]] | None = None) -> tuple[str, ...]:
+    """The country prefixes the routes name (configured, then the tenant's), without `*`."""
+    return tuple(sorted(p for p in {**configured_routes(), **(overrides or {})} if p != ANY))
+
+
+def allowed_prefixes(table: Any, tenant_id: str) -> tuple[str, ...]:
+    own = tenant_settings.settings_for(table, tenant_id)
+    if own.otp_allowed_prefixes:
+        return own.otp_allowed_prefixes
+    configured = tuple(p.strip() for p in get_otp_settings().allowed_prefixes.split(",") if p.strip())
+    return configured or route_countries(own.routes)
+
+
 def check_destination(table: Any, tenant_id: str, to: str) -> None:
-    item = table.get_item(Key={"pk": f"TENANT#{tenant_id}", "sk": "TENANT"}).get("Item") or {}
-    prefixes = [str(p) for p in item.get("otp_allowed_prefixes") or []]
-    if prefixes and not any(to.startswith(p) for p in prefixes):
+    prefixes = allowed_prefixes(table, tenant_id)
+    if ANY not in prefixes and not any(to.startswith(p) for p in prefixes):
         raise DestinationNotAllowed("one-time codes to this country are not enabled for this account", field="to")
+
+
+def number_range(to: str, digits: int) -> str:
+    """The range `to` is in: the number without its last `digits` digits."""
+    return to[:-digits]
+
+
+def take_number(table: Any, to: str, *, now: float) -> None:
+    settings = get_otp_settings()
+    limit, window = settings.number_max_sends, settings.number_window_seconds
+    if limit == 0:
+        return
+    wait = take(table, f"OTPNUMBER#{to}", count=1, limit=limit, window=window, now=now)
+    if wait is not None:
+        raise RateLimited(f"too many codes to this number; at most {limit} in {window // 60} minutes",
+                          retry_after=wait, code="otp_number_limit", field="to")
+
+
+def take_range(table: Any, to: str, *, now: float) -> None:
+    settings = get_otp_settings()
+    limit, window = settings.range_max_sends, settings.range_window_seconds
+    if limit == 0:
+        return
+    prefix = number_range(to, settings.range_digits)
+    wait = take(table, f"OTPRANGE#{prefix}", count=1, limit=limit, window=window, now=now)
+    if wait is not None:
+        observability.count(observability.OTP_RANGE_METRIC)
+        observability.logger.warning("otp range velocity exceeded", extra={"range": prefix, "limit": limit,
+                                                                           "window_seconds": window})
+        raise RateLimited(f"too many codes to numbers of this range; at most {limit} in {window // 60} minutes",
+                          retry_after=wait, code="otp_range_limit", field="to")
 
 
 def recent_sends(stamps: list[float], *, now: float, window: int) -> list[float]:

@@ -30,14 +30,18 @@ class OtpRequest:
     sender: str | None = None
     provider: str | None = None
     locale: str = "fr"
+    callback_url: str | None = None  # status callbacks of the code's messages (already checked)
+    reference: str | None = None
 
 
 def send_otp(req: OtpRequest, tenant_id: str, *, table: Any, sqs: Any, kms: Any, pepper: bytes) -> OtpItem:
     """Validate, check the limits, create the code and its record, queue its first message."""
+    limits.check_length(table, tenant_id, req.length)
     text = templates.prepare(req.template, locale=req.locale, ttl_seconds=req.ttl_seconds)
     otp_id = new_id("otp")
     message = build_otp_message(
-        SendRequest(to=req.to, text=text, sender=req.sender, provider=req.provider, channel=req.channel),
+        SendRequest(to=req.to, text=text, sender=req.sender, provider=req.provider, channel=req.channel,
+                    callback_url=req.callback_url, reference=req.reference),
         tenant_id, otp_id=otp_id, sized_as=templates.sized_like(text, req.length), table=table,
     )
     limits.check_destination(table, tenant_id, req.to)
@@ -90,7 +94,9 @@ def resend_otp(otp_id: str, tenant_id: str, *, table: Any, sqs: Any) -> OtpItem:
     previous = messages.get(table, otp.message_ids[-1]) if otp.message_ids else None
     first = choose_provider(otp.route, previous.provider if previous else None, previous.status if previous else None)
     message = build_otp_message(
-        SendRequest(to=otp.to, text=otp.text, sender=otp.sender, channel=otp.channel), tenant_id,
+        SendRequest(to=otp.to, text=otp.text, sender=otp.sender, channel=otp.channel,  # callbacks as the first send
+                    callback_url=previous.callback_url if previous else None,
+                    reference=previous.reference if previous else None), tenant_id,
         otp_id=otp_id, sized_as=templates.sized_like(otp.text, otp.length), route=rotated(otp.route, first),
         table=table,
     )
@@ -122,6 +128,8 @@ def rotated(route: list[str], first: str) -> list[str]:
 
 def _take_limits(table: Any, tenant_id: str, to: str, *, now: float) -> None:
     limits.take_phone(table, tenant_id, to, now=now)
+    limits.take_number(table, to, now=now)
+    limits.take_range(table, to, now=now)
     limits.take_tenant_day(table, tenant_id, now=now)
 
 

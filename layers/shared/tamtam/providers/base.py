@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from tamtam.redact import redact
+
 
 class Reason(StrEnum):
     """Stable failure reason codes, the same for every provider."""
@@ -90,12 +92,16 @@ class DeliveryReport:
 @dataclass
 class ProviderError(Exception):
     """Base of every client error. `raw_status`/`raw_text` keep the provider's own words
-    (never a credential)."""
+    (never a credential: `raw_text` is redacted here, once for every sink it reaches, the
+    stored attempts, logs and a Lambda's error report alike)."""
 
     reason: Reason
     raw_status: str | None = None
     raw_text: str | None = None
     detail: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.raw_text = redact(self.raw_text)
 
     def __str__(self) -> str:
         return f"{self.reason.value}: {self.detail or self.raw_text or self.raw_status or ''}"

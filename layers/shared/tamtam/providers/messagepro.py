@@ -70,6 +70,9 @@ class MessageProSecret(BaseModel):
     device: str | None = None
     gateway: str | None = None
     whatsapp_account: str | None = None
+    # The secret of the dashboard webhook that POSTs received SMS and chats to
+    # /v1/webhooks/messagepro (docs/providers.md section 2, "Webhooks"); none: that route refuses all.
+    webhook_secret: SecretStr | None = None
 
 
 class MessageProSettings(BaseSettings):

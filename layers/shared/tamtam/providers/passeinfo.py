@@ -58,9 +58,9 @@ _MAX_RAW = 300
 
 
 class PasseInfoSecret(BaseModel):
-    """The provider secret's JSON."""
+    """The provider secret's JSON (hidden from validation errors: their text would quote it)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     base_url: str = "https://api.passinfo.net"
     client_id: str

@@ -58,9 +58,10 @@ _STATES = {
 
 
 class SmsGateSecret(BaseModel):
-    """The provider secret's JSON: Basic credentials, or a token pair (JWT mode)."""
+    """The provider secret's JSON: Basic credentials, or a token pair (JWT mode). Hidden from
+    validation errors: their text would quote it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     base_url: str = "https://api.sms-gate.app/3rdparty/v1"
     username: str | None = None
@@ -104,9 +105,10 @@ def smsgate_settings() -> SmsGateSettings:
 
 
 class TokenPair(BaseModel):
-    """`POST /auth/token[/refresh]` answer: snake_case on the wire, camelCase in the PyPI client."""
+    """`POST /auth/token[/refresh]` answer: snake_case on the wire, camelCase in the PyPI client.
+    An answer that does not fit is never quoted in the error (it may hold the tokens)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     id: str | None = None
     token_type: str = Field("Bearer", validation_alias=AliasChoices("token_type", "tokenType"))
@@ -116,7 +118,9 @@ class TokenPair(BaseModel):
 
 
 class RecipientState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Answer models hide their input too: an answer that does not fit (a proxy or debug
+    # handler echoing the request) may carry the credentials it was sent.
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     phoneNumber: str = ""
     state: str = ""
@@ -124,7 +128,7 @@ class RecipientState(BaseModel):
 
 
 class MessageState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     id: str
     state: str
@@ -464,4 +468,8 @@ def _token_pair(response: requests.Response) -> TokenPair:
         raise PermanentError(Reason.REJECTED, "501", _error_text(response), detail="JWT is disabled on this server")
     if not 200 <= response.status_code < 300:
         raise error_for(response)
-    return TokenPair.model_validate(response.json())
+    try:
+        return TokenPair.model_validate(response.json())
+    except ValueError:  # not JSON, or no token pair: a ProviderError, its text redacted (never the bare error)
+        raise PermanentError(Reason.PROVIDER_UNAVAILABLE, str(response.status_code), _error_text(response),
+                             detail="unexpected answer to a token request") from None

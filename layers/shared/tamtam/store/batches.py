@@ -67,6 +67,8 @@ class BatchItem(BaseModel):
     written: int = 0  # messages written by the fan-out so far
     counts: dict[str, int] = Field(default_factory=dict)
     expires_at: int | None = None
+    callback_url: str | None = None  # status callbacks of every message (tamtam.callbacks)
+    reference: str | None = None  # the tenant's, carried by every message's callbacks
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> BatchItem:

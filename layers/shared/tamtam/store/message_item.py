@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from tamtam.redact import redact
 
 
 class HistoryEntry(BaseModel):
@@ -23,7 +25,12 @@ class Attempt(BaseModel):
     outcome: str
     reason: str | None = None
     raw_status: str | None = None
-    raw_text: str | None = None
+    raw_text: str | None = None  # the provider's words, tenants read them: credentials taken out
+
+    @field_validator("raw_text")
+    @classmethod
+    def _redacted(cls, value: str | None) -> str | None:
+        return redact(value)
 
 
 class MessageItem(BaseModel):
@@ -57,6 +64,10 @@ class MessageItem(BaseModel):
     # The provider id of the list request this message was dispatched in (written with the
     # dispatch mark): a resend carries it, so a provider refusing duplicates recognises it.
     list_id: str | None = None
+    # Status callbacks (tamtam.callbacks): the send's own receiver, and the tenant's reference
+    # for the message, carried in every callback. Both written once, at creation.
+    callback_url: str | None = None
+    reference: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> MessageItem:
