@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from api_model_base import ApiModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api_models import CallbackUrl, Reference, Status, _provider
@@ -15,7 +16,7 @@ from tamtam.bulk.intake import MAX_RECIPIENTS
 REJECTED_SHOWN = 1000
 
 
-class Recipient(BaseModel):
+class Recipient(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(description="E.164 or national format of the default region", examples=["+224622000001"])
@@ -24,7 +25,7 @@ class Recipient(BaseModel):
     )
 
 
-class GroupTarget(BaseModel):
+class GroupTarget(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     provider: Literal["passeinfo", "messagepro"]
@@ -34,7 +35,7 @@ class GroupTarget(BaseModel):
     )
 
 
-class BulkSendIn(BaseModel):
+class BulkSendIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     to: list[str] | None = Field(None, max_length=MAX_RECIPIENTS, description="the same text to each number")
@@ -52,14 +53,14 @@ class BulkSendIn(BaseModel):
     reference: Reference = None
 
 
-class RejectedRecipient(BaseModel):
+class RejectedRecipient(ApiModel):
     index: int = Field(description="position in `to` or `recipients`")
     to: str
     code: Literal["invalid_phone", "missing_variable", "recipient_opted_out"] = Field(
         description="`recipient_opted_out`: the number is on the account's opt-out list (GET /v1/opt-outs/{phone})")
 
 
-class BulkAccepted(BaseModel):
+class BulkAccepted(ApiModel):
     batch_id: str
     accepted: int = Field(description="messages the batch holds (numbers still refused by the full check end `failed`)")
     duplicates: int
@@ -67,12 +68,12 @@ class BulkAccepted(BaseModel):
     rejected_count: int
 
 
-class GroupView(BaseModel):
+class GroupView(ApiModel):
     provider: str
     group_id: str
 
 
-class BatchView(BaseModel):
+class BatchView(ApiModel):
     id: str
     kind: Literal["list", "group"]
     state: Literal["accepting", "scheduled", "processing", "completed", "aborted"]
@@ -93,13 +94,13 @@ class BatchView(BaseModel):
     finished_at: str | None
 
 
-class BatchMessagesQuery(BaseModel):
+class BatchMessagesQuery(ApiModel):
     status: Status | None = Field(None, description="only the messages in this status")
     limit: int = Field(100, ge=1, le=1000, description="messages per page")
     cursor: str | None = Field(None, max_length=2048, description="from the previous page")
 
 
-class BatchMessage(BaseModel):
+class BatchMessage(ApiModel):
     id: str
     to: str
     status: str
@@ -110,12 +111,12 @@ class BatchMessage(BaseModel):
     updated_at: str
 
 
-class BatchMessagesPage(BaseModel):
+class BatchMessagesPage(ApiModel):
     items: list[BatchMessage]
     cursor: str | None = Field(description="pass it back for the next page; null on the last")
 
 
-class BatchCancelled(BaseModel):
+class BatchCancelled(ApiModel):
     id: str
     cancelled: int = Field(description="messages this call cancelled")
     continuing: bool = Field(description="true: the rest is being cancelled in the background")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from api_model_base import ApiModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api_models import PhoneNumber
 
 
-class InboundQuery(BaseModel):
+class InboundQuery(ApiModel):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: PhoneNumber | None = Field(None, alias="from", description="only messages from this number")
@@ -19,7 +20,7 @@ class InboundQuery(BaseModel):
     cursor: str | None = Field(None, max_length=2048, description="`cursor` of the previous page")
 
 
-class InboundView(BaseModel):
+class InboundView(ApiModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     id: str = Field(description="`inb_…`: the same for a provider's retries of one message")
@@ -37,7 +38,7 @@ class InboundView(BaseModel):
                                     "this provider, which made the answer the account's")
 
 
-class InboundPage(BaseModel):
+class InboundPage(ApiModel):
     items: list[InboundView] = Field(description="newest first")
     cursor: str | None = Field(description="the next page's cursor; null at the end. A short page with a cursor "
                                "only means the call's read budget was used: follow it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from api_model_base import ApiModel
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -47,7 +48,7 @@ Reference = Annotated[str | None, Field(
 )]
 
 
-class SendMessageIn(BaseModel):
+class SendMessageIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     to: PhoneNumber
@@ -72,7 +73,7 @@ class SendMessageIn(BaseModel):
 Status = Literal["queued", "scheduled", "sending", "sent", "delivered", "failed", "expired", "cancelled", "unconfirmed"]
 
 
-class MessageSearchQuery(BaseModel):
+class MessageSearchQuery(ApiModel):
     status: Status | None = Field(None, description="only messages in this status")
     to: PhoneNumber | None = Field(None, description="only messages to this number")
     batch_id: str | None = Field(None, min_length=1, max_length=64, description="only messages of this batch")
@@ -82,7 +83,7 @@ class MessageSearchQuery(BaseModel):
     cursor: str | None = Field(None, max_length=2048, description="`cursor` of the previous page")
 
 
-class MessageAccepted(BaseModel):
+class MessageAccepted(ApiModel):
     id: str
     status: str
     to: str
@@ -91,14 +92,14 @@ class MessageAccepted(BaseModel):
     encoding: Literal["GSM-7", "UCS-2"]
 
 
-class StatusChange(BaseModel):
+class StatusChange(ApiModel):
     status: str
     at: str
     reason: str | None = None
     provider: str | None = None
 
 
-class AttemptView(BaseModel):
+class AttemptView(ApiModel):
     provider: str
     at: str
     outcome: str
@@ -107,7 +108,7 @@ class AttemptView(BaseModel):
     raw_text: str | None = None
 
 
-class MessageView(BaseModel):
+class MessageView(ApiModel):
     id: str
     status: str
     final: bool = Field(
@@ -141,7 +142,7 @@ class MessageView(BaseModel):
         return data
 
 
-class MessageSummary(BaseModel):
+class MessageSummary(ApiModel):
     """A message in a listing (GET /v1/messages/{id} has its history and attempts)."""
 
     id: str
@@ -165,7 +166,7 @@ class MessageSummary(BaseModel):
         return data
 
 
-class MessagesPage(BaseModel):
+class MessagesPage(ApiModel):
     items: list[MessageSummary] = Field(description="newest first")
     cursor: str | None = Field(
         description="pass it back for the next page; null when there is nothing more. A page can come out short, "
@@ -173,11 +174,11 @@ class MessagesPage(BaseModel):
     )
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     code: str = Field(description="stable, machine-readable")
     message: str = Field(description="for humans")
     field: str | None = Field(None, description="the request field at fault, if any")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     error: ErrorDetail

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from api_model_base import ApiModel
 from pydantic import BaseModel, Field
 
 
-class OptOutView(BaseModel):
+class OptOutView(ApiModel):
     phone: str = Field(description="the number, E.164")
     opted_out: Literal[True] = True
     source: Literal["keyword", "api"] = Field(description="`keyword`: the number replied a STOP keyword; `api`: "
@@ -18,6 +19,6 @@ class OptOutView(BaseModel):
     created_at: str = Field(description="when the number was put on the list")
 
 
-class OptOutDeleted(BaseModel):
+class OptOutDeleted(ApiModel):
     phone: str
     opted_out: Literal[False] = False

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from api_model_base import ApiModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api_models import CallbackUrl, ErrorDetail, PhoneNumber, Reference, _provider
 
 
-class OtpSendIn(BaseModel):
+class OtpSendIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     to: PhoneNumber
@@ -30,7 +31,7 @@ class OtpSendIn(BaseModel):
     reference: Reference = None
 
 
-class OtpAccepted(BaseModel):
+class OtpAccepted(ApiModel):
     id: str
     to: str
     channel: str
@@ -38,18 +39,18 @@ class OtpAccepted(BaseModel):
     status: Literal["pending"] = "pending"
 
 
-class OtpVerifyIn(BaseModel):
+class OtpVerifyIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=r"^[0-9]{4,10}$", description="the code the user received")
 
 
-class OtpVerified(BaseModel):
+class OtpVerified(ApiModel):
     id: str
     status: Literal["approved"] = "approved"
 
 
-class OtpRejected(BaseModel):
+class OtpRejected(ApiModel):
     """422 for a wrong code: the one error answer that also carries a status."""
 
     status: Literal["rejected"] = "rejected"

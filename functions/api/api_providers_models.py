@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
+from api_model_base import ApiModel
 from pydantic import BaseModel, Field
 
 
-class ProviderBalanceView(BaseModel):
+class ProviderBalanceView(ApiModel):
     value: float = Field(description="remaining credit, in the provider's own unit (SMS credits, account credits)")
     read_at: str = Field(description="when the balance checker read it (ISO 8601, UTC)")
 
 
-class CapabilitiesView(BaseModel):
+class CapabilitiesView(ApiModel):
     channels: list[Literal["sms", "whatsapp"]]
     reports: list[Literal["push", "poll"]] = Field(
         description="how delivery reports come: pushed to the gateway's webhook, polled; empty: none, "
@@ -23,7 +24,7 @@ class CapabilitiesView(BaseModel):
     groups: bool = Field(description="sends to provider-side contact groups")
 
 
-class ProviderView(BaseModel):
+class ProviderView(ApiModel):
     name: str = Field(examples=["passeinfo"])
     capabilities: CapabilitiesView
     circuit: Literal["open", "closed"] = Field(
@@ -36,5 +37,5 @@ class ProviderView(BaseModel):
     balance: ProviderBalanceView | None = Field(description="last known credit balance; null if never read")
 
 
-class ProvidersView(BaseModel):
+class ProvidersView(ApiModel):
     providers: list[ProviderView]

@@ -40,7 +40,7 @@ def _view(endpoint: EndpointItem) -> dict[str, Any]:
 
 @operation(
     "POST", "/v1/webhook-endpoints", summary="Add a webhook endpoint: status changes are POSTed to it", tag="webhooks",
-    body=WebhookEndpointIn, answer=WebhookEndpointCreated, idempotency_key=True,
+    status=201, body=WebhookEndpointIn, answer=WebhookEndpointCreated, idempotency_key=True,
     example={"url": "https://example.com/tamtam/events", "event_types": ["message.sent", "message.delivered"]},
     answer_example={**VIEW_EXAMPLE, "secret": SECRET},
     description="Each status change of the account's messages whose type is in `event_types` is POSTed to `url`, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from api_model_base import ApiModel
 from pydantic import BaseModel, ConfigDict, Field
 
 # tamtam.callbacks.payload.EVENT_TYPES, spelled out for the schema (a unit test keeps them equal)
@@ -12,7 +13,7 @@ EventType = Literal["message.queued", "message.scheduled", "message.sending", "m
                     "message.received"]
 
 
-class WebhookEndpointIn(BaseModel):
+class WebhookEndpointIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2048, json_schema_extra={"format": "uri"},
@@ -22,7 +23,7 @@ class WebhookEndpointIn(BaseModel):
                                          examples=[["message.sent", "message.delivered", "message.failed"]])
 
 
-class WebhookEndpointView(BaseModel):
+class WebhookEndpointView(ApiModel):
     id: str
     url: str
     event_types: list[str]
@@ -37,22 +38,22 @@ class WebhookEndpointCreated(WebhookEndpointView):
     secret: str = Field(description="signs every POST (header Tamtam-Signature); shown here only, keep it")
 
 
-class WebhookEndpointsPage(BaseModel):
+class WebhookEndpointsPage(ApiModel):
     items: list[WebhookEndpointView] = Field(description="oldest first; an account has at most 20")
 
 
-class WebhookEndpointDeleted(BaseModel):
+class WebhookEndpointDeleted(ApiModel):
     id: str
     deleted: Literal[True] = True
 
 
-class WebhookSecretRolled(BaseModel):
+class WebhookSecretRolled(ApiModel):
     id: str
     secret: str = Field(description="the new secret, shown here only; the old one no longer signs")
     rolled_at: str
 
 
-class CallbackSecretCreated(BaseModel):
+class CallbackSecretCreated(ApiModel):
     secret: str = Field(description="signs the callbacks of messages sent with a `callback_url`; shown here only. "
                         "A new one replaces the previous one at once")
     created_at: str

@@ -34,7 +34,7 @@ def endpoint(api, tenant_key) -> Iterator[Callable[..., dict]]:
 
     def create(key: str, url: str, types: list[str]) -> dict:
         answer = api("POST", "/v1/webhook-endpoints", key, json={"url": url, "event_types": types})
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == 201, answer.text
         made.append((key, answer.json()["id"]))
         return answer.json()
 

@@ -120,7 +120,7 @@ def stored_count() -> int:
 
 def test_given_a_new_endpoint_then_its_secret_once_and_listed_without_it(aws_mode):
     status, created = create(types=["message.sent", "message.delivered", "message.sent"])
-    assert status == 200, created
+    assert status == 201, created
     assert created["secret"].startswith("whsec_") and created["id"].startswith("wep_")
     assert (created["url"], created["event_types"], created["state"]) == (PUBLIC, ["message.sent", "message.delivered"],
                                                                           "enabled")
@@ -174,13 +174,13 @@ def test_given_aws_mode_then_plain_http_is_422_even_to_loopback(aws_mode, url):
 
 
 def test_given_the_local_setting_then_http_to_loopback_is_accepted_but_not_to_private_addresses(loopback):
-    assert create("http://127.0.0.1:8080/hook")[0] == 200
+    assert create("http://127.0.0.1:8080/hook")[0] == 201
     assert create("http://10.0.0.1:8080/hook")[0] == 422
 
 
 def test_given_twenty_endpoints_then_the_twenty_first_is_409(aws_mode):
     for _ in range(20):
-        assert create()[0] == 200
+        assert create()[0] == 201
     status, body = create()
     assert (status, body["error"]["code"]) == (409, "too_many_endpoints")
 

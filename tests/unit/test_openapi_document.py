@@ -23,7 +23,7 @@ def test_given_the_document_then_every_error_answer_has_the_one_shape_and_lists_
     doc = json.loads(DOCUMENT.read_text())
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            assert {"200", "202"} & set(op["responses"]), (method, path)
+            assert {"200", "201", "202"} & set(op["responses"]), (method, path)
             for status, response in op["responses"].items():
                 if int(status) < 400:
                     continue
