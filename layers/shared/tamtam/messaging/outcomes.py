@@ -107,8 +107,9 @@ def record_sent(
 
 def remember_sender(table: Any, message: MessageItem) -> None:
     """The tenant is now the last to have sent to the number through this provider: an answer
-    from it is the tenant's (tamtam.store.last_sender). Written just before the provider call
-    (a device can deliver the text, and its reply come back, before the provider's answer does). Only for the providers that deliver
+    from it is the tenant's (tamtam.store.last_sender). Written once the message is claimed, before
+    the pacing wait and the dispatch mark (a device can deliver the text, and its reply come back,
+    before the provider's answer does). Only for the providers that deliver
     inbound messages, and never for a provider-side group. Best effort: the message is sent
     whatever happens here; a write that fails is logged and leaves the previous sender."""
     if message.provider not in last_sender.INBOUND_PROVIDERS or message.group_id is not None:

@@ -165,6 +165,10 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
     if isinstance(prepared, Outcome):
         return prepared
     client, outbound = prepared
+    # Who sent to this number, written before the pacing wait and the dispatch mark: a reply can
+    # come back before the provider's answer does, and nothing stands between the mark and the
+    # call (a slow or throttled write there would be a send recorded as possibly made).
+    outcomes.remember_sender(run.table, message)
     gather = lists.current()
     if gather is not None and not _may_share(message):
         lists.stay_out()  # the others need not wait for this one
@@ -192,7 +196,6 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
         logger.info("claim taken over before the call; not sending", extra={"message_id": message.id})
         return Outcome("taken_over")
     pacing.settle(kept)
-    outcomes.remember_sender(run.table, message)
     return _call_and_record(message, client, clients, outbound, run)
 
 
@@ -256,7 +259,6 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
                 continue
             member.answer = lists.LEADER_LOST if ok else lists.TAKEN_OVER
             if ok:
-                outcomes.remember_sender(run.table, member.message)
                 marked.append(member)
         if not marked:
             return
@@ -317,7 +319,6 @@ def _send_alone(member: lists.Member, run: Run, clients: ClientCache) -> Outcome
         return _release(run, message, "dispatch mark not written")
     if not marked:
         return Outcome("taken_over")
-    outcomes.remember_sender(run.table, message)
     return _call_and_record(message, member.client, clients, replace(member.outbound, provider_id=own), run)
 
 
