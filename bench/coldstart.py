@@ -2,7 +2,8 @@
 
 Each measure is a fresh interpreter (`-I -S`: no site-packages, no PYTHON* variables) whose
 `sys.path` is what Lambda gives a function: its code directory, then the layer's `python/`.
-It times `import handler` (the function's init) and, as the baseline, `import boto3;
+It times `import handler` (the function's init, plus what its first request imports on top:
+FIRST_REQUEST, the api's route module for a send) and, as the baseline, `import boto3;
 boto3.client("sqs")` from the same layer, interleaved, 7 times each; the line is the ratio of
 the medians. The environment is the function's (template Globals) with tracing left unset,
 and the probe also reports whether `aws_xray_sdk` was imported.
@@ -33,6 +34,9 @@ SAM_BUILD = REPO_ROOT / ".aws-sam" / "build"
 OWN_BUILD = REPO_ROOT / ".bench" / "build"
 RUNS = 7
 TARGET_RATIO = 1.5
+# What a function's first request imports beyond `import handler`, counted in its cold start:
+# the api loads a route's module on first use (handler.load_routes), measured here for a send.
+FIRST_REQUEST = {"api": ["handler.load_routes('/v1/messages')"]}
 
 PROBE = r"""
 import json, sys, time
@@ -44,6 +48,8 @@ if args["kind"] == "baseline":
     boto3.client("sqs")
 else:
     import handler  # noqa: F401
+    for statement in args.get("then", ()):
+        exec(statement)  # what the first request of the measured kind loads on top of the init
 elapsed = time.perf_counter() - started
 print(json.dumps({"ms": elapsed * 1000, "xray": "aws_xray_sdk" in sys.modules}))
 """
@@ -69,9 +75,10 @@ def _function_names() -> list[str]:
     return sorted(d.name for d in (REPO_ROOT / "functions").iterdir() if (d / "handler.py").is_file())
 
 
-def _probe(build: Build, kind: str, code_dir: Path | None = None) -> dict[str, object]:
+def _probe(build: Build, kind: str, code_dir: Path | None = None, then: list[str] | None = None) -> dict[str, object]:
     path = ([str(code_dir)] if code_dir else []) + [str(build.layer)]
-    answer = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, json.dumps({"kind": kind, "path": path})],
+    args = {"kind": kind, "path": path, "then": then or []}
+    answer = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, json.dumps(args)],
                             capture_output=True, text=True, env=LAMBDA_ENV, cwd=code_dir or build.layer, timeout=120)
     if answer.returncode != 0:
         raise RuntimeError(answer.stderr.strip().splitlines()[-1] if answer.stderr.strip() else "probe failed")
@@ -136,7 +143,7 @@ def run(counter: object = None) -> list[Line]:
             if name in errors:
                 continue
             try:
-                result = _probe(build, "handler", code_dir)
+                result = _probe(build, "handler", code_dir, FIRST_REQUEST.get(name))
             except RuntimeError as exc:
                 errors[name] = str(exc)[:120]
                 continue

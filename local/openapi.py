@@ -108,8 +108,10 @@ def _load_api() -> list[Any]:
     for folder in ("layers/shared", "functions/webhooks", "functions/api"):  # the api's handler first
         if str(ROOT / folder) not in sys.path:
             sys.path.insert(0, str(ROOT / folder))
-    import handler  # noqa: F401, PLC0415  (the api function: registers every route)
+    import handler  # noqa: PLC0415  (the api function)
     from api_router import OPERATIONS  # noqa: PLC0415
+
+    handler.load_all_routes()
 
     return [op for op in OPERATIONS if op.documented]
 

@@ -1,6 +1,10 @@
 """The REST API (API Gateway proxy). Routes are declared in the api_* modules (api_router),
 validated with their pydantic models, and every error is mapped once, in api_errors. The
-OpenAPI document is written from the same declarations at build time (`make openapi`)."""
+OpenAPI document is written from the same declarations at build time (`make openapi`).
+
+A route module registers its operations when it is imported, and a request imports only the
+modules of its path (ROUTE_MODULES): a cold start that serves a send does not load the code of
+batches, webhooks or opt-outs."""
 
 from __future__ import annotations
 
@@ -9,23 +13,53 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import api_batches  # noqa: F401  (each api_* module registers its routes)
-import api_docs  # noqa: F401
-import api_inbound  # noqa: F401
-import api_messages  # noqa: F401
-import api_opt_outs  # noqa: F401
-import api_otp  # noqa: F401
-import api_providers  # noqa: F401
-import api_webhook_endpoints  # noqa: F401
+import importlib
 from api_errors import to_answer
 from api_idempotency import once
 from api_router import find, parse, render, route_of
 from tamtam.observability import capture_lambda_handler, logger
 
 
+# Path prefix -> the module that declares its routes. Every module whose prefix a path starts
+# with is loaded (`/v1/messages/bulk` loads api_batches and api_messages, whose
+# `/v1/messages/{message_id}` it also matches), so routing answers what it would with all loaded.
+ROUTE_MODULES: tuple[tuple[str, str], ...] = (
+    ("/v1/messages/bulk", "api_batches"),
+    ("/v1/messages", "api_messages"),
+    ("/v1/batches", "api_batches"),
+    ("/v1/otp", "api_otp"),
+    ("/v1/providers", "api_providers"),
+    ("/v1/webhook-endpoints", "api_webhook_endpoints"),
+    ("/v1/callback-secret", "api_webhook_endpoints"),
+    ("/v1/inbound", "api_inbound"),
+    ("/v1/opt-outs", "api_opt_outs"),
+    ("/openapi.json", "api_docs"),
+    ("/docs", "api_docs"),
+)
+
+
+def modules_for(path: str) -> list[str]:
+    """The route modules that can serve `path`."""
+    return [module for prefix, module in ROUTE_MODULES if path == prefix or path.startswith(prefix + "/")]
+
+
+def load_routes(path: str) -> None:
+    """Import the route modules that can serve `path` (once per process: imports are cached)."""
+    for module in modules_for(path):
+        importlib.import_module(module)
+
+
+def load_all_routes() -> None:
+    """Every route module, in one fixed order (the OpenAPI document, tests)."""
+    for module in sorted({module for _, module in ROUTE_MODULES}):
+        importlib.import_module(module)
+
+
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        op, params = find(*route_of(event))
+        method, path = route_of(event)
+        load_routes(path)
+        op, params = find(method, path)
         call = parse(op, params, event, context)
         if not op.public:
             call.tenant_id  # noqa: B018  (401 before anything is read or written)

@@ -30,10 +30,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -51,10 +49,8 @@ from tamtam.providers.base import (
     ProviderError,
     Reason,
     SendResult,
-    TransientError,
 )
-
-_RAW_TEXT_MAX = 300
+from tamtam.providers.tokens import Grant, TokenCache, token_call
 
 
 class FlowSmsSecret(BaseModel):
@@ -173,25 +169,8 @@ def recipient_result(body: Any, number: str) -> SendResult | ProviderError:
     failed = body.get("failed_messages") if isinstance(body, dict) else None
     for item in failed if isinstance(failed, list) else []:
         if digits in json.dumps(item, ensure_ascii=False):
-            return PermanentError(text_reason(failure_text([item])), raw_text=str(failure_text([item]))[:_RAW_TEXT_MAX])
+            return PermanentError(text_reason(failure_text([item])), raw_text=str(failure_text([item]))[:http.RAW_TEXT_MAX])
     return AmbiguousError(Reason.PROVIDER_UNAVAILABLE, detail="the campaign answer says nothing of this recipient")
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _raw(response: requests.Response) -> dict[str, str]:
-    return {"raw_status": str(response.status_code), "raw_text": response.text[:_RAW_TEXT_MAX]}
-
-
-def _unexpected(response: requests.Response, what: str) -> Exception:
-    if response.status_code >= 500 or response.status_code == 429:
-        return TransientError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=what)
-    return PermanentError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=f"unexpected answer to {what}")
 
 
 # simplejwt's codes (authentication.py, exceptions.py) and DRF's default details for the
@@ -210,42 +189,34 @@ def token_refused(response: requests.Response) -> bool:
         return True
     if response.status_code != 403:
         return False
-    body = _json(response)
+    body = http.json_or_none(response)
     return isinstance(body, dict) and (body.get("code") in _AUTH_CODES or body.get("detail") in _AUTH_DETAILS)
 
 
 def send_result(response: requests.Response) -> SendResult:
     """Map the answer to `send-sms/` (a refused token has been dealt with already)."""
     code = response.status_code
-    body = _json(response)
+    body = http.json_or_none(response)
     if code in (200, 201, 202):
         if not isinstance(body, dict):
-            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail="unreadable answer to a send")
+            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send")
         failed = body.get("success") is False or (not body.get("messages_sent") and body.get("messages_failed"))
         if failed:
-            raise PermanentError(text_reason(failure_text(body.get("failed_messages"))), **_raw(response))
+            raise PermanentError(text_reason(failure_text(body.get("failed_messages"))), **http.raw(response))
         messages = body.get("messages")
         first = messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
         return SendResult(provider_message_id(body), raw_status=first.get("status") or "sent")
     if code == 400:
-        raise PermanentError(field_errors_reason(body), **_raw(response))
+        raise PermanentError(field_errors_reason(body), **http.raw(response))
     if code == 402:
-        raise PermanentError(Reason.INSUFFICIENT_CREDIT, **_raw(response))
+        raise PermanentError(Reason.INSUFFICIENT_CREDIT, **http.raw(response))
     if code == 403:
         reason = Reason.SENDER_NOT_APPROVED if "sender" in response.text.lower() else Reason.AUTH_FAILED
-        raise PermanentError(reason, **_raw(response))
-    raise _unexpected(response, "a send")
+        raise PermanentError(reason, **http.raw(response))
+    raise http.unexpected(response, "a send")
 
 
 # --- the client --------------------------------------------------------------------------
-
-
-@dataclass
-class _Tokens:
-    access: str | None = None
-    access_exp: float = 0.0
-    refresh: str | None = None
-    refresh_exp: float = 0.0
 
 
 class FlowSmsClient(ProviderClient):
@@ -264,8 +235,8 @@ class FlowSmsClient(ProviderClient):
         self._session = session or http.make_session()
         self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)
         self._clock = clock
-        self._tokens = _Tokens()
-        self._lock = threading.Lock()
+        self._tokens = TokenCache(login=self._login, refresh=self._refresh, clock=clock,
+                                  leeway=self._settings.token_leeway)
 
     @classmethod
     def from_secret(
@@ -287,7 +258,7 @@ class FlowSmsClient(ProviderClient):
             raise ValueError("a FLOW list is one text to one or more recipients")
         response = self._send_campaign(list(messages))
         send_result(response)  # a refusal of the whole request raises here
-        body = _json(response)
+        body = http.json_or_none(response)
         return [recipient_result(body, _number(m.to)) for m in messages]
 
     def _send_campaign(self, messages: list[OutboundMessage]) -> requests.Response:
@@ -299,14 +270,8 @@ class FlowSmsClient(ProviderClient):
             "message": first.text,
             "phone_numbers": [_number(m.to) for m in messages],
         }
-        response = self._post_send(self._access_token(), body)
-        if token_refused(response):
-            # Refused before the message was taken: renew the access token and retry once.
-            self._forget_access()
-            response = self._post_send(self._access_token(), body)
-            if token_refused(response):
-                raise AuthError(**_raw(response), detail="access token refused after renewal")
-        return response
+        # A refused token means the message was not taken: renewed, and sent once more.
+        return self._tokens.send(lambda access: self._post_send(access, body), token_refused)
 
     def _post_send(self, access: str, body: dict[str, Any]) -> requests.Response:
         return http.call(
@@ -316,65 +281,43 @@ class FlowSmsClient(ProviderClient):
 
     def check_credentials(self) -> None:
         """A fresh login with the stored username and password (never a cached token)."""
-        with self._lock:
-            self._login()
+        self._tokens.login()
 
-    # tokens
-
-    def _forget_access(self) -> None:
-        with self._lock:
-            self._tokens.access = None
-
-    def _access_token(self) -> str:
-        with self._lock:
-            now, leeway, tokens = self._clock(), self._settings.token_leeway, self._tokens
-            if tokens.access and now < tokens.access_exp - leeway:
-                return tokens.access
-            if tokens.refresh and now < tokens.refresh_exp - leeway:
-                access = self._refresh(tokens.refresh)
-                if access:
-                    return access
-            return self._login()
+    # tokens: how FLOW logs in and refreshes (the cache decides when)
 
     def _token_call(self, path: str, body: dict[str, str]) -> requests.Response:
-        try:
-            return http.call(
-                self._session, "POST", self._secret.base_url + path, timeout=self._timeout,
-                json=body, allow_redirects=False,
-            )
-        except AmbiguousError as exc:
-            # No message went out yet: a token call that got no answer is simply a failure.
-            raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail=f"no answer from {path}") from exc
+        return token_call(
+            self._session, "POST", self._secret.base_url + path, what=path, timeout=self._timeout,
+            json=body, allow_redirects=False,
+        )
 
-    def _login(self) -> str:
+    def _login(self) -> Grant:
         password = self._secret.password.get_secret_value()
         response = self._token_call("token/", {"username": self._secret.username, "password": password})
-        body = _json(response)
+        body = http.json_or_none(response)
         if response.status_code in (400, 401, 403):
-            raise AuthError(**_raw(response), detail="login refused")
+            raise AuthError(**http.raw(response), detail="login refused")
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access"):
-            raise _unexpected(response, "the login")
+            raise http.unexpected(response, "the login")
         logger.info("flowsms login", extra={"provider": self.name})
-        self._store(body["access"], body.get("refresh"))
-        return body["access"]
+        return self._grant(body["access"], body.get("refresh"))
 
-    def _refresh(self, refresh: str) -> str | None:
+    def _refresh(self, refresh: str) -> Grant | None:
         """A new access token, or None when the refresh token is dead (log in again)."""
         response = self._token_call("token/refresh/", {"refresh": refresh})
-        body = _json(response)
+        body = http.json_or_none(response)
         if response.status_code in (400, 401, 403):
             logger.info("flowsms refresh token refused", extra={"provider": self.name})
-            self._tokens.refresh = None
             return None
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access"):
-            raise _unexpected(response, "the token refresh")
-        self._store(body["access"], body.get("refresh") or refresh)
-        return body["access"]
+            raise http.unexpected(response, "the token refresh")
+        return self._grant(body["access"], body.get("refresh"))
 
-    def _store(self, access: str, refresh: str | None) -> None:
-        now = self._clock()
-        self._tokens.access = access
-        self._tokens.access_exp = jwt_expiry(access) or now + self._settings.fallback_access_lifetime
-        if refresh and refresh != self._tokens.refresh:
-            self._tokens.refresh = refresh
-            self._tokens.refresh_exp = jwt_expiry(refresh) or now + self._settings.fallback_refresh_lifetime
+    def _grant(self, access: str, refresh: str | None) -> Grant:
+        """The limits FLOW's tokens carry (their `exp`), or the fallback lifetimes; a refresh
+        token the client holds already keeps its own limit."""
+        now, settings = self._clock(), self._settings
+        access_until = jwt_expiry(access) or now + settings.fallback_access_lifetime
+        if not refresh or refresh == self._tokens.refresh_token:
+            return Grant(access, access_until)
+        return Grant(access, access_until, refresh, jwt_expiry(refresh) or now + settings.fallback_refresh_lifetime)

@@ -13,9 +13,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError, NameResolutionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from tamtam.providers.base import AmbiguousError, Reason, TransientError
+from tamtam.providers.base import AmbiguousError, PermanentError, Reason, TransientError
 
 DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
 
@@ -65,3 +65,27 @@ def call(
         if _never_connected(exc):
             raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="connection refused") from exc
         raise AmbiguousError(Reason.TIMEOUT, detail="connection lost before the answer") from exc
+
+
+RAW_TEXT_MAX = 300  # how much of an answer an error keeps
+
+
+def raw(response: requests.Response) -> dict[str, str]:
+    """An answer's status and the start of its text, as a ProviderError's raw_status/raw_text."""
+    return {"raw_status": str(response.status_code), "raw_text": response.text[:RAW_TEXT_MAX]}
+
+
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON body, or None when it has none."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def unexpected(response: requests.Response, what: str) -> Exception:
+    """The error for an answer to `what` that no mapping expected: transient for a 5xx or 429
+    (the provider took nothing), else permanent."""
+    if response.status_code >= 500 or response.status_code == 429:
+        return TransientError(Reason.PROVIDER_UNAVAILABLE, **raw(response), detail=what)
+    return PermanentError(Reason.PROVIDER_UNAVAILABLE, **raw(response), detail=f"unexpected answer to {what}")

@@ -36,6 +36,7 @@ from tamtam.providers.base import (
     TransientError,
 )
 from tamtam.providers.http import call, make_session
+from tamtam.providers.tokens import Grant, TokenCache
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _MAX_ID = 36  # SMSGate's limit on a message id (client-go smsgateway `Message.ID`: `validate:"max=36"`)
@@ -45,6 +46,7 @@ _BULK_ID = re.compile(r"^msg_([0-9a-z]{26}_\d{6})$")
 _BULK_WIRE_ID = re.compile(r"^[0-9a-z]{26}_\d{6}$")
 _LIST_SUFFIX = "-l"
 _MAX_RAW = 300
+_ACCEPT = {"Accept": "application/json"}
 _MAX_RECIPIENTS = 100  # client-go smsgateway `Message.PhoneNumbers`: `validate:"required,min=1,max=100"`
 _STATES = {
     "Pending": "sending",
@@ -213,8 +215,12 @@ class SmsGateClient(ProviderClient):
         self.session = session or make_session()
         self._base = secret.base_url.rstrip("/")
         self._timeout = (self.settings.connect_timeout, self.settings.read_timeout)
-        self._access = secret.access_token
-        self._refresh = secret.refresh_token
+        # JWT mode: no login of its own, only the pair in the secret and its renewals; no
+        # known expiry (a 401 says when).
+        self._tokens = TokenCache(
+            login=None, refresh=self._trade_refresh_token,
+            access=_secret_value(secret.access_token), refresh_token=_secret_value(secret.refresh_token),
+        )
         self._device: str | None = secret.device_id
 
     @classmethod
@@ -233,25 +239,23 @@ class SmsGateClient(ProviderClient):
     @property
     def tokens(self) -> tuple[SecretStr | None, SecretStr | None]:
         """The (access, refresh) pair in use in JWT mode, renewed ones included."""
-        return self._access, self._refresh
+        access, refresh = self._tokens.access, self._tokens.refresh_token
+        return (None if access is None else SecretStr(access)), (None if refresh is None else SecretStr(refresh))
 
     # -- plumbing --------------------------------------------------------------------------
-    def _request(
-        self, method: str, path: str, *, retry_auth: bool = True, basic: bool = False, **kwargs: Any
-    ) -> requests.Response:
-        headers = {"Accept": "application/json"}
-        basic = basic or self.uses_basic_auth
-        if basic:
-            kwargs["auth"] = (self.secret.username, self.secret.password.get_secret_value())  # type: ignore[union-attr]
-        else:
-            if self._access is None:
-                self.refresh_tokens()
-            headers["Authorization"] = f"Bearer {self._access.get_secret_value()}"  # type: ignore[union-attr]
-        response = call(self.session, method, f"{self._base}/{path}", timeout=self._timeout, headers=headers, **kwargs)
-        if response.status_code == 401 and retry_auth and not basic and self._refresh is not None:
-            self.refresh_tokens()  # the 401 means nothing was taken: one retry with a new pair
-            return self._request(method, path, retry_auth=False, **kwargs)
-        return response
+    def _request(self, method: str, path: str, *, basic: bool = False, **kwargs: Any) -> requests.Response:
+        url = f"{self._base}/{path}"
+        if basic or self.uses_basic_auth:
+            auth = (self.secret.username, self.secret.password.get_secret_value())  # type: ignore[union-attr]
+            return call(self.session, method, url, timeout=self._timeout, headers=dict(_ACCEPT), auth=auth, **kwargs)
+
+        def send(access: str) -> requests.Response:
+            headers = {**_ACCEPT, "Authorization": f"Bearer {access}"}
+            return call(self.session, method, url, timeout=self._timeout, headers=headers, **kwargs)
+
+        # A 401 means nothing was taken: one retry with a new pair (when there is a refresh
+        # token); the answer to the retry is mapped like any other.
+        return self._tokens.send(send, _token_refused, raise_refused=False)
 
     # -- messages --------------------------------------------------------------------------
     def send(self, message: OutboundMessage) -> SendResult:
@@ -398,13 +402,16 @@ class SmsGateClient(ProviderClient):
     def refresh_tokens(self) -> TokenPair:
         """Trade the refresh token for a new pair, used from now on. The old refresh token is
         revoked by the server (a second use is a replay: 401)."""
-        if self._refresh is None:
+        if self._tokens.refresh_token is None:
             raise AuthError(detail="no SMSGate refresh token to renew the access token with")
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {self._refresh.get_secret_value()}"}
+        pair: TokenPair = self._tokens.renew().answer
+        return pair
+
+    def _trade_refresh_token(self, refresh: str) -> Grant:
+        headers = {**_ACCEPT, "Authorization": f"Bearer {refresh}"}
         response = call(self.session, "POST", f"{self._base}/auth/token/refresh", timeout=self._timeout, headers=headers)
         pair = _token_pair(response)
-        self._access, self._refresh = pair.access_token, pair.refresh_token or self._refresh
-        return pair
+        return Grant(pair.access_token.get_secret_value(), refresh=_secret_value(pair.refresh_token), answer=pair)
 
     def revoke_token(self, jti: str) -> None:
         response = self._request("DELETE", f"auth/token/{jti}", basic=self.has_basic_credentials)
@@ -461,6 +468,14 @@ def _recipient_report(state: MessageState, recipient: str) -> DeliveryReport:
     if status != "failed":
         return DeliveryReport(status, mine.state)
     return DeliveryReport("failed", mine.state, Reason.REJECTED, (mine.error or mine.state)[:_MAX_RAW])
+
+
+def _secret_value(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+def _token_refused(response: requests.Response) -> bool:
+    return response.status_code == 401
 
 
 def _token_pair(response: requests.Response) -> TokenPair:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,8 +56,8 @@ from tamtam.providers.base import (
     SendResult,
     TransientError,
 )
+from tamtam.providers.tokens import Grant, TokenCache, token_call
 
-_RAW_TEXT_MAX = 300
 DEFAULT_TOKEN_URL = "https://signin.ventis.group/realms/Messaging/protocol/openid-connect/token"
 GABON = 241
 
@@ -189,41 +188,33 @@ def ventis_reason(code: str | None, text: str | None) -> Reason:
     return Reason.REJECTED
 
 
-def _raw(response: requests.Response) -> dict[str, str]:
-    return {"raw_status": str(response.status_code), "raw_text": response.text[:_RAW_TEXT_MAX]}
+def _token_refused(response: requests.Response) -> bool:
+    return response.status_code == 401
 
 
 def send_result(response: requests.Response) -> SendResult:
     """Map the answer to `POST /message` (any 401 has been dealt with already)."""
     code = response.status_code
     if code >= 500 or code == 429:
-        raise TransientError(Reason.PROVIDER_UNAVAILABLE, **_raw(response))
+        raise TransientError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response))
     answer = parse_ventis_answer(response.text)
     success = 200 <= code < 300
     if answer is None:
         if success and not response.text.strip():
             return SendResult(None, raw_status=str(code))
         if success:
-            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail="unreadable answer to a send")
+            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send")
         reason = Reason.AUTH_FAILED if code == 403 else Reason.PROVIDER_UNAVAILABLE
-        raise PermanentError(reason, **_raw(response))
+        raise PermanentError(reason, **http.raw(response))
     if answer.ok and success:
         return SendResult(answer.message_id, raw_status="SUCCESS")
     if answer.ok:
-        raise PermanentError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail="unexpected answer to a send")
-    raw_text = "|".join(part for part in (answer.code, answer.text) if part)[:_RAW_TEXT_MAX]
+        raise PermanentError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unexpected answer to a send")
+    raw_text = "|".join(part for part in (answer.code, answer.text) if part)[:http.RAW_TEXT_MAX]
     raise PermanentError(ventis_reason(answer.code, answer.text), raw_status=str(code), raw_text=raw_text)
 
 
 # --- the client --------------------------------------------------------------------------
-
-
-@dataclass
-class _Tokens:
-    access: str | None = None
-    access_until: float = 0.0
-    refresh: str | None = None
-    refresh_until: float = 0.0
 
 
 class VentisClient(ProviderClient):
@@ -242,8 +233,8 @@ class VentisClient(ProviderClient):
         self._session = session or http.make_session()
         self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)
         self._clock = clock
-        self._tokens = _Tokens()
-        self._lock = threading.Lock()
+        # No leeway: the limits are already `token_renew_ratio` of the lifetimes.
+        self._tokens = TokenCache(login=self._login, refresh=self._refresh, clock=clock)
 
     @classmethod
     def from_secret(
@@ -266,14 +257,8 @@ class VentisClient(ProviderClient):
             "message": message.text,
         }
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        response = self._post_message(self._access_token(), payload)
-        if response.status_code == 401:
-            # Refused before the message was taken: get a new token and retry once.
-            self._forget_access()
-            response = self._post_message(self._access_token(), payload)
-            if response.status_code == 401:
-                raise AuthError(**_raw(response), detail="access token refused after renewal")
-        return send_result(response)
+        # A 401 means the message was not taken: a new token, and the message sent once more.
+        return send_result(self._tokens.send(lambda access: self._post_message(access, payload), _token_refused))
 
     def _post_message(self, access: str, payload: bytes) -> requests.Response:
         headers = {"Authorization": f"Bearer {access}", "Content-Type": "application/json; charset=UTF-8"}
@@ -284,42 +269,22 @@ class VentisClient(ProviderClient):
 
     def check_credentials(self) -> None:
         """A fresh password grant with the stored credentials (never a cached token)."""
-        with self._lock:
-            self._login()
+        self._tokens.login()
 
-    # tokens
+    # tokens: Keycloak's grants (the cache decides when)
 
-    def _forget_access(self) -> None:
-        with self._lock:
-            self._tokens.access = None
-
-    def _access_token(self) -> str:
-        with self._lock:
-            now, tokens = self._clock(), self._tokens
-            if tokens.access and now < tokens.access_until:
-                return tokens.access
-            if tokens.refresh and now < tokens.refresh_until:
-                access = self._refresh(tokens.refresh)
-                if access:
-                    return access
-            return self._login()
-
-    def _grant(self, fields: dict[str, str]) -> requests.Response:
+    def _token_request(self, fields: dict[str, str]) -> requests.Response:
         fields = {**fields, "client_id": self._secret.client_id}
         client_secret = self._secret.client_secret.get_secret_value() if self._secret.client_secret else ""
         if client_secret.strip():  # an empty secret is no secret (the integration omits it too)
             fields["client_secret"] = client_secret.strip()
-        try:
-            return http.call(
-                self._session, "POST", self._secret.token_url, timeout=self._timeout,
-                data=fields, allow_redirects=False,
-            )
-        except AmbiguousError as exc:
-            # No message went out yet: a token call that got no answer is simply a failure.
-            raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail="no answer from the token endpoint") from exc
+        return token_call(
+            self._session, "POST", self._secret.token_url, what="the token endpoint", timeout=self._timeout,
+            data=fields, allow_redirects=False,
+        )
 
-    def _login(self) -> str:
-        response = self._grant(
+    def _login(self) -> Grant:
+        response = self._token_request(
             {
                 "grant_type": "password",
                 "username": self._secret.username,
@@ -328,37 +293,32 @@ class VentisClient(ProviderClient):
         )
         if response.status_code in (400, 401, 403):
             raise AuthError(**_keycloak_error(response), detail="token request refused")
-        access = self._store(response, "the login")
+        grant = self._grant(response, "the login")
         logger.info("ventis login", extra={"provider": self.name})
-        return access
+        return grant
 
-    def _refresh(self, refresh: str) -> str | None:
+    def _refresh(self, refresh: str) -> Grant | None:
         """A new access token, or None when the refresh is refused (log in again)."""
-        response = self._grant({"grant_type": "refresh_token", "refresh_token": refresh})
+        response = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh})
         if response.status_code in (400, 401, 403):
             logger.info("ventis refresh refused", extra={"provider": self.name, **_keycloak_error(response)})
-            self._tokens.refresh = None
             return None
-        return self._store(response, "the token refresh")
+        return self._grant(response, "the token refresh")
 
-    def _store(self, response: requests.Response, what: str) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+    def _grant(self, response: requests.Response, what: str) -> Grant:
+        """The tokens of a Keycloak answer, each used until `token_renew_ratio` of its lifetime."""
+        body = http.json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            if response.status_code >= 500 or response.status_code == 429:
-                raise TransientError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=what)
-            raise PermanentError(Reason.PROVIDER_UNAVAILABLE, **_raw(response), detail=f"unexpected answer to {what}")
+            raise http.unexpected(response, what)
         now, ratio = self._clock(), self._settings.token_renew_ratio
-        self._tokens.access = body["access_token"]
-        self._tokens.access_until = now + ratio * _seconds(body.get("expires_in"), 60.0)
-        if body.get("refresh_token"):
-            self._tokens.refresh = body["refresh_token"]
-            lifetime = _seconds(body.get("refresh_expires_in"), 0.0)
+        lifetime = _seconds(body.get("refresh_expires_in"), 0.0)
+        return Grant(
+            body["access_token"],
+            now + ratio * _seconds(body.get("expires_in"), 60.0),
+            body.get("refresh_token") or None,
             # Keycloak says 0 for refresh tokens that do not expire (offline tokens).
-            self._tokens.refresh_until = now + ratio * lifetime if lifetime > 0 else math.inf
-        return body["access_token"]
+            now + ratio * lifetime if lifetime > 0 else math.inf,
+        )
 
 
 def _seconds(value: Any, default: float) -> float:
@@ -370,11 +330,8 @@ def _seconds(value: Any, default: float) -> float:
 
 def _keycloak_error(response: requests.Response) -> dict[str, str]:
     """raw_status/raw_text for a Keycloak error body (`error`, `error_description`)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = http.json_or_none(response)
     if isinstance(body, dict) and body.get("error"):
         text = f"{body['error']}: {body.get('error_description', '')}".strip(": ")
-        return {"raw_status": str(response.status_code), "raw_text": text[:_RAW_TEXT_MAX]}
-    return _raw(response)
+        return {"raw_status": str(response.status_code), "raw_text": text[:http.RAW_TEXT_MAX]}
+    return http.raw(response)
