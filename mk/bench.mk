@@ -17,3 +17,7 @@ chaos: $(STAMP) ## 1,000 messages under provider, AWS (throttles, 500s, conflict
 
 chaos-short: $(STAMP) ## the short chaos run of `make test` (a few hundred messages, every fault kind), same table (~3 min)
 	CHAOS_PLAN=short $(PY) -m bench chaos
+
+.PHONY: capacity
+capacity: $(STAMP) ## where tamtam saturates on AWS and its bill at 1M messages an hour, from the bench's figures and AWS quotas (docs/capacity.md)
+	$(PY) -m bench.capacity
