@@ -1,56 +1,19 @@
 """Bodies and queries of the bulk and batch routes (pydantic: the OpenAPI document comes from them).
 
-Recipients are plain strings here: the numbers are normalised, deduplicated and refused one by
-one by tamtam.bulk (an invalid number is reported, never fatal to the request)."""
+The bulk request itself (`BulkSendIn`, with its `Recipient`s or `GroupTarget`) is the request
+contract's (tamtam.contract.bodies), shared with the ingest door."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from api_model_base import ApiModel
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api_models import CallbackUrl, Reference, Status, _provider
-from tamtam.bulk.intake import MAX_RECIPIENTS
+from api_models import Status
+from tamtam.contract.bodies import BulkSendIn  # noqa: F401  (api_batches takes it from here)
 
 REJECTED_SHOWN = 1000
-
-
-class Recipient(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    to: str = Field(description="E.164 or national format of the default region", examples=["+224622000001"])
-    vars: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]] = Field(
-        default_factory=dict, max_length=20, description="values of the text's {{name}} placeholders"
-    )
-
-
-class GroupTarget(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    provider: Literal["passeinfo", "messagepro"]
-    group_id: str = Field(
-        min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$",
-        description="the provider's group id (Message Pro: comma-separated group ids)", examples=["12"],
-    )
-
-
-class BulkSendIn(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    to: list[str] | None = Field(None, max_length=MAX_RECIPIENTS, description="the same text to each number")
-    recipients: list[Recipient] | None = Field(None, max_length=MAX_RECIPIENTS, description="numbers with their {{vars}}")
-    group: GroupTarget | None = Field(None, description="a provider-side group: one provider call")
-    text: str = Field(min_length=1, max_length=1600, description="the text, or a template with {{name}} placeholders")
-    sender: str | None = Field(None, min_length=1, max_length=11, description="sender name (provider-approved)")
-    provider: Annotated[str | None, AfterValidator(_provider)] = Field(None, description="pin a provider instead of the routes")
-    channel: Literal["sms", "whatsapp"] = "sms"
-    schedule_at: str | None = Field(
-        None, max_length=40, json_schema_extra={"format": "date-time"},
-        description="ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
-    )
-    callback_url: CallbackUrl = None
-    reference: Reference = None
 
 
 class RejectedRecipient(ApiModel):

@@ -5,36 +5,14 @@ the `UnhandledErrors` metric)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ValidationError
 
 from api_router import Answer, MethodNotAllowed
+from tamtam.contract.violations import first_violation
 from tamtam.errors import RateLimited, TamtamError, error_body
 from tamtam.observability import count_unhandled, logger
 from tamtam.otp.errors import CodeRejected
 
-# pydantic error types -> stable codes (anything else: invalid_value)
-_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "json_invalid": "invalid_json",
-    "model_type": "invalid_json",
-    "model_attributes_type": "invalid_json",
-    "dict_type": "invalid_json",
-    "string_too_short": "too_short",
-    "string_too_long": "too_long",
-    "literal_error": "invalid_value",
-    "string_type": "invalid_type",
-    "int_type": "invalid_type",
-    "int_parsing": "invalid_type",
-    "float_type": "invalid_type",
-    "float_parsing": "invalid_type",
-    "bool_type": "invalid_type",
-    "bool_parsing": "invalid_type",
-    "list_type": "invalid_type",
-}
-_CUSTOM = {"invalid_phone", "unknown_provider"}
 # 400: the body is not a JSON object at all; every other validation error is 422.
 MALFORMED = ("invalid_json", "invalid_encoding", "invalid_body")
 VALIDATION_CODES = ("missing_field", "unknown_field", "too_short", "too_long", "invalid_value", "invalid_type")
@@ -45,18 +23,12 @@ def error_answer(status: int, code: str, message: str, field: str | None = None,
     return Answer(status=status, body=error_body(code, message, field), headers=headers or {})
 
 
-def _field(loc: tuple[Any, ...]) -> str | None:
-    return ".".join(str(p) for p in loc) or None
-
-
 def from_validation(exc: ValidationError) -> Answer:
-    errors = exc.errors(include_url=False)
-    first = errors[0] if errors else {"type": "invalid_value", "loc": (), "msg": "invalid request"}
-    kind = str(first.get("type", ""))
-    code = kind if kind in _CUSTOM else _CODES.get(kind, "invalid_value")
-    field = _field(tuple(first.get("loc", ())))
-    message = str(first.get("msg", "invalid request"))
-    if kind == "json_invalid":
+    """The first validation error, with its stable code (tamtam.contract.violations): 400 for a
+    body that is not a JSON object, 422 for any other."""
+    found = first_violation(exc)
+    code, field, message = found.code, found.field, found.message
+    if found.kind == "json_invalid":
         return error_answer(400, code, f"the body is not valid JSON ({message})", None)
     if code == "invalid_json":
         return error_answer(400, code, "the body is not a JSON object", None)

@@ -2,73 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from api_model_base import ApiModel
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AwareDatetime, Field, model_validator
 
-from tamtam.phone import InvalidPhoneNumber, to_e164
-from tamtam.providers.registry import PROVIDER_NAMES
-from tamtam.settings import get_settings
+# The send request and its field types are the request contract's (tamtam.contract), shared with
+# the ingest door; the routes and the other api_*_models modules take them from here.
+from tamtam.contract.bodies import SendMessageIn  # noqa: F401
+from tamtam.contract.fields import CallbackUrl, PhoneNumber, Reference  # noqa: F401
+from tamtam.contract.fields import known_provider as _provider  # noqa: F401
 from tamtam.status import is_final
-
-
-def _e164(value: str) -> str:
-    try:
-        return to_e164(value, get_settings().phone_default_region)
-    except InvalidPhoneNumber as exc:
-        raise PydanticCustomError("invalid_phone", "{reason}", {"reason": str(exc)}) from exc
-
-
-def _provider(value: str | None) -> str | None:
-    if value is not None and value not in PROVIDER_NAMES:
-        raise PydanticCustomError(
-            "unknown_provider", "unknown provider; one of: {names}", {"names": ", ".join(PROVIDER_NAMES)}
-        )
-    return value
-
-
-PhoneNumber = Annotated[
-    str,
-    Field(description="E.164 (+224622000001) or national format of the default region", examples=["+224622000001"]),
-    AfterValidator(_e164),
-]
-
-# Status callbacks (README "Status callbacks"); the URL's address is checked by the route
-# (tamtam.callbacks.endpoints.accept_callback_url: 422 `invalid_callback_url`).
-CallbackUrl = Annotated[str | None, Field(
-    min_length=1, max_length=2048, json_schema_extra={"format": "uri"},
-    description="POST each status change of the message(s) here, signed with the account's callback secret "
-    "(POST /v1/callback-secret): https, to a public address", examples=["https://example.com/tamtam/status"],
-)]
-Reference = Annotated[str | None, Field(
-    min_length=1, max_length=128, description="your own reference, returned in every status callback",
-    examples=["order-1042"],
-)]
-
-
-class SendMessageIn(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    to: PhoneNumber
-    text: str = Field(min_length=1, max_length=1600, description="the message; at most 10 SMS segments")
-    sender: str | None = Field(None, min_length=1, max_length=11, description="sender name (provider-approved)")
-    provider: Annotated[str | None, AfterValidator(_provider)] = Field(
-        None, description="pin a provider instead of the route", examples=["smsgate"]
-    )
-    channel: Literal["sms", "whatsapp"] = "sms"
-    schedule_at: str | None = Field(
-        None, max_length=40, json_schema_extra={"format": "date-time"},
-        description="send later: ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
-    )
-    callback_url: CallbackUrl = None
-    reference: Reference = None
-    transactional: bool = Field(
-        False, description="a message the person needs whatever they opted out of (an order update, a security "
-        "alert): it reaches a number on the opt-out list unless the account turned that off",
-    )
-
 
 Status = Literal["queued", "scheduled", "sending", "sent", "delivered", "failed", "expired", "cancelled", "unconfirmed"]
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from tamtam import aws
 from tamtam.callbacks.delivery import Outcome, dead_letter, deliver
-from tamtam.callbacks.model import DeliveryBody
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.settings import get_settings
 
@@ -29,7 +29,7 @@ METRICS = {Outcome.DELIVERED: "CallbacksDelivered", Outcome.RETRY: "CallbackAtte
 def _one(record: dict[str, Any]) -> Outcome:
     sqs = aws.client("sqs")
     try:
-        body = DeliveryBody.model_validate_json(record["body"])
+        body = DeliveryBody.parse(record["body"])
     except ValidationError:
         dead_letter(sqs, record["body"], "invalid_body")
         logger.error("callback body refused", extra={"sqs_message_id": record["messageId"]})

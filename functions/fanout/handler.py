@@ -5,7 +5,6 @@ comes back a few seconds later; any other failure leaves only that record on the
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,8 +15,9 @@ from botocore.exceptions import ClientError
 
 from tamtam import aws
 from tamtam.bulk.fanout import ChunkJob, NotReady, process_chunk
-from tamtam.bulk.jobs import CancelBody, ChunkBody, continue_cancel
+from tamtam.bulk.jobs import continue_cancel
 from tamtam.observability import logger, metrics
+from tamtam.queue_bodies import CancelBody, parse_fanout
 from tamtam.settings import get_settings
 
 _MARGIN_SECONDS = 5.0
@@ -33,13 +33,11 @@ def _retry_soon(record: SQSRecord, seconds: int) -> None:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    raw = json.loads(record.body)
+    body = parse_fanout(record.body)
     deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
-    if raw.get("kind") == "cancel":
-        continue_cancel(CancelBody.model_validate(raw), table=aws.table(get_settings().table_name),
-                        sqs=aws.client("sqs"), deadline=deadline)
+    if isinstance(body, CancelBody):
+        continue_cancel(body, table=aws.table(get_settings().table_name), sqs=aws.client("sqs"), deadline=deadline)
         return
-    body = ChunkBody.model_validate(raw)
     job = ChunkJob(batch_id=body.batch_id, tenant_id=body.tenant_id, chunk=body.chunk, recipients=body.recipients)
     try:
         result = process_chunk(job, table=aws.table(get_settings().table_name), sqs=aws.client("sqs"))

@@ -6,7 +6,6 @@ a metric; a failure leaves only that record on the DLQ (and its alarm)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -17,22 +16,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tamtam import aws
 from tamtam.bulk.dead_chunks import resolve
 from tamtam.bulk.fanout import ChunkJob
-from tamtam.bulk.jobs import CancelBody, ChunkBody, continue_cancel
+from tamtam.bulk.jobs import continue_cancel
 from tamtam.observability import logger, metrics
+from tamtam.queue_bodies import CancelBody, parse_fanout
 from tamtam.settings import get_settings
 
 _MARGIN_SECONDS = 5.0
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    raw = json.loads(record.body)
+    body = parse_fanout(record.body)
     table = aws.table(get_settings().table_name)
-    if raw.get("kind") == "cancel":
+    if isinstance(body, CancelBody):
         deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
-        continue_cancel(CancelBody.model_validate(raw), table=table, sqs=aws.client("sqs"), deadline=deadline)
+        continue_cancel(body, table=table, sqs=aws.client("sqs"), deadline=deadline)
         metrics.add_metric(name="FanoutDeadCancel", unit="Count", value=1)
         return
-    body = ChunkBody.model_validate(raw)
     job = ChunkJob(batch_id=body.batch_id, tenant_id=body.tenant_id, chunk=body.chunk, recipients=body.recipients)
     resolution = resolve(job, table=table, sqs=aws.client("sqs"))
     metrics.add_metric(name="FanoutDeadChunk", unit="Count", value=1)

@@ -3,7 +3,6 @@ deliveries is finalised (never left `queued` or `sending`), and counted for the 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,14 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tamtam import aws
 from tamtam.messaging.finalize import finalize
 from tamtam.observability import logger, metrics
+from tamtam.queue_bodies import QueueBody
 from tamtam.settings import get_settings
 
 
 def _record_handler(record: SQSRecord) -> None:
-    body = json.loads(record.body)
-    result = finalize(body["message_id"], table=aws.table(get_settings().table_name))
+    body = QueueBody.parse(record.body)
+    result = finalize(body.message_id, table=aws.table(get_settings().table_name))
     metrics.add_metric(name="DeadLettered", unit="Count", value=1)
-    logger.info("dead letter handled", extra={"message_id": body["message_id"], "result": result})
+    logger.info("dead letter handled", extra={"message_id": body.message_id, "result": result})
 
 
 @metrics.log_metrics

@@ -1,12 +1,13 @@
 """Sender: SQS-triggered, one deployed function per provider (same code). Claims each record,
 sends it through the provider client, records the outcome. The records of a batch are sent
 concurrently (bulk records of the same text in one request, at a provider that takes lists);
-a record to retry stays on the queue with a backoff (partial batch failure)."""
+a record to retry stays on the queue with a backoff (partial batch failure). Each record's body
+is parsed once (tamtam.queue_bodies.QueueBody), before the batch's pacing pools and list gather
+are formed from them."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,9 +21,10 @@ import sender_pacing
 from tamtam import aws, health, pacing, queues
 from tamtam.messaging import lists
 from tamtam.messaging.clients import ClientCache
-from tamtam.messaging.send import QueueBody, process
+from tamtam.messaging.send import process
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.providers.registry import PROVIDER_NAMES, capabilities
+from tamtam.queue_bodies import MalformedBody, QueueBody
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
 
@@ -45,29 +47,39 @@ def _sent_at(record: SQSRecord) -> float | None:
         return None
 
 
-def _gather(records: list[dict[str, Any]]) -> lists.Gather | None:
-    """The bulk records of a batch bound for a provider that takes lists may share requests
-    (tamtam.messaging.lists); None for any other batch."""
-    bodies = []
+def _bodies(records: list[dict[str, Any]]) -> dict[str, QueueBody | MalformedBody]:
+    """Each record's body by SQS message id, parsed once; one that does not parse is kept as its
+    error, raised when its record runs (the record fails)."""
+    parsed: dict[str, QueueBody | MalformedBody] = {}
     for record in records:
         try:
-            bodies.append(json.loads(record.get("body") or "{}"))
-        except ValueError:
-            return None
-    providers = {b.get("provider") for b in bodies}
-    if len(bodies) < 2 or len(providers) != 1 or {b.get("lane") for b in bodies} != {queues.BULK}:
+            parsed[record["messageId"]] = QueueBody.parse(record.get("body") or "")
+        except MalformedBody as exc:
+            parsed[record["messageId"]] = exc
+    return parsed
+
+
+def _gather(bodies: list[QueueBody | MalformedBody]) -> lists.Gather | None:
+    """The bulk records of a batch bound for a provider that takes lists may share requests
+    (tamtam.messaging.lists); None for any other batch, or one with a body that does not parse."""
+    sendable = [b for b in bodies if isinstance(b, QueueBody)]
+    if len(sendable) < 2 or len(sendable) != len(bodies):
+        return None
+    providers = {b.provider for b in sendable}
+    if len(providers) != 1 or {b.lane for b in sendable} != {queues.BULK}:
         return None
     provider = providers.pop()
     caps = capabilities(provider) if provider in PROVIDER_NAMES else None
-    return lists.Gather(len(bodies), caps.list_max) if caps is not None and caps.takes_lists else None
+    return lists.Gather(len(sendable), caps.list_max) if caps is not None and caps.takes_lists else None
 
 
-def _send_one(record: SQSRecord, pools: dict[tuple[str, str], pacing.Pool], gather: lists.Gather | None,
-              deadline: float) -> None:
+def _send_one(record: SQSRecord, body: QueueBody | MalformedBody, pools: dict[tuple[str, str], pacing.Pool],
+              gather: lists.Gather | None, deadline: float) -> None:
+    if isinstance(body, MalformedBody):
+        raise body
     settings = get_settings()
-    body = QueueBody(**{k: v for k, v in json.loads(record.body).items() if k in QueueBody.__dataclass_fields__})
     # waits for its slot before the call; may share the call with the batch's other recipients
-    with pacing.turn(sender_pacing.pool_for(pools, record.body)), lists.taking_part(gather):
+    with pacing.turn(sender_pacing.pool_for(pools, body)), lists.taking_part(gather):
         outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients,
                           sent_at=_sent_at(record), deadline=deadline)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
@@ -91,12 +103,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     table = aws.table(get_settings().table_name)
     remaining = context.get_remaining_time_in_millis() / 1000
-    pools = sender_pacing.pools(event.get("Records") or [], table, remaining)
-    gather = _gather(event.get("Records") or [])
+    bodies = _bodies(event.get("Records") or [])
+    pools = sender_pacing.pools(list(bodies.values()), table, remaining)
+    gather = _gather(list(bodies.values()))
     deadline = time.monotonic() + remaining - _END_MARGIN_SECONDS  # no retried write sleeps past it
 
     async def record_handler(record: SQSRecord) -> None:
-        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, pools, gather, deadline)
+        body = bodies[record.message_id]
+        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, body, pools, gather, deadline)
 
     try:
         return async_process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,7 +1,7 @@
 """Polling the providers that answer status queries about messages still `sent`.
 
-Messages in `sent` are indexed on gsi1 (`gsi1pk = STATUS#sent`, `gsi1sk = <iso time>#<id>`,
-written by `tamtam.store.messages.transition`). One run:
+Messages in `sent` are indexed on gsi1 (tamtam.store.status_index, written by
+`tamtam.store.messages.transition`). One run:
 1. expires those sent before the window (72 h by default): no final report will come now;
 2. asks the providers about up to `max_messages` of the others, concurrently, and applies the
    delivered/failed answers (forward moves only, and only while that provider still holds
@@ -27,10 +27,9 @@ from tamtam.observability import logger
 from tamtam.providers.base import AuthError, DeliveryReport, ProviderClient, ProviderError, Reason
 from tamtam.providers.registry import POLL, PROVIDER_NAMES, capabilities
 from tamtam.redact import error_keys
+from tamtam.store import poller_cursor, status_index
 from tamtam.store.message_item import MessageItem
 
-SENT_PK = "STATUS#sent"
-CURSOR_KEY = {"pk": "POLLER#status", "sk": "CURSOR"}
 _PAGE = 100
 
 
@@ -48,29 +47,9 @@ def pollable_providers() -> frozenset[str]:
     return frozenset(p for p in PROVIDER_NAMES if POLL in capabilities(p).reports)
 
 
-def _query(table: Any, condition: str, values: dict[str, str], limit: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    start: dict[str, Any] | None = None
-    while len(items) < limit:
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": {":pk": SENT_PK, **values},
-            "Limit": min(_PAGE, limit - len(items)),
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        answer = table.query(**kwargs)
-        items += answer.get("Items", [])
-        start = answer.get("LastEvaluatedKey")
-        if not start:
-            break
-    return items
-
-
 def expire_old(table: Any, cutoff: str, limit: int) -> int:
     """Messages sent before `cutoff` (iso time) -> `expired`; how many moved."""
-    items = _query(table, "gsi1pk = :pk AND gsi1sk < :cutoff", {":cutoff": cutoff}, limit)
+    items = status_index.sent_before(table, cutoff, limit=limit, page=_PAGE)
     moved = sum(1 for item in items if expire(table, str(item["id"])) is not None)
     if moved:
         logger.info("sent messages expired", extra={"count": moved, "cutoff": cutoff})
@@ -79,13 +58,13 @@ def expire_old(table: Any, cutoff: str, limit: int) -> int:
 
 def due_messages(table: Any, cutoff: str, limit: int) -> list[MessageItem]:
     """Up to `limit` messages sent after `cutoff`, continuing after the previous run's cursor."""
-    cursor = str((table.get_item(Key=CURSOR_KEY).get("Item") or {}).get("after", ""))
+    cursor = poller_cursor.get(table)
     after = max(cutoff, cursor)
-    items = _query(table, "gsi1pk = :pk AND gsi1sk > :after", {":after": after}, limit)
+    items = status_index.sent_after(table, after, limit=limit, page=_PAGE)
     if len(items) >= limit:
-        table.put_item(Item={**CURSOR_KEY, "after": items[-1]["gsi1sk"], "updated_at": clock.iso()})
+        poller_cursor.put(table, items[-1]["gsi1sk"])
     elif cursor:
-        table.delete_item(Key=CURSOR_KEY)  # reached the newest: the next run starts over
+        poller_cursor.delete(table)  # reached the newest: the next run starts over
     return [MessageItem.from_item(item) for item in items]
 
 

@@ -1,6 +1,7 @@
 """`sam package`, rehearsed: each local CodeUri / ContentUri of template.yaml zipped and uploaded
 to a bucket of the emulated account, then the SAM transform (local/rehearsal/translate.py, in the
-translator's own virtualenv) with those s3:// URIs, as CloudFormation runs it.
+translator's own virtualenv) with those s3:// URIs, as CloudFormation runs it: on the template the
+AWS::LanguageExtensions transform expanded (its Fn::ForEach loops written out).
 
 The code is the source directories, not `sam build`'s output: nothing is invoked in the
 rehearsal, the functions only have to exist.
@@ -20,6 +21,7 @@ from typing import Any
 
 from local.rehearsal.findings import Finding, StepFailed
 from local.rehearsal.server import Account
+from local.stack.template import TemplateError, load_template
 
 TRANSLATE = Path(__file__).with_name("translate.py")
 ARTIFACT_KEYS = ("CodeUri", "ContentUri", "DefinitionUri")  # as translate.py rewrites them
@@ -77,12 +79,20 @@ def package(account: Account, template: Mapping[str, Any], code_root: Path, buck
 
 def translate(translator: Path, template_path: Path, artifacts: Mapping[str, str], parameters: Mapping[str, str],
               region: str, out: Path) -> dict[str, Any]:
-    """The SAM transform of `template_path` in the translator's virtualenv."""
+    """The SAM transform of `template_path` in the translator's virtualenv, after the
+    AWS::LanguageExtensions transform (local.stack.template.load_template), in CloudFormation's
+    order: the translator reads the expanded template, written beside `out`."""
     if not translator.exists():
         raise StepFailed("sam translate", [Finding(str(translator), "is missing: run `make tools`")])
+    try:
+        expanded = load_template(template_path)
+    except TemplateError as error:
+        raise StepFailed("sam translate", [Finding(template_path.name, str(error))]) from error
+    expanded_path = out.with_name(f"{out.stem}.expanded.json")
+    expanded_path.write_text(json.dumps(expanded), encoding="utf-8")
     env = {**os.environ, "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PYTHONPATH": ""}
-    done = subprocess.run([str(translator), str(TRANSLATE), str(template_path), json.dumps(dict(artifacts)),
+    done = subprocess.run([str(translator), str(TRANSLATE), str(expanded_path), json.dumps(dict(artifacts)),
                            json.dumps(dict(parameters)), str(out)],
                           check=False, env=env, capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)

@@ -1,5 +1,8 @@
 """The SAM transform of template.yaml, as CloudFormation runs it on what `sam package` uploaded.
 
+TEMPLATE is the template after the AWS::LanguageExtensions transform (package.translate writes it,
+expanded by local.stack.language_extensions): the SAM translator knows nothing of Fn::ForEach.
+
 Runs in the translator's own virtualenv (.tools/samtranslator, local/rehearsal/requirements.txt),
 never in the project's: it imports nothing of the project.
 

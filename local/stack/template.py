@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from local.stack.language_extensions import LanguageExtensionError, expand
+
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<String>"
 _RATE = re.compile(r"rate\((\d+) (second|minute|hour|day)s?\)")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -63,10 +65,22 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path) -> dict[str, Any]:
-    """template.yaml as plain dicts, short tags turned into their long form."""
+def read_template(path: Path) -> dict[str, Any]:
+    """template.yaml as written: plain dicts, short tags turned into their long form, its
+    Fn::ForEach loops as they are."""
     with path.open(encoding="utf-8") as stream:
         return yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """template.yaml as CloudFormation hands it to the SAM transform: read_template with the
+    AWS::LanguageExtensions transform applied (every Fn::ForEach written out, the resources under
+    the logical ids CloudFormation gives them). Everything in this repository that reads the
+    template reads it through here."""
+    try:
+        return expand(read_template(path))
+    except LanguageExtensionError as error:
+        raise TemplateError(f"{path.name}: {error}") from error
 
 
 # ---------------------------------------------------------------------------------------------

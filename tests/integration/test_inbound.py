@@ -18,6 +18,7 @@ from tamtam import aws, clock, tenant_settings
 from tamtam.events import INBOUND_DETAIL_TYPE
 from tamtam.settings import get_settings
 from tamtam.store import inbound, last_sender, opt_outs
+from tamtam.store.tenants import tenant_key
 from tests.integration import seed
 from tests.integration.lambdas import event, invoke
 from tests.integration.test_otp import Api, otp  # noqa: F401  (the OTP fixture: key and pepper)
@@ -308,7 +309,7 @@ def test_given_a_transactional_send_then_it_reaches_an_opted_out_number_unless_t
     tenant = create_tenant("strict", seed.table()).tenant_id
     for who in (seed.EVENTS_TENANT, tenant):
         api("PUT", "/v1/opt-outs/+224622000001", tenant=who)
-    seed.table().update_item(Key=tenant_settings.tenant_key(tenant), UpdateExpression="SET opt_outs_exempt_transactional = :f",
+    seed.table().update_item(Key=tenant_key(tenant), UpdateExpression="SET opt_outs_exempt_transactional = :f",
                              ExpressionAttributeValues={":f": False})
     tenant_settings.reset_cache()
     order = {"to": NUMBER, "text": "Your order shipped", "transactional": True}

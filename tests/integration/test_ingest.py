@@ -15,17 +15,13 @@ its sender's (an IAM role's unique id and session), one the bus rule delivered E
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from local.stack.pollers import sqs_record
 from tamtam import aws
-from tamtam.ingest import BulkRequestBody, MessageRequest
 from tamtam.settings import get_settings, reset_settings
 from tamtam.store import batches, messages
 from tests.integration import seed
@@ -33,7 +29,6 @@ from tests.integration.bulk_helpers import drain, fan_out
 from tests.integration.conftest import ORDERS_SENDER
 from tests.integration.lambdas import event, invoke
 
-ROOT = Path(__file__).resolve().parents[2]
 ORDERS_SESSION = f"{ORDERS_SENDER}:orders-service"  # SenderId of a message the orders service's role sent
 
 
@@ -221,15 +216,6 @@ def test_given_a_send_then_its_status_changes_are_published_on_the_bus(tenant, s
     assert [(d["message_id"], d["old_status"], d["new_status"]) for d in details] == [
         (message_id, None, "queued"), (message_id, "queued", "sending"), (message_id, "sending", "sent")]
     assert all("text" not in d for d in details)
-
-
-def test_the_ingest_models_take_the_fields_the_api_takes():
-    api_dir = str(ROOT / "functions" / "api")
-    if api_dir not in sys.path:
-        sys.path.append(api_dir)
-    api_models, api_batches_models = importlib.import_module("api_models"), importlib.import_module("api_batches_models")
-    assert set(MessageRequest.model_fields) == set(api_models.SendMessageIn.model_fields)
-    assert set(BulkRequestBody.model_fields) == set(api_batches_models.BulkSendIn.model_fields)
 
 
 OTHER_TENANT = "ten_other000000000000000000demo"  # a tenant that exists, which no source may send for

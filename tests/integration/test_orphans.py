@@ -5,6 +5,7 @@ moto and the provider sandbox over HTTP."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,8 @@ from tamtam import aws, clock, failpoints
 from tamtam.bulk import sqs_batch
 from tamtam.messaging import accept
 from tamtam.messaging.accept import SendRequest, accept_message
+from tamtam.queue_bodies import QueueBody
+from tamtam.queues import TX
 from tamtam.status import Status
 from tamtam.store import messages
 from tests.integration import seed
@@ -65,7 +68,7 @@ def queued_records() -> list[dict]:
 def _die_on_enqueue(monkeypatch, killed: list[str]) -> None:
     """The api dies while it enqueues: before its enqueue took effect."""
     def died(sqs, url, body, **kwargs):
-        killed.append(body["message_id"])
+        killed.append(body.message_id)
         raise failpoints.Killed("enqueue")
 
     monkeypatch.setattr(accept.queues, "send", died)
@@ -96,10 +99,11 @@ def test_given_the_api_killed_around_its_enqueue_then_no_queued_orphan_and_nothi
 
 def test_given_the_record_written_just_after_the_queue_message_arrives_then_it_is_sent(provisioned, sandbox):
     msg = accept.build_message(SendRequest(to="+224622000001", text="juste à temps"), seed.EVENTS_TENANT)
-    early = invoke("sender", sqs_event([accept.queue_body(msg)], age=0))
+    body = json.loads(QueueBody.for_message(msg, TX).to_json())  # what the api enqueues
+    early = invoke("sender", sqs_event([body], age=0))
     assert early == {"batchItemFailures": [{"itemIdentifier": "id-0"}]}  # handed back for a moment
     messages.put_new(seed.table(), msg)
-    assert invoke("sender", sqs_event([accept.queue_body(msg)], age=3)) == {"batchItemFailures": []}
+    assert invoke("sender", sqs_event([body], age=3)) == {"batchItemFailures": []}
     assert messages.get(seed.table(), msg.id).status == Status.SENT
     assert len(sandbox.sandbox.outbox_items()) == 1
 

@@ -8,6 +8,7 @@ import pytest
 
 from tamtam import tenant_settings
 from tamtam.store import messages
+from tamtam.store.tenants import tenant_key
 from tamtam.tenants import create_tenant
 from tests.integration import seed
 from tests.integration.lambdas import event, invoke
@@ -24,7 +25,7 @@ def tenant_with(routes) -> str:
     tenant = create_tenant("routes", seed.table())
     if routes is not None:
         seed.table().update_item(
-            Key=tenant_settings.tenant_key(tenant.tenant_id), UpdateExpression="SET routes = :r",
+            Key=tenant_key(tenant.tenant_id), UpdateExpression="SET routes = :r",
             ExpressionAttributeValues={":r": routes},
         )
     return tenant.tenant_id

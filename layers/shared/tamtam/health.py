@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tamtam import clock
+from tamtam.store import health as health_items
 
 WINDOW_SECONDS = 60
 _CACHE_SECONDS = 5.0
@@ -36,14 +37,6 @@ _counts: Counter[tuple[str, str]] = Counter()
 _state_cache: dict[str, tuple[float, float]] = {}  # provider -> (read at, open until)
 _reading: dict[str, threading.Lock] = {}  # provider -> held while its state is read
 _flushed_at: dict[str, float] = {}  # provider -> when this process last wrote its counts
-
-
-def health_key(provider: str) -> dict[str, str]:
-    return {"pk": f"PROVIDER#{provider}", "sk": "HEALTH"}
-
-
-def window_key(provider: str, window: int) -> dict[str, str]:
-    return {"pk": f"PROVIDER#{provider}", "sk": f"WINDOW#{window}"}
 
 
 def record(provider: str, ok: bool) -> None:
@@ -67,8 +60,8 @@ def is_open(table: Any, provider: str) -> bool:
         with reading:
             cached = _fresh(provider)
             if cached is None:
-                item = table.get_item(Key=health_key(provider)).get("Item") or {}
-                cached = (time.monotonic(), float(item.get("open_until", 0)))
+                until = health_items.open_until(table, provider)
+                cached = (time.monotonic(), until)
                 with _lock:
                     _state_cache[provider] = cached
     return cached[1] > clock.now()
@@ -90,16 +83,11 @@ def flush(table: Any, settings: BreakerSettings | None = None) -> None:
     window = int(clock.now()) // WINDOW_SECONDS
     for provider in {p for p, _ in counts}:
         ok, fail = counts.get((provider, "ok"), 0), counts.get((provider, "fail"), 0)
-        answer = table.update_item(
-            Key=window_key(provider, window),
-            UpdateExpression="ADD ok_count :ok, fail_count :fail SET expires_at = :exp",
-            ExpressionAttributeValues={":ok": ok, ":fail": fail, ":exp": (window + 2) * WINDOW_SECONDS + 86400},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-        total_ok, total_fail = int(answer.get("ok_count", 0)), int(answer.get("fail_count", 0))
+        total_ok, total_fail = health_items.add_counts(table, provider, window, ok=ok, fail=fail,
+                                                       expires_at=(window + 2) * WINDOW_SECONDS + 86400)
         if fail and total_fail >= settings.min_calls and total_fail / (total_ok + total_fail) >= settings.failure_ratio:
             open_until = clock.now() + settings.open_seconds
-            table.put_item(Item={**health_key(provider), "open_until": int(open_until), "opened_at": clock.iso()})
+            health_items.open_breaker(table, provider, until=int(open_until), at=clock.iso())
             with _lock:
                 _state_cache[provider] = (time.monotonic(), float(int(open_until)))
 
@@ -107,10 +95,7 @@ def flush(table: Any, settings: BreakerSettings | None = None) -> None:
 def recent(table: Any, provider: str, windows: int = 15) -> tuple[int, int]:
     """(ok, failed) calls over the last `windows` minutes."""
     now_window = int(clock.now()) // WINDOW_SECONDS
-    keys = [window_key(provider, w) for w in range(now_window - windows + 1, now_window + 1)]
-    answer = table.meta.client.batch_get_item(RequestItems={table.name: {"Keys": keys}})
-    items = answer.get("Responses", {}).get(table.name, [])
-    return sum(int(i.get("ok_count", 0)) for i in items), sum(int(i.get("fail_count", 0)) for i in items)
+    return health_items.window_counts(table, provider, range(now_window - windows + 1, now_window + 1))
 
 
 def reset_cache() -> None:

@@ -7,8 +7,10 @@ the events `Send Message Requested` / `Send Bulk Requested` (infra/ingest.tf):
     on bus:  an EventBridge event whose `detail` is the same object (`kind` from the detail-type)
 
 `request` is what `POST /v1/messages` (kind `message`, the default) or `POST /v1/messages/bulk`
-(kind `bulk`) takes, validated by the same rules. Each request is accepted at most once per
-idempotency key: the caller's `idempotency_key`, else the event id, else the SQS message id.
+(kind `bulk`) takes, validated by the API's own models (the request contract, tamtam.contract),
+its first error rejected with the code the API answers (`Violation.reason`). Each request is
+accepted at most once per idempotency key: the caller's `idempotency_key`, else the event id,
+else the SQS message id.
 
 Who speaks for whom (`speaker`, `Door`, docs/architecture.md "Ingest"): a request is sent only
 for a tenant its source may use. The source of a message put on the queue directly is the one
@@ -33,21 +35,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tamtam import idempotency
-from tamtam.bulk.intake import MAX_RECIPIENTS, BulkRequest, accept_bulk
+from tamtam.bulk.intake import BulkRequest, accept_bulk
 from tamtam.bulk.schedule import parse_schedule
 from tamtam.callbacks.endpoints import accept_callback_url
+from tamtam.contract.bodies import BulkSendIn, SendMessageIn
+from tamtam.contract.violations import first_violation
 from tamtam.errors import InvalidRequest
 from tamtam.messaging.accept import SendRequest, accept_message
-from tamtam.phone import InvalidPhoneNumber, to_e164
-from tamtam.providers.registry import PROVIDER_NAMES
-from tamtam.settings import get_settings
-from tamtam.tenant_settings import tenant_key
+from tamtam.store.known_tenants import tenant_exists
 
 DETAIL_TYPES = {"Send Message Requested": "message", "Send Bulk Requested": "bulk"}
 
@@ -59,77 +59,6 @@ class Rejected(Exception):
     def __init__(self, reason: str, message: str, field: str | None = None, source: str | None = None):
         super().__init__(f"{reason}: {message}")
         self.reason, self.message, self.field, self.source = reason, message, field, source
-
-
-def _e164(value: str) -> str:
-    try:
-        return to_e164(value, get_settings().phone_default_region)
-    except InvalidPhoneNumber as exc:
-        raise PydanticCustomError("invalid_phone", "{reason}", {"reason": str(exc)}) from exc
-
-
-def _provider(value: str | None) -> str | None:
-    if value is not None and value not in PROVIDER_NAMES:
-        names = {"names": ", ".join(PROVIDER_NAMES)}
-        raise PydanticCustomError("unknown_provider", "unknown provider; one of: {names}", names)
-    return value
-
-
-Sender = Annotated[str | None, Field(min_length=1, max_length=11)]
-Provider = Annotated[str | None, AfterValidator(_provider)]
-Channel = Literal["sms", "whatsapp"]
-ScheduleAt = Annotated[str | None, Field(max_length=40)]
-CallbackUrl = Annotated[str | None, Field(min_length=1, max_length=2048)]  # checked like the API's
-Reference = Annotated[str | None, Field(min_length=1, max_length=128)]
-
-
-class MessageRequest(BaseModel):
-    """The body of `POST /v1/messages`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    to: Annotated[str, AfterValidator(_e164)]
-    text: str = Field(min_length=1, max_length=1600)
-    sender: Sender = None
-    provider: Provider = None
-    channel: Channel = "sms"
-    schedule_at: ScheduleAt = None
-    callback_url: CallbackUrl = None
-    reference: Reference = None
-    transactional: bool = False
-
-
-class Recipient(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    to: str
-    vars: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]] = Field(
-        default_factory=dict, max_length=20
-    )
-
-
-class GroupTarget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    provider: Literal["passeinfo", "messagepro"]
-    group_id: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$")
-
-
-class BulkRequestBody(BaseModel):
-    """The body of `POST /v1/messages/bulk` (numbers are checked one by one by tamtam.bulk)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    to: list[str] | None = Field(None, max_length=MAX_RECIPIENTS)
-    recipients: list[Recipient] | None = Field(None, max_length=MAX_RECIPIENTS)
-    group: GroupTarget | None = None
-    text: str = Field(min_length=1, max_length=1600)
-    sender: Sender = None
-    provider: Provider = None
-    channel: Channel = "sms"
-    schedule_at: ScheduleAt = None
-    callback_url: CallbackUrl = None
-    reference: Reference = None
 
 
 class Envelope(BaseModel):
@@ -184,15 +113,12 @@ def speaker(ingest: Ingest, sender_id: str | None, door: Door) -> str:
     return source
 
 
-_CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field", "string_too_short": "too_short",
-          "string_too_long": "too_long", "invalid_phone": "invalid_phone", "unknown_provider": "unknown_provider"}
-
-
 def _rejected(exc: ValidationError, prefix: str = "") -> Rejected:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ())) or None
-    where = f"{prefix}{field}" if field else prefix.rstrip(".") or None
-    return Rejected(_CODES.get(first["type"], "invalid_value"), first["msg"], where)
+    """The first validation error as a rejection: its reason from tamtam.contract.violations, its
+    field under `prefix` (`request.` for the request's own fields)."""
+    found = first_violation(exc)
+    where = f"{prefix}{found.field}" if found.field else prefix.rstrip(".") or None
+    return Rejected(found.reason, found.message, where)
 
 
 def parse(body: str, *, message_id: str) -> Ingest:
@@ -220,7 +146,7 @@ def parse(body: str, *, message_id: str) -> Ingest:
 
 
 def _send_message(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any) -> dict[str, Any]:
-    body = MessageRequest.model_validate(request)
+    body = SendMessageIn.model_validate(request)
     send = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
                        schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
                        callback_url=accept_callback_url(table, tenant_id, body.callback_url),
@@ -230,7 +156,7 @@ def _send_message(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: A
 
 
 def _send_bulk(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any) -> dict[str, Any]:
-    body = BulkRequestBody.model_validate(request)
+    body = BulkSendIn.model_validate(request)
     bulk = BulkRequest(
         text=body.text, to=body.to,
         recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
@@ -245,7 +171,7 @@ def _send_bulk(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any)
 def accept(ingest: Ingest, *, table: Any, sqs: Any, lambda_context: Any = None) -> dict[str, Any]:
     """Accept the request once per idempotency key; what was accepted (ids)."""
     envelope = ingest.envelope
-    if "Item" not in table.get_item(Key=tenant_key(envelope.tenant_id), ProjectionExpression="pk"):
+    if not tenant_exists(table, envelope.tenant_id):
         raise Rejected("unknown_tenant", f"no tenant {envelope.tenant_id!r}", "tenant_id")
     send = _send_bulk if envelope.kind == "bulk" else _send_message
 

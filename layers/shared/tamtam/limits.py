@@ -16,11 +16,11 @@ window ends) and one `SendLimitExceeded` metric (dimension `Limit`: messages, bu
 the refused request is counted. The ingest door goes through the same accept functions; there a
 refusal is transient: its record fails and SQS delivers it again later (tamtam.ingest).
 
-The counter: one item per key and window (pk `LIMIT#<key>#<window index>`, sk `LIMIT`, TTL a
-minute after the window), one conditional UpdateItem that adds `count` only while the total
-stays within the limit. Concurrent takes can never pass the limit together, and a refused take
-adds nothing. Windows are fixed: around a boundary up to twice the limit can pass in one window's
-length.
+The counter: one item per key and window (tamtam.store.limits: pk `LIMIT#<key>#<window index>`,
+sk `LIMIT`, TTL a minute after the window), one conditional UpdateItem that adds `count` only
+while the total stays within the limit. Concurrent takes can never pass the limit together, and
+a refused take adds nothing. Windows are fixed: around a boundary up to twice the limit can pass
+in one window's length.
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from tamtam import clock, observability, tenant_settings
 from tamtam.errors import InvalidRequest, RateLimited
 from tamtam.settings import get_settings
+from tamtam.store import limits as store_limits
 
-SK = "LIMIT"
 MINUTE, HOUR = 60, 3600
 SEND_LIMIT_METRIC, LIMIT_DIMENSION = "SendLimitExceeded", "Limit"
 
@@ -48,19 +46,8 @@ def take(table: Any, key: str, *, count: int, limit: int, window: int, now: floa
     wait = max(math.ceil(ends - now), 1)
     if count > limit:
         return wait
-    try:
-        table.update_item(
-            Key={"pk": f"LIMIT#{key}#{index}", "sk": SK},
-            UpdateExpression="ADD #n :count SET #e = :ttl",
-            ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
-            ExpressionAttributeNames={"#n": "taken", "#e": "expires_at"},
-            ExpressionAttributeValues={":count": count, ":room": limit - count, ":ttl": ends + MINUTE},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return wait
-    return None
+    taken = store_limits.add_within(table, key, index, count=count, room=limit - count, expires_at=ends + MINUTE)
+    return None if taken else wait
 
 
 def messages_limit(table: Any, tenant_id: str) -> int:

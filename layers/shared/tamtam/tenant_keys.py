@@ -17,21 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from tamtam import clock
 from tamtam.errors import Conflict, InvalidRequest, NotFound
 from tamtam.ids import new_id
-from tamtam.tenants import (
-    FIRST_KEY_NAME,
-    index_item_key,
-    key_item_key,
-    key_items,
-    new_key_value,
-    put_new,
-    tenant_item_key,
-    usable,
-)
+from tamtam.store import tenant_keys as key_store
+from tamtam.store import tenants as tenant_items
+from tamtam.tenants import FIRST_KEY_NAME, key_items, new_key_value, usable
 
 DEFAULT_GRACE_SECONDS = 24 * 3600  # a rotated key's old value keeps working one day by default
 MAX_GRACE_SECONDS = 30 * 24 * 3600
@@ -90,15 +81,13 @@ def create_key(table: Any, tenant_id: str, name: str, *, now: float | None = Non
     now = clock.now() if now is None else now
     name = _valid_name(name)
     tenant = _tenant(table, tenant_id)
-    if not _index(table, tenant_id, limit=1):  # every tenant made since key ids has at least one
+    if not key_store.index(table, tenant_id, limit=1):  # every tenant made since key ids has at least one
         raise Conflict("this tenant's keys predate key ids: adopt them first (make tenant-key ACTION=adopt), "
                        "so that new keys get the tenant's usage-plan key", code="keys_not_adopted", field="tenant_id")
     usage = {k: tenant[k] for k in _USAGE if tenant.get(k)}
     value, key_id = new_key_value(), new_id("key")
     key_item, index_item = key_items(tenant_id, key_id, name, value, clock.iso(now), usage or None)
-    still_there = {"ConditionCheck": {"TableName": table.name, "Key": tenant_item_key(tenant_id),
-                                      "ConditionExpression": "attribute_exists(pk)"}}
-    if not _write(table, [put_new(table.name, key_item), put_new(table.name, index_item), still_there]):
+    if not key_store.create(table, tenant_id, key_item, index_item):
         raise NotFound("no such tenant", field="tenant_id")
     return NewKey(key=view(key_item, now), api_key=value)
 
@@ -107,8 +96,8 @@ def list_keys(table: Any, tenant_id: str, *, now: float | None = None) -> list[K
     """Every key of the tenant, oldest first (a rotated key until the TTL removes it)."""
     now = clock.now() if now is None else now
     _tenant(table, tenant_id)
-    hashes = [i["key_hash"] for i in _index(table, tenant_id)]
-    items = _get_many(table, [key_item_key(h) for h in hashes])
+    hashes = [i["key_hash"] for i in key_store.index(table, tenant_id)]
+    items = key_store.get_many(table, hashes)
     found = [items[h] for h in hashes if h in items and items[h].get("tenant_id") == tenant_id]
     return [view(i, now) for i in sorted(found, key=lambda i: (str(i["created_at"]), str(i["key_id"])))]
 
@@ -130,17 +119,7 @@ def rotate_key(table: Any, tenant_id: str, key_id: str, grace_seconds: int = DEF
     key_item, index_item = key_items(tenant_id, new_key_id, str(old.get("name") or FIRST_KEY_NAME), value,
                                      clock.iso(now), usage or None, rotated_from=key_id)
     ends = math.ceil(now + grace_seconds)
-    retire = {"UpdateExpression": "SET expires_at = :end, replaced_by = :new",
-              "ExpressionAttributeValues": {":end": ends, ":new": new_key_id}}
-    writes = [
-        put_new(table.name, key_item), put_new(table.name, index_item),
-        {"Update": {"TableName": table.name, "Key": {"pk": old["pk"], "sk": old["sk"]}, **retire,
-                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at) "
-                                           "AND attribute_not_exists(expires_at)"}},
-        {"Update": {"TableName": table.name, "Key": index_item_key(tenant_id, key_id), **retire,
-                    "ConditionExpression": "attribute_exists(pk)"}},
-    ]
-    if not _write(table, writes):
+    if not key_store.rotate(table, old, tenant_id, key_id, key_item, index_item, ends=ends, replaced_by=new_key_id):
         raise Conflict("the key changed meanwhile: list the keys and try again", code="key_changed", field="key_id")
     previous = view({**old, "expires_at": ends, "replaced_by": new_key_id}, now)
     return Rotation(key=NewKey(key=view(key_item, now), api_key=value), previous=previous)
@@ -153,14 +132,7 @@ def revoke_key(table: Any, tenant_id: str, key_id: str, *, now: float | None = N
     if item.get("revoked_at"):
         return view(item, now)
     at = clock.iso(now)
-    mark = {"UpdateExpression": "SET revoked_at = :at", "ExpressionAttributeValues": {":at": at}}
-    writes = [
-        {"Update": {"TableName": table.name, "Key": {"pk": item["pk"], "sk": item["sk"]}, **mark,
-                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at)"}},
-        {"Update": {"TableName": table.name, "Key": index_item_key(tenant_id, key_id), **mark,
-                    "ConditionExpression": "attribute_exists(pk)"}},
-    ]
-    if not _write(table, writes):
+    if not key_store.revoke(table, item, tenant_id, key_id, at=at):
         again = _key(table, tenant_id, key_id)
         if again.get("revoked_at"):  # revoked by another call meanwhile
             return view(again, now)
@@ -175,48 +147,15 @@ def adopt_legacy_keys(table: Any, *, now: float | None = None) -> tuple[int, int
     when its tenant item is missing (or another run adopted it meanwhile)."""
     at = clock.iso(now)
     adopted = left = 0
-    pages = table.meta.client.get_paginator("scan").paginate(
-        TableName=table.name, ConsistentRead=True,
-        FilterExpression="begins_with(pk, :key) AND sk = :sk AND attribute_not_exists(key_id)",
-        ExpressionAttributeValues={":key": "KEY#", ":sk": "KEY"},
-    )
-    for item in (i for page in pages for i in page["Items"]):
-        if _adopt(table, item, at):
+    for item in key_store.legacy_keys(table):
+        if key_store.adopt(table, item, key_id=new_id("key"), name=FIRST_KEY_NAME, at=at):
             adopted += 1
         else:
             left += 1
     return adopted, left
 
 
-def _adopt(table: Any, item: dict[str, Any], at: str) -> bool:
-    tenant_id, key_id = str(item["tenant_id"]), new_id("key")
-    names = {"#name": "name"}
-    sets = ["key_id = :id", "#name = if_not_exists(#name, :name)"]
-    values: dict[str, Any] = {":id": key_id, ":name": FIRST_KEY_NAME}
-    if item.get("revoked") and not item.get("revoked_at"):
-        sets.append("revoked_at = :at")
-        values[":at"] = at
-    index = {**index_item_key(tenant_id, key_id), "key_hash": item["pk"].removeprefix("KEY#"),
-             "created_at": item.get("created_at") or at}
-    writes = [
-        {"Update": {"TableName": table.name, "Key": {"pk": item["pk"], "sk": item["sk"]},
-                    "UpdateExpression": "SET " + ", ".join(sets), "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values, "ConditionExpression": "attribute_not_exists(key_id)"}},
-        put_new(table.name, index),
-    ]
-    tenant = {"TableName": table.name, "Key": tenant_item_key(tenant_id), "ConditionExpression": "attribute_exists(pk)"}
-    if item.get("usage_key"):
-        writes.append({"Update": {
-            **tenant,
-            "UpdateExpression": "SET usage_key = if_not_exists(usage_key, :v), usage_key_id = if_not_exists(usage_key_id, :i)",
-            "ExpressionAttributeValues": {":v": item["usage_key"], ":i": item.get("usage_key_id") or ""},
-        }})
-    else:
-        writes.append({"ConditionCheck": tenant})
-    return _write(table, writes)
-
-
-# ---- reads and writes ---------------------------------------------------------------------------
+# ---- checked input, checked reads --------------------------------------------------------------------
 
 
 def _valid_name(name: Any) -> str:
@@ -229,7 +168,7 @@ def _valid_name(name: Any) -> str:
 def _tenant(table: Any, tenant_id: str) -> dict[str, Any]:
     item = None
     if _TENANT_ID.fullmatch(tenant_id):
-        item = table.get_item(Key=tenant_item_key(tenant_id), ConsistentRead=True).get("Item")
+        item = tenant_items.get_tenant(table, tenant_id, consistent=True)
     if not item:
         raise NotFound("no such tenant", field="tenant_id")
     return item
@@ -240,44 +179,8 @@ def _key(table: Any, tenant_id: str, key_id: str) -> dict[str, Any]:
     _tenant(table, tenant_id)
     index = None
     if _KEY_ID.fullmatch(key_id):
-        index = table.get_item(Key=index_item_key(tenant_id, key_id), ConsistentRead=True).get("Item")
-    item = table.get_item(Key=key_item_key(index["key_hash"]), ConsistentRead=True).get("Item") if index else None
+        index = tenant_items.get_index_item(table, tenant_id, key_id)
+    item = tenant_items.get_key(table, index["key_hash"], consistent=True) if index else None
     if not item or item.get("tenant_id") != tenant_id:
         raise NotFound("no such key for this tenant", field="key_id")
     return item
-
-
-def _index(table: Any, tenant_id: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """The tenant's index items (the first `limit` of them)."""
-    query = {"TableName": table.name, "ConsistentRead": True,
-             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :key)",
-             "ExpressionAttributeValues": {":pk": f"TENANT#{tenant_id}", ":key": "KEY#"}}
-    if limit:
-        return table.meta.client.query(**query, Limit=limit)["Items"]
-    return [i for page in table.meta.client.get_paginator("query").paginate(**query) for i in page["Items"]]
-
-
-def _get_many(table: Any, keys: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """KEY items by key hash (BatchGetItem, 100 keys a call, unprocessed keys asked again)."""
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table.name: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
-        while request:
-            answer = table.meta.client.batch_get_item(RequestItems=request)
-            for item in answer["Responses"].get(table.name, []):
-                found[item["pk"].removeprefix("KEY#")] = item
-            request = answer.get("UnprocessedKeys") or {}
-    return found
-
-
-def _write(table: Any, writes: list[dict[str, Any]]) -> bool:
-    """One transaction; False when one of its conditions refused it (any other cancellation, a
-    conflict with another transaction or a throttle, is raised: the call may be retried)."""
-    try:
-        table.meta.client.transact_write_items(TransactItems=writes)
-    except ClientError as exc:
-        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
-            return False
-        raise
-    return True

@@ -1,4 +1,4 @@
-"""Per-tenant settings kept on the tenant item (pk `TENANT#<id>`, sk `TENANT`), read through a
+"""Per-tenant settings kept on the tenant item (tamtam.store.tenants), read through a
 short per-process cache (60 s). Each is optional; absent, the deployment's default applies:
 
 - `routes`: route overrides, `{"+224": ["messagepro", ...]}` (tamtam.routing);
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tamtam.observability import logger
 from tamtam.providers.registry import PROVIDER_NAMES
+from tamtam.store import tenants as tenant_items
 
 CACHE_SECONDS = 60.0
 _PREFIX = re.compile(r"^(\*|\+[1-9]\d{0,5})$")
@@ -65,12 +66,8 @@ class TenantSettings(BaseModel):
         return prefixes or None  # empty: the default
 
 
-def tenant_key(tenant_id: str) -> dict[str, str]:
-    return {"pk": f"TENANT#{tenant_id}", "sk": "TENANT"}
-
-
 def _read(table: Any, tenant_id: str) -> TenantSettings:
-    item = table.get_item(Key=tenant_key(tenant_id)).get("Item") or {}
+    item = tenant_items.get_tenant(table, tenant_id) or {}
     given = {name: item[name] for name in TenantSettings.model_fields if item.get(name) is not None}
     while True:
         try:

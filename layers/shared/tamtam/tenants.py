@@ -3,7 +3,7 @@ creation; only its SHA-256 is stored (keys are 256-bit random, so a fast hash is
 nothing to brute-force). The operator's operations on keys (create, list, rotate, revoke) are in
 tamtam.tenant_keys; docs/architecture.md ("Tenant keys") has the whole design.
 
-Items, all in the one table:
+Items, all in the one table (read and written by tamtam.store.tenants and tamtam.store.tenant_keys):
 - `TENANT#<tenant id>` / `TENANT`: name, created_at, the tenant's usage-plan key (`usage_key`,
   `usage_key_id`), its settings (tamtam.tenant_settings).
 - `KEY#<sha256 of the key>` / `KEY`: the one item the authorizer reads: tenant_id, key_id, name,
@@ -31,6 +31,7 @@ from tamtam import aws, clock
 from tamtam.ids import new_id
 from tamtam.observability import logger
 from tamtam.settings import get_settings
+from tamtam.store import tenants as tenant_items
 
 KEY_PREFIX = "tt_"
 SHOWN_CHARS = 11  # "tt_" + 8 characters of the key: enough to tell keys apart, 48 of its 256 bits
@@ -66,33 +67,16 @@ def new_key_value() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def key_item_key(key_hash: str) -> dict[str, str]:
-    return {"pk": f"KEY#{key_hash}", "sk": "KEY"}
-
-
-def index_item_key(tenant_id: str, key_id: str) -> dict[str, str]:
-    return {"pk": f"TENANT#{tenant_id}", "sk": f"KEY#{key_id}"}
-
-
-def tenant_item_key(tenant_id: str) -> dict[str, str]:
-    return {"pk": f"TENANT#{tenant_id}", "sk": "TENANT"}
-
-
 def key_items(tenant_id: str, key_id: str, name: str, api_key: str, at: str,
               usage: dict[str, str] | None, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(KEY item, index item) of a new key. `usage`: {"usage_key", "usage_key_id"} or None."""
     key_hash = hash_key(api_key)
     key_item: dict[str, Any] = {
-        **key_item_key(key_hash), "tenant_id": tenant_id, "key_id": key_id, "name": name,
+        **tenant_items.key_item_key(key_hash), "tenant_id": tenant_id, "key_id": key_id, "name": name,
         "prefix": api_key[:SHOWN_CHARS], "created_at": at, **(usage or {}), **extra,
     }
-    index_item = {**index_item_key(tenant_id, key_id), "key_hash": key_hash, "created_at": at}
+    index_item = {**tenant_items.index_item_key(tenant_id, key_id), "key_hash": key_hash, "created_at": at}
     return key_item, index_item
-
-
-def put_new(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
-    """A transaction's Put that refuses to overwrite."""
-    return {"Put": {"TableName": table_name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
 def _usage_key(apigateway: Any, usage_plan_id: str, tenant_id: str, name: str) -> dict[str, str]:
@@ -123,11 +107,9 @@ def create_tenant(
     usage = {"usage_key": created["value"], "usage_key_id": created["id"]} if created else None
     key_id = new_id("key")
     key_item, index_item = key_items(tenant_id, key_id, FIRST_KEY_NAME, api_key, at, usage)
-    tenant_item = {**tenant_item_key(tenant_id), "name": name, "created_at": at, **(usage or {})}
+    tenant_item = {**tenant_items.tenant_key(tenant_id), "name": name, "created_at": at, **(usage or {})}
     try:
-        table.meta.client.transact_write_items(
-            TransactItems=[put_new(table.name, tenant_item), put_new(table.name, key_item), put_new(table.name, index_item)]
-        )
+        tenant_items.create(table, tenant_item, key_item, index_item)
     except Exception:
         if created and usage_plan_id:  # no tenant: no key of its own in the plan either
             apigateway = aws.client("apigateway")
@@ -150,7 +132,7 @@ def key_owner(table: Any, api_key: str, now: float | None = None) -> TenantKey |
     revoked or past its grace period."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 128:
         return None
-    item = table.get_item(Key=key_item_key(hash_key(api_key))).get("Item")
+    item = tenant_items.get_key(table, hash_key(api_key))
     if not item or not usable(item, clock.now() if now is None else now):
         return None
     return TenantKey(tenant_id=str(item["tenant_id"]), usage_key=item.get("usage_key"),
@@ -171,19 +153,12 @@ def record_use(table: Any, api_key: str, owner: TenantKey, now: float | None = N
     if owner.last_used_at and owner.last_used_at > stale:
         return False
     try:
-        table.update_item(
-            Key=key_item_key(hash_key(api_key)),
-            UpdateExpression="SET last_used_at = :at",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
-            ExpressionAttributeValues={":at": clock.iso(now), ":stale": stale},
-        )
-    except ClientError as exc:
+        return tenant_items.mark_key_used(table, hash_key(api_key), at=clock.iso(now), stale=stale)
+    except ClientError as exc:  # not the condition (that one answers False: another call recorded it first)
         code = exc.response.get("Error", {}).get("Code")
-        if code != "ConditionalCheckFailedException":  # that one: another call recorded it first
-            logger.warning("key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id, "error": code})
+        logger.warning("key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id, "error": code})
         return False
     except BotoCoreError as exc:
         logger.warning("key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id,
                                                       "error": type(exc).__name__})
         return False
-    return True

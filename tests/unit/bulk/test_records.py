@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock
 from tamtam.bulk import records
+from tamtam.store import chunk_records
 from tamtam.store.message_item import MessageItem
 
 
@@ -61,7 +62,7 @@ def _message(i: int, status: str = "queued") -> MessageItem:
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch):
-    monkeypatch.setattr(records.time, "sleep", lambda s: None)
+    monkeypatch.setattr(chunk_records.time, "sleep", lambda s: None)
 
 
 def test_given_two_deliveries_then_each_record_is_created_by_exactly_one():

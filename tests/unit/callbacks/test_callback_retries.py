@@ -12,7 +12,7 @@ import pytest
 from tamtam.callbacks import delivery
 from tamtam.callbacks.delivery import Outcome, deliver
 from tamtam.callbacks.http import Answer
-from tamtam.callbacks.model import DeliveryBody
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.callbacks.settings import reset_callback_settings
 from tamtam.settings import reset_settings
 from tamtam.store.webhook_endpoints import endpoint_key

@@ -17,6 +17,7 @@ from typing import Any
 from tamtam import queues
 from tamtam.errors import Conflict, NotFound
 from tamtam.observability import logger
+from tamtam.queue_bodies import CancelBody
 from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
@@ -82,7 +83,7 @@ def cancel_pending(
 
 
 def continue_later(sqs: Any, batch: BatchItem, position: dict[str, str]) -> None:
-    body = {"kind": "cancel", "batch_id": batch.id, "tenant_id": batch.tenant_id, **position}
+    body = CancelBody(kind="cancel", batch_id=batch.id, tenant_id=batch.tenant_id, **position)
     queues.send(sqs, queues.queue_url("fanout"), body)
 
 

@@ -17,7 +17,6 @@ its marker (tamtam.store.batches.complete_chunk).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
 from tamtam.observability import logger, metrics
 from tamtam.phone import InvalidPhoneNumber, to_e164
+from tamtam.queue_bodies import QueueBody
 from tamtam.segments import analyse
 from tamtam.settings import get_settings
 from tamtam.status import Status
@@ -116,8 +116,8 @@ def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, 
         cancel.cancel_ids(table, carried + [mid for mid, _, _ in waiting])
         return
     for message_id, tenant_id, provider in waiting:
-        body = {"message_id": message_id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
-        carry[provider].append(Entry(id=message_id, body=json.dumps(body)))
+        body = QueueBody(message_id=message_id, tenant_id=tenant_id, provider=provider, lane=queues.BULK)
+        carry[provider].append(Entry(id=message_id, body=body.to_json()))
     for provider, entries in carry.items():
         ready = entries if last else entries[: len(entries) // MAX_ENTRIES * MAX_ENTRIES]
         if not ready:

@@ -25,13 +25,13 @@ from tamtam.ids import new_id
 from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
 from tamtam.observability import logger
 from tamtam.providers.registry import channels
+from tamtam.queue_bodies import ChunkBody, QueueBody
 from tamtam.segments import analyse
 from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
 
-MAX_RECIPIENTS = 100_000
 CHUNK_BYTES = 64 * 1024  # four chunks fit in one SendMessageBatch call
 GROUP_PROVIDERS = ("passeinfo", "messagepro")
 
@@ -98,7 +98,7 @@ def chunk_bodies(batch_id: str, tenant_id: str, accepted: list[tuple[int, str, d
     size = 0
 
     def close() -> None:
-        bodies.append(json.dumps({"batch_id": batch_id, "tenant_id": tenant_id, "chunk": len(bodies), "recipients": rows}, separators=(",", ":")))
+        bodies.append(ChunkBody(batch_id=batch_id, tenant_id=tenant_id, chunk=len(bodies), recipients=rows).to_json())
 
     for index, number, variables in accepted:
         row: list[Any] = [index, number, variables] if variables else [index, number]
@@ -196,7 +196,7 @@ def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> 
     message = message.model_copy(update={"id": group_message_id(batch.id), "group_id": group_id})
     batches.put_batch(table, batch)  # its counters follow from the record's write (tamtam.lifecycle)
     if message.status == Status.QUEUED:  # enqueued first: a crash before the write leaves no orphan
-        body = {"message_id": message.id, "tenant_id": tenant_id, "provider": provider, "lane": queues.BULK}
+        body = QueueBody.for_message(message, queues.BULK, provider)
         try:
             queues.send(sqs, queues.provider_queue(provider, queues.BULK), body)
         except Exception:

@@ -16,27 +16,19 @@ the same record harmless.
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from tamtam import clock
-from tamtam.errors import ServiceUnavailable
 from tamtam.settings import get_settings
 from tamtam.status import Status
-from tamtam.store import batches, messages
+from tamtam.store import batches, chunk_records, messages
 from tamtam.store.message_item import MessageItem, message_pk
 
 TOKEN = "fanout_token"  # attribute: the delivery that created the record
-_RETRIED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                      "InternalServerError", "ServiceUnavailable", "TransactionConflictException"})
-_TRIES = 8
 _workers = ThreadPoolExecutor(max_workers=16)  # one slice's puts at once; the client is thread-safe
 
 
@@ -69,34 +61,14 @@ def read(table: Any, ids: list[str]) -> dict[str, Stored]:
     }
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 2.0) * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
-
-
-def _put_once(table: Any, item: dict[str, Any]) -> bool:
-    """True when this put created the record, False when it existed."""
-    client = table.meta.client
-    for attempt in range(_TRIES):
-        try:
-            client.put_item(TableName=table.name, Item=item, ConditionExpression="attribute_not_exists(pk)")
-            return True
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code not in _RETRIED:
-                raise
-        _backoff(attempt)
-    raise ServiceUnavailable("the table kept refusing writes", code="table_unavailable")
-
-
 def write_once(table: Any, part: list[MessageItem], token: str) -> tuple[list[MessageItem], dict[str, Stored]]:
     """Create the records of `part` that do not exist yet. Returns the records this call created
     (in `part`'s order) and, for the others, what is stored."""
     stored = read(table, [m.id for m in part])  # a redelivery rewrites nothing, not even a refused put
     todo = [m for m in part if m.id not in stored]
     items = [{**m.to_item(), **messages.index_keys(m), TOKEN: token} for m in todo]
-    won = dict(zip((m.id for m in todo), _workers.map(lambda item: _put_once(table, item), items), strict=True))
+    created = _workers.map(lambda item: chunk_records.put_once(table, item), items)
+    won = dict(zip((m.id for m in todo), created, strict=True))
     lost = [i for i, ok in won.items() if not ok]
     if lost:  # another delivery created them since the read (or this one did, on a retried write)
         stored.update(read(table, lost))

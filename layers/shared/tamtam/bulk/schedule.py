@@ -14,7 +14,6 @@ finds it `cancelled`, and the sender only ever claims `queued` records.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -28,8 +27,9 @@ from tamtam import clock, failpoints, queues
 from tamtam.bulk.sqs_batch import Entry, send_entries
 from tamtam.errors import InvalidRequest
 from tamtam.observability import logger
+from tamtam.queue_bodies import QueueBody
 from tamtam.status import Status
-from tamtam.store import messages
+from tamtam.store import messages, status_index
 from tamtam.store.message_item import MessageItem
 
 MAX_AHEAD_SECONDS = 30 * 86400
@@ -77,20 +77,6 @@ class Sweep:
     complete: bool = True  # False: stopped at the deadline with due messages left
 
 
-def _due_page(table: Any, upper: str, start: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
-    kwargs: dict[str, Any] = {
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :upper",
-        "ExpressionAttributeValues": {":pk": "STATUS#scheduled", ":upper": upper},
-        "ProjectionExpression": "pk",
-        "Limit": _PAGE,
-    }
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    answer = table.query(**kwargs)
-    return [item["pk"].split("#", 1)[1] for item in answer.get("Items", [])], answer.get("LastEvaluatedKey")
-
-
 def _scheduled(table: Any, message_id: str) -> MessageItem | None:
     message = messages.get(table, message_id)
     return message if message is not None and message.status == Status.SCHEDULED else None
@@ -103,7 +89,7 @@ def _release(table: Any, message: MessageItem) -> MessageItem | None:
 
 def _body(message: MessageItem) -> str:
     lane = queues.BULK if message.batch_id else queues.TX
-    return json.dumps({"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": lane})
+    return QueueBody.for_message(message, lane).to_json()
 
 
 def _enqueue_then_release(table: Any, sqs: Any, due: list[MessageItem], now: float, sweep: Sweep) -> None:
@@ -133,7 +119,7 @@ def release_due(table: Any, sqs: Any, *, deadline: float, now: float | None = No
     upper = clock.iso(now + lookahead_seconds()) + "$"  # "$" sorts after "#": every id at that time
     sweep, start = Sweep(), None
     while True:
-        ids, start = _due_page(table, upper, start)
+        ids, start = status_index.scheduled_before(table, upper, start, page=_PAGE)
         due = [m for m in _workers.map(lambda mid: _scheduled(table, mid), ids) if m is not None]
         sweep.raced += len(ids) - len(due)
         if due:

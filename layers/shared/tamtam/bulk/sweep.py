@@ -29,13 +29,14 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock, queues
 from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.queue_bodies import QueueBody
 from tamtam.settings import get_settings
 from tamtam.status import Status
-from tamtam.store import batches
+from tamtam.store import batch_sweep, batches
 from tamtam.store.batches import BatchItem
 
-_SWEEP_MARK = "sweep_mark"
 _PENDING = (Status.QUEUED, Status.SENDING)
+_BATCHES_PER_PASS = 200
 
 
 @dataclass
@@ -49,20 +50,9 @@ class SweepResult:
     errors: list[str] = field(default_factory=list)
 
 
-def open_batches(table: Any, *, limit: int = 200) -> list[BatchItem]:
-    answer = table.query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
-                         ExpressionAttributeValues={":pk": batches.OPEN_INDEX}, Limit=limit)
-    return [BatchItem.from_item(item) for item in answer.get("Items", [])]
-
-
 def _mark(batch: BatchItem) -> str:
     moving = {k: v for k, v in sorted(batch.counts.items()) if v} | {"written": batch.written, "state": batch.state}
     return hashlib.sha256(json.dumps(moving, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _raw_mark(table: Any, batch_id: str) -> str | None:
-    item = table.get_item(Key=batches.batch_key(batch_id), ProjectionExpression=_SWEEP_MARK).get("Item") or {}
-    return item.get(_SWEEP_MARK)
 
 
 def recount(table: Any, batch_id: str) -> tuple[Counter[str], str]:
@@ -70,17 +60,10 @@ def recount(table: Any, batch_id: str) -> tuple[Counter[str], str]:
     among them."""
     counts: Counter[str] = Counter()
     latest = ""
-    kwargs: dict[str, Any] = {"IndexName": "gsi2", "KeyConditionExpression": "gsi2pk = :pk",
-                              "ExpressionAttributeValues": {":pk": batches.batch_index_pk(batch_id)},
-                              "ProjectionExpression": "gsi2sk, updated_at"}
-    while True:
-        answer = table.query(**kwargs)
-        for item in answer.get("Items", []):
-            counts[str(item["gsi2sk"]).split("#", 1)[0]] += 1
-            latest = max(latest, str(item.get("updated_at", "")))
-        if "LastEvaluatedKey" not in answer:
-            return counts, latest
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    for status, updated_at in batch_sweep.record_statuses(table, batch_id):
+        counts[status] += 1
+        latest = max(latest, updated_at)
+    return counts, latest
 
 
 def _older_than(iso: str, seconds: int) -> bool:
@@ -97,53 +80,12 @@ def _quiet_since(latest: str, seconds: int) -> bool:
     return _older_than(latest, seconds)
 
 
-def _pending_records(table: Any, batch_id: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for status in _PENDING:
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi2", "KeyConditionExpression": "gsi2pk = :pk AND begins_with(gsi2sk, :st)",
-            "ExpressionAttributeValues": {":pk": batches.batch_index_pk(batch_id), ":st": f"{status.value}#"},
-            "ProjectionExpression": "id, tenant_id, provider"}
-        while True:
-            answer = table.query(**kwargs)
-            out += answer.get("Items", [])
-            if "LastEvaluatedKey" not in answer:
-                break
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-    return out
-
-
-def _set_counts(table: Any, batch: BatchItem, counted: Counter[str]) -> bool:
-    """Counters := the recount, if they are still what was read."""
-    statuses = sorted(set(counted) | {s for s, n in batch.counts.items() if n})
-    names, values, sets, conditions = {}, {}, [], []
-    for i, status in enumerate(statuses):
-        names[f"#c{i}"] = f"count_{status}"
-        values[f":n{i}"] = counted.get(status, 0)
-        sets.append(f"#c{i} = :n{i}")
-        seen = batch.counts.get(status)
-        if seen is None:
-            conditions.append(f"attribute_not_exists(#c{i})")
-        else:
-            values[f":o{i}"] = seen
-            conditions.append(f"#c{i} = :o{i}")
-    try:
-        table.update_item(Key=batches.batch_key(batch.id), UpdateExpression="SET " + ", ".join(sets),
-                          ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk)",
-                          ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
 def _reenqueue(sqs: Any, records: list[dict[str, Any]]) -> int:
     by_provider: dict[str, list[Entry]] = {}
     for record in records:
-        body = {"message_id": record["id"], "tenant_id": record.get("tenant_id"), "provider": record["provider"],
-                "lane": queues.BULK}
-        by_provider.setdefault(record["provider"], []).append(Entry(id=str(record["id"])[-80:], body=json.dumps(body)))
+        body = QueueBody(message_id=record["id"], tenant_id=record.get("tenant_id"), provider=record["provider"],
+                         lane=queues.BULK)
+        by_provider.setdefault(record["provider"], []).append(Entry(id=str(record["id"])[-80:], body=body.to_json()))
     sent = 0
     for provider, entries in by_provider.items():
         unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), entries)
@@ -153,9 +95,8 @@ def _reenqueue(sqs: Any, records: list[dict[str, Any]]) -> int:
 
 def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> None:
     mark = _mark(batch)
-    if _raw_mark(table, batch.id) != mark:  # moved since the last pass (or first seen): next time
-        table.update_item(Key=batches.batch_key(batch.id), UpdateExpression=f"SET {_SWEEP_MARK} = :m",
-                          ExpressionAttributeValues={":m": mark})
+    if batch_sweep.sweep_mark(table, batch.id) != mark:  # moved since the last pass (or first seen): next time
+        batch_sweep.set_sweep_mark(table, batch.id, mark)
         return
     if batch.state == batches.ACCEPTING:
         # The api queues a batch's chunks within its 29 s: still `accepting` long after, the api
@@ -169,9 +110,10 @@ def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> 
     result.stalled += 1
     counted, latest = recount(table, batch.id)
     drifted = counted != Counter({s: n for s, n in batch.counts.items() if n})
-    if drifted and _quiet_since(latest, get_settings().sweep_quiet_seconds) and _set_counts(table, batch, counted):
+    settled = drifted and _quiet_since(latest, get_settings().sweep_quiet_seconds)
+    if settled and batch_sweep.set_counts(table, batch, counted):
         result.recounted += 1
-    pending = _pending_records(table, batch.id)
+    pending = batch_sweep.records_in(table, batch.id, _PENDING)
     if pending:
         result.reenqueued += _reenqueue(sqs, pending)
     batches.finish_if_done(table, batch.id)
@@ -182,7 +124,7 @@ def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> 
 
 def sweep(table: Any, sqs: Any, *, deadline: float) -> SweepResult:
     result = SweepResult()
-    for batch in open_batches(table):
+    for batch in batch_sweep.open_batches(table, limit=_BATCHES_PER_PASS):
         if time.monotonic() >= deadline:
             break
         result.open_batches += 1

@@ -26,10 +26,10 @@ from typing import Any
 from tamtam import clock, queues
 from tamtam.callbacks import http, signing
 from tamtam.callbacks.enqueue import QUEUE
-from tamtam.callbacks.model import DeliveryBody
 from tamtam.callbacks.settings import CallbackSettings, get_callback_settings
 from tamtam.callbacks.urls import InvalidCallbackUrl, Resolver, check_url
 from tamtam.observability import logger
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.store import webhook_endpoints as store
 
 SQS_MAX_DELAY = 900
@@ -72,6 +72,7 @@ def dead_letter_url(sqs: Any, queue_url: str) -> str:
 
 
 def dead_letter(sqs: Any, body: str, reason: str) -> None:
+    """`body`: a DeliveryBody's to_json(), or the raw body of a record that is none."""
     url = dead_letter_url(sqs, queues.queue_url(QUEUE))
     sqs.send_message(QueueUrl=url, MessageBody=body,
                      MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}})
@@ -79,7 +80,7 @@ def dead_letter(sqs: Any, body: str, reason: str) -> None:
 
 def _requeue(sqs: Any, body: DeliveryBody, wait: float) -> None:
     delay = max(0, min(SQS_MAX_DELAY, math.ceil(wait)))
-    queues.send(sqs, queues.queue_url(QUEUE), body.model_dump(exclude_none=True), delay_seconds=delay)
+    queues.send(sqs, queues.queue_url(QUEUE), body, delay_seconds=delay)
 
 
 def _receiver(table: Any, body: DeliveryBody) -> tuple[str, str] | Result:
@@ -118,7 +119,7 @@ def _failed(body: DeliveryBody, answer: http.Answer, *, table: Any, sqs: Any, no
     reason = f"http_{answer.status}" if answer.status is not None else (answer.error or "no_answer")
     if now - since >= settings.retry_window_seconds:
         dead = body.model_copy(update={"since": since, "not_before": None})
-        dead_letter(sqs, json.dumps(dead.model_dump(exclude_none=True)), "retries_exhausted")
+        dead_letter(sqs, dead.to_json(), "retries_exhausted")
         return Result(Outcome.DEAD, status=answer.status, reason=reason)
     wait = backoff(body.attempt, settings)
     _requeue(sqs, body.model_copy(update={"attempt": body.attempt + 1, "since": since, "not_before": now + wait}), wait)
@@ -135,7 +136,7 @@ def deliver(body: DeliveryBody, *, table: Any, sqs: Any, post: Post = http.post,
     receiver = _receiver(table, body)
     if isinstance(receiver, Result):
         if receiver.outcome == Outcome.DEAD:
-            dead_letter(sqs, json.dumps(body.model_dump(exclude_none=True)), receiver.reason or "")
+            dead_letter(sqs, body.to_json(), receiver.reason or "")
         return receiver
     url, secret = receiver
     answer = _attempt(url, secret, body, now=now, post=post, resolve=resolve, settings=settings)

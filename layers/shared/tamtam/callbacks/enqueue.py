@@ -9,15 +9,14 @@ same event ids): deliveries are at least once, receivers dedupe on the event's `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tamtam import queues
 from tamtam.bulk.sqs_batch import Entry, send_entries
-from tamtam.callbacks.model import DeliveryBody
 from tamtam.callbacks.payload import RECEIVED, event_of, is_status_change, received_event, type_of
 from tamtam.errors import ServiceUnavailable
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.store import webhook_endpoints
 from tamtam.store.webhook_endpoints import EndpointItem
 
@@ -68,8 +67,7 @@ def enqueue(changes: list[Change], *, table: Any, sqs: Any, received: list[Inbou
     bodies = deliveries(changes, endpoints_of) + received_deliveries(received or [], endpoints_of)
     if not bodies:
         return 0
-    entries = [Entry(id=str(i), body=json.dumps(b.model_dump(exclude_none=True), separators=(",", ":")))
-               for i, b in enumerate(bodies)]
+    entries = [Entry(id=str(i), body=b.to_json()) for i, b in enumerate(bodies)]
     unsent = send_entries(sqs, queues.queue_url(QUEUE), entries)
     if unsent:
         raise ServiceUnavailable(f"{len(unsent)} callbacks not queued", code="queue_unavailable")

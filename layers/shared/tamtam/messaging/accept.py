@@ -20,6 +20,7 @@ from tamtam.ids import new_id
 from tamtam.messaging.writes import retried
 from tamtam.observability import logger
 from tamtam.providers.registry import channels
+from tamtam.queue_bodies import QueueBody
 from tamtam.routing import route_for
 from tamtam.segments import analyse
 from tamtam.settings import get_settings
@@ -87,10 +88,6 @@ def build_message(
     )
 
 
-def queue_body(message: MessageItem) -> dict[str, Any]:
-    return {"message_id": message.id, "tenant_id": message.tenant_id, "provider": message.provider, "lane": queues.TX}
-
-
 def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) -> MessageItem:
     message = build_message(req, tenant_id, table=table)
     # 422 `recipient_opted_out` when the number replied STOP (tamtam.opt_outs)
@@ -105,7 +102,7 @@ def accept_message(req: SendRequest, tenant_id: str, *, table: Any, sqs: Any) ->
 
 def _enqueue(sqs: Any, message: MessageItem) -> None:
     try:
-        queues.send(sqs, queues.provider_queue(message.provider, queues.TX), queue_body(message))
+        queues.send(sqs, queues.provider_queue(message.provider, queues.TX), QueueBody.for_message(message, queues.TX))
     except Exception as exc:
         logger.exception("enqueue failed", extra={"message_id": message.id, "provider": message.provider})
         raise ServiceUnavailable("the message could not be queued; it was not sent", code="queue_unavailable") from exc

@@ -20,6 +20,7 @@ from tamtam import clock, queues
 from tamtam.messaging.writes import retried
 from tamtam.observability import logger
 from tamtam.providers.base import PROVIDER_SIDE_REASONS, AmbiguousError, ProviderError, Reason
+from tamtam.queue_bodies import QueueBody
 from tamtam.settings import get_settings
 from tamtam.status import NO_DELIVERY_REPORT, Status
 from tamtam.store import last_sender, messages
@@ -80,8 +81,9 @@ def next_provider(message: MessageItem) -> str | None:
     return None
 
 
-def queue_body(message: MessageItem, lane: str, provider: str | None = None) -> dict[str, Any]:
-    return {"message_id": message.id, "tenant_id": message.tenant_id, "provider": provider or message.provider, "lane": lane}
+def queue_body(message: MessageItem, lane: str, provider: str | None = None) -> QueueBody:
+    """The body that sends `message` again, in `lane`, through `provider` (default: its own)."""
+    return QueueBody.for_message(message, lane, provider)
 
 
 def _leave_sending(run: Run, message: MessageItem, new: Status, *, what: str, **kwargs: Any) -> MessageItem | None:

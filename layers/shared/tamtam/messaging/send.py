@@ -49,6 +49,7 @@ from tamtam.providers.base import (
     TransientError,
 )
 from tamtam.providers.registry import POLL, capabilities
+from tamtam.queue_bodies import QueueBody
 from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import lists as store_lists
@@ -61,14 +62,6 @@ DONE = "done"
 REREAD_SECONDS = 0.2  # a missing record is looked for once more after this, in process
 NOT_THERE_RETRY_SECONDS = 2  # then the queue message comes back this much later
 MARK_LEAD_SECONDS = 0.5  # the dispatch mark is written this long before a paced call's slot, at most
-
-
-@dataclass(frozen=True)
-class QueueBody:
-    message_id: str
-    provider: str
-    tenant_id: str | None = None
-    lane: str = queues.TX
 
 
 def process(

@@ -26,10 +26,7 @@ checked before it keep the attempt counted.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from tamtam import observability, tenant_settings
 from tamtam.errors import InvalidRequest
@@ -37,14 +34,10 @@ from tamtam.limits import take
 from tamtam.otp.errors import DestinationNotAllowed, RateLimited
 from tamtam.otp.settings import get_otp_settings
 from tamtam.routing import configured_routes
+from tamtam.store import otp_limits
 
 DAY = 86400
-SK = "OTPLIMIT"
 ANY = "*"
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def check_length(table: Any, tenant_id: str, length: int) -> None:
@@ -121,29 +114,18 @@ def take_phone(table: Any, tenant_id: str, to: str, *, now: float) -> None:
     limit, window = settings.phone_max_sends, settings.phone_window_seconds
     if limit == 0:
         return
-    key = {"pk": f"OTPLIMIT#PHONE#{tenant_id}#{to}", "sk": SK}
     for _ in range(settings.limit_write_tries):
-        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
-        recent = recent_sends([float(t) for t in (item or {}).get("sends", [])], now=now, window=window)
+        log = otp_limits.phone_log(table, tenant_id, to)
+        recent = recent_sends(log.sends if log else [], now=now, window=window)
         wait = phone_retry_after(recent, now=now, window=window, limit=limit)
         if wait is not None:
             raise RateLimited(
                 f"at most {limit} codes to one number in {window // 60} minutes", retry_after=wait,
                 code="otp_phone_limit", field="to",
             )
-        version = int(item["version"]) if item else 0
-        new_item = {**key, "sends": [Decimal(str(t)) for t in [*recent, now]], "version": version + 1,
-                    "expires_at": int(now) + window + 1}
-        try:
-            if item is None:
-                table.put_item(Item=new_item, ConditionExpression="attribute_not_exists(pk)")
-            else:
-                table.put_item(Item=new_item, ConditionExpression="#v = :v",
-                               ExpressionAttributeNames={"#v": "version"}, ExpressionAttributeValues={":v": version})
+        expires_at = int(now) + window + 1
+        if otp_limits.replace_phone_log(table, tenant_id, to, [*recent, now], read=log, expires_at=expires_at):
             return
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
     raise RateLimited("too many codes to this number at once", retry_after=1, code="otp_phone_limit", field="to")
 
 
@@ -152,18 +134,8 @@ def take_tenant_day(table: Any, tenant_id: str, *, now: float) -> None:
     if limit == 0:
         return
     day = int(now) // DAY
-    try:
-        table.update_item(
-            Key={"pk": f"OTPLIMIT#TENANT#{tenant_id}#{day}", "sk": SK},
-            UpdateExpression="ADD #n :one SET #e = :ttl",
-            ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-            ExpressionAttributeNames={"#n": "sends", "#e": "expires_at"},
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": (day + 2) * DAY},
-        )
-    except ClientError as exc:
-        if not _conditional_failed(exc):
-            raise
+    if not otp_limits.take_tenant_day(table, tenant_id, day, limit=limit, expires_at=(day + 2) * DAY):
         raise RateLimited(
             f"the account's {limit} codes for today are used", retry_after=(day + 1) * DAY - math.floor(now),
             code="otp_tenant_limit",
-        ) from exc
+        )

@@ -30,16 +30,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tamtam import clock
+from tamtam.store import pacing_slots
 
 TX, BULK = "tx", "bulk"
 DEFAULT_LIMITS = {"passeinfo": 20, "messagepro": 10, "flowsms": 20, "ventis": 10, "smsgate": 2}
 _SLOTS_PER_PERIOD = 20  # periods long enough to hold about this many slots: the floor loses little
-_BUCKET_TTL_SECONDS = 3600
 _TRIES_PER_PERIOD = 4
 
 
@@ -99,14 +98,6 @@ def grid(provider: str) -> Grid | None:
     return _grid(limit, s.safety) if limit > 0 else None
 
 
-def bucket_key(provider: str, period_start: int) -> dict[str, str]:
-    return {"pk": f"RATE#{provider}#{period_start}", "sk": "RATE"}
-
-
-def marker_key(provider: str) -> dict[str, str]:
-    return {"pk": f"RATE#{provider}#TX", "sk": "RATE"}
-
-
 # Per process: the transactional marker's last write and read, the last counter seen, and one
 # reservation at a time per provider (see `_reserve`).
 _lock = threading.Lock()
@@ -124,7 +115,7 @@ def note_tx(table: Any, provider: str) -> None:
             return
         _marked_at[provider] = now
         _seen[provider] = (now, now)
-    table.put_item(Item={**marker_key(provider), "seen_at": int(now), "expires_at": int(now) + _BUCKET_TTL_SECONDS})
+    pacing_slots.put_marker(table, provider, int(now))
 
 
 def tx_recent(table: Any, provider: str) -> bool:
@@ -139,8 +130,8 @@ def tx_recent(table: Any, provider: str) -> bool:
             with _lock:
                 cached = _seen.get(provider)
             if cached is None or clock.now() - cached[0] >= 1.0:
-                item = table.get_item(Key=marker_key(provider)).get("Item") or {}
-                cached = (clock.now(), max(float(item.get("seen_at", 0)), cached[1] if cached else 0.0))
+                seen_at = pacing_slots.marker_seen_at(table, provider)
+                cached = (clock.now(), max(seen_at, cached[1] if cached else 0.0))
                 with _lock:
                     _seen[provider] = cached
     return now - cached[1] <= get_pacing_settings().tx_recent_seconds
@@ -152,29 +143,6 @@ def reset_cache() -> None:
         _seen.clear()
         _hints.clear()
     get_pacing_settings.cache_clear()
-
-
-def _update(table: Any, provider: str, start: int, update: str, condition: str, values: dict[str, Any]) -> int | None:
-    """The counter after the update; when the condition failed, the counter as it was
-    (None: no counter yet). The error carries the old item in DynamoDB's wire format."""
-    try:
-        answer = table.update_item(
-            Key=bucket_key(provider, start), UpdateExpression=update, ConditionExpression=condition,
-            ExpressionAttributeValues={**values, ":exp": start + _BUCKET_TTL_SECONDS},
-            ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        counter = (exc.response.get("Item") or {}).get("c")  # type: ignore[attr-defined]
-        raise _Refused(None if counter is None else int(counter["N"] if isinstance(counter, dict) else counter)) from None
-    return int(answer["Attributes"]["c"])
-
-
-class _Refused(Exception):
-    def __init__(self, counter: int | None):
-        super().__init__(counter)
-        self.counter = counter
 
 
 def _take(table: Any, provider: str, period: int, start: int, want: int, most: int) -> tuple[int, int] | None:
@@ -191,12 +159,10 @@ def _take(table: Any, provider: str, period: int, start: int, want: int, most: i
             return None
         try:
             if catch_up:
-                counter = _update(table, provider, period, "SET c = :c, expires_at = :exp",
-                                  "attribute_not_exists(c) OR c < :start", {":c": start + n, ":start": start})
+                counter = pacing_slots.catch_up(table, provider, period, start=start, n=n)
             else:
-                counter = _update(table, provider, period, "ADD c :n SET expires_at = :exp",
-                                  "c >= :start AND c <= :most", {":n": n, ":start": start, ":most": most - n})
-        except _Refused as refused:
+                counter = pacing_slots.add(table, provider, period, n=n, start=start, most=most)
+        except pacing_slots.Refused as refused:
             counter = refused.counter
             continue
         finally:

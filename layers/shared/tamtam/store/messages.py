@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock
 from tamtam.status import Status
-from tamtam.store import batches, search
+from tamtam.store import batches, search, status_index
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
-_SWEPT = {Status.SENT: "STATUS#sent", Status.SCHEDULED: "STATUS#scheduled"}
+_SWEPT = status_index.SWEPT
 
 
 def _conditional_failed(exc: ClientError) -> bool:
