@@ -20,7 +20,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv test test-unit test-integration test-e2e run tenant openapi clean
+.PHONY: help venv lint test test-unit test-integration test-e2e run tenant openapi clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,7 +33,13 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 
 venv: $(STAMP) ## create the project virtualenv (python3.13)
 
-test: $(STAMP) tools ## install what is needed and run every test (unit, integration, e2e, infra)
+lint: $(STAMP) ## ruff on every Python file, mypy --strict on the shared layer (settings: pyproject.toml)
+	@status=0; \
+	echo "$(PY) -m ruff check ."; $(PY) -m ruff check . || status=1; \
+	echo "$(PY) -m mypy"; $(PY) -m mypy || status=1; \
+	exit $$status
+
+test: $(STAMP) tools lint ## install what is needed, lint, and run every test (unit, integration, e2e, infra)
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP) ## unit tests only
@@ -56,6 +62,6 @@ openapi: $(STAMP) ## write functions/api/openapi.json from the routes and models
 	$(PY) -m local.openapi
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) .tools .aws-sam .build .pytest_cache .local-stack
+	rm -rf $(VENV) .tools .aws-sam .build .pytest_cache .local-stack .ruff_cache .mypy_cache
 
 -include mk/*.mk

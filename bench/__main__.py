@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.runner import BENCH_SCENARIOS, main_chaos, main_bench, run_scenario
+from bench.runner import BENCH_SCENARIOS, main_bench, main_chaos, run_scenario
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,9 @@ def run(counter: CallCounter) -> list[Line]:
             what = f"{size:,} recipients: POST to 202 (median of {RUNS})"
             times, answers = [], []
             for _ in range(RUNS):
-                answer, seconds = post_bulk(session, {"to": mixed_numbers(size, offset=offset), "text": "Promo"}, timeout=120)
+                answer, seconds = post_bulk(
+                    session, {"to": mixed_numbers(size, offset=offset), "text": "Promo"}, timeout=120
+                )
                 offset += size
                 answers.append(answer)
                 times.append(seconds)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +92,12 @@ class PerMessage:
 SINGLES = PerMessage(
     messages=1000,
     # `1,000 singles: Lambda/msg` (memory: template.yaml Globals 256 MB)
-    invocations=[Invocations("Api", 1000, 69, 256), Invocations("PasseinfoSender", 334, 223, 256),
-                 Invocations("FlowsmsSender", 333, 222, 256), Invocations("VentisSender", 333, 223, 256)],
+    invocations=[
+        Invocations("Api", 1000, 69, 256),
+        Invocations("PasseinfoSender", 334, 223, 256),
+        Invocations("FlowsmsSender", 333, 222, 256),
+        Invocations("VentisSender", 333, 223, 256),
+    ],
     apigw_requests=Fig(1.0, "measured", f"{BENCH} 1,000 singles: Lambda/msg` (Api 1000 invocations)"),
     ddb_write_units=Fig(5.22, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
     ddb_read_units=Fig(0.02, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
@@ -102,17 +107,27 @@ SINGLES = PerMessage(
     secrets_calls=Fig(0.002, "measured", f"{BENCH} 1,000 singles: Secrets Manager calls/msg`"),
     kms_requests=Fig(0.002, "measured", f"{BENCH} 1,000 singles: AWS cost per 1M` (KMS $0.006 at $3/M)"),
     log_kib=Fig(1.2, "measured", f"{BENCH} 1,000 singles: logs (not in the cost)`"),
-    msg_writes=Fig(3.0, "measured", f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem MSG 2, PutItem MSG 1)"),
-    rate_item_writes=Fig(1.195, "measured", f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem RATE 1.007, PutItem RATE 0.188)"),
+    msg_writes=Fig(
+        3.0, "measured", f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem MSG 2, PutItem MSG 1)"
+    ),
+    rate_item_writes=Fig(
+        1.195,
+        "measured",
+        f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem RATE 1.007, PutItem RATE 0.188)",
+    ),
     batch_item_writes=Fig(0.0, "measured", "singles belong to no batch"),
 )
 
 BULK = PerMessage(
     messages=10000,
     # `10,000-recipient bulk: Lambda/msg` (Fanout: MemorySize 512 in template.yaml)
-    invocations=[Invocations("FlowsmsSender", 339, 2748, 256), Invocations("VentisSender", 335, 2767, 256),
-                 Invocations("PasseinfoSender", 335, 2789, 256), Invocations("Fanout", 20, 17733, 512),
-                 Invocations("Api", 1, 187, 256)],
+    invocations=[
+        Invocations("FlowsmsSender", 339, 2748, 256),
+        Invocations("VentisSender", 335, 2767, 256),
+        Invocations("PasseinfoSender", 335, 2789, 256),
+        Invocations("Fanout", 20, 17733, 512),
+        Invocations("Api", 1, 187, 256),
+    ],
     apigw_requests=Fig(1 / 10000, "measured", f"{BENCH} 10,000-recipient bulk: Lambda/msg` (Api 1 invocation)"),
     ddb_write_units=Fig(9.51, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB units/msg`"),
     ddb_read_units=Fig(1.09, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB units/msg`"),
@@ -122,9 +137,20 @@ BULK = PerMessage(
     secrets_calls=Fig(0.003, "measured", f"{BENCH} 10,000-recipient bulk: Secrets Manager calls/msg`"),
     kms_requests=Fig(0.003, "measured", f"{BENCH} 10,000-recipient bulk: AWS cost per 1M` (KMS $0.009)"),
     log_kib=Fig(0.5, "measured", f"{BENCH} 10,000-recipient bulk: logs (not in the cost)`"),
-    msg_writes=Fig(3.007, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem MSG 2.007, created 1)"),
-    rate_item_writes=Fig(0.391, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem RATE 0.391)"),
-    batch_item_writes=Fig(0.089, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem BATCH 0.085, TransactWriteItems BATCH 0.002 x 2)"),
+    msg_writes=Fig(
+        3.007,
+        "measured",
+        f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem MSG 2.007, created 1)",
+    ),
+    rate_item_writes=Fig(
+        0.391, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem RATE 0.391)"
+    ),
+    batch_item_writes=Fig(
+        0.089,
+        "measured",
+        f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item`"
+        " (UpdateItem BATCH 0.085, TransactWriteItems BATCH 0.002 x 2)",
+    ),
 )
 
 # An OTP: no bench line measures its AWS use. Its send is a single send (the singles line) plus
@@ -139,8 +165,12 @@ OTP = PerMessage(
     messages=1000,
     invocations=SINGLES.invocations,
     apigw_requests=Fig(2.0, "design", "send + verify (tamtam.otp.logic)"),
-    ddb_write_units=Fig(SINGLES.ddb_write_units.value + OTP_EXTRA_WRITES, "design", "singles + 7 (tamtam.otp.logic, limits, store)"),
-    ddb_read_units=Fig(SINGLES.ddb_read_units.value + OTP_EXTRA_READS, "design", "singles + 2 (phone log, code read twice)"),
+    ddb_write_units=Fig(
+        SINGLES.ddb_write_units.value + OTP_EXTRA_WRITES, "design", "singles + 7 (tamtam.otp.logic, limits, store)"
+    ),
+    ddb_read_units=Fig(
+        SINGLES.ddb_read_units.value + OTP_EXTRA_READS, "design", "singles + 2 (phone log, code read twice)"
+    ),
     sqs_requests=SINGLES.sqs_requests,
     putevents_calls=SINGLES.putevents_calls,
     events_entries=SINGLES.events_entries,
@@ -172,7 +202,11 @@ QUOTAS = {
     "lambda_concurrency": Fig(1000, "quota", f"{LAMBDA_PAGE} (concurrent executions, raisable to tens of thousands)"),
     "ddb_table_wru": Fig(40000, "quota", f"{DDB_PAGE} (on-demand, per table)"),
     "ddb_table_rru": Fig(40000, "quota", f"{DDB_PAGE} (on-demand, per table)"),
-    "ddb_new_table_wru": Fig(4000, "quota", f"{DDB_NEW_TABLE_PAGE} (a new on-demand table at once; doubling a peak within 30 min may throttle)"),
+    "ddb_new_table_wru": Fig(
+        4000,
+        "quota",
+        f"{DDB_NEW_TABLE_PAGE} (a new on-demand table at once; doubling a peak within 30 min may throttle)",
+    ),
     "ddb_partition_wcu": Fig(1000, "quota", f"{DDB_HOT_PAGE} (per partition: 1,000 write, 3,000 read units a second)"),
     "secrets_get": Fig(10000, "quota", f"{SECRETS_PAGE} (GetSecretValue, since March 2025)"),
 }
@@ -187,11 +221,19 @@ REGION_SOURCES = {"apigw": APIGW_PAGE, "putevents": EVENTS_PAGE, "invocations": 
 REGION = "us-east-1"
 
 # --- this repository's defaults ------------------------------------------------------------------
-PACING_LIMITS = {"passeinfo": 20, "messagepro": 10, "flowsms": 20, "ventis": 10, "smsgate": 2}  # tamtam.pacing.slots.DEFAULT_LIMITS
+PACING_LIMITS = {
+    "passeinfo": 20,
+    "messagepro": 10,
+    "flowsms": 20,
+    "ventis": 10,
+    "smsgate": 2,
+}  # tamtam.pacing.slots.DEFAULT_LIMITS
 PACING_SAFETY = 0.05  # PACING_SAFETY (tamtam.pacing.slots.PacingSettings.safety)
 PACING_SLOTS_PER_PERIOD = 20  # tamtam.pacing.slots._SLOTS_PER_PERIOD
 SETTINGS = {
-    "sender_max_concurrency": Fig(2, "setting", "template.yaml <Provider>MaximumConcurrency default, per queue (tx and bulk)"),
+    "sender_max_concurrency": Fig(
+        2, "setting", "template.yaml <Provider>MaximumConcurrency default, per queue (tx and bulk)"
+    ),
     "sender_batch": Fig(10, "setting", "template.yaml TxQueue/BulkQueue BatchSize"),
     "fanout_concurrency": Fig(5, "setting", "template.yaml FanoutQueue ScalingConfig MaximumConcurrency"),
     "fanout_chunk": Fig(500, "setting", "BULK_CHUNK_RECIPIENTS default (tamtam.bulk.intake)"),
@@ -202,13 +244,25 @@ SETTINGS = {
     "stream_parallelization": Fig(1, "setting", "template.yaml LifecycleFunction TableStream ParallelizationFactor"),
 }
 DESIGN = {
-    "sender_batch_seconds": Fig(0.3, "design", "docs/performance.md, Cost: on AWS a batch of 10 takes ~0.3 s (local: 2.77 s)"),
-    "fanout_chunk_seconds": Fig(1.0, "design", "500 conditional PutItems 16 at a time + 50 SendMessageBatch calls (local: 17.7 s)"),
-    "gsi1_writes_per_msg": Fig(2, "design", "gsi1 STATUS#sent: the record's copy put at `sent`, deleted at its final status"),
-    "gsi2_writes_per_msg": Fig(5, "design", "gsi2 BATCH#<id>: put at creation, moved (delete + put) by claim and `sent`"),
+    "sender_batch_seconds": Fig(
+        0.3, "design", "docs/performance.md, Cost: on AWS a batch of 10 takes ~0.3 s (local: 2.77 s)"
+    ),
+    "fanout_chunk_seconds": Fig(
+        1.0, "design", "500 conditional PutItems 16 at a time + 50 SendMessageBatch calls (local: 17.7 s)"
+    ),
+    "gsi1_writes_per_msg": Fig(
+        2, "design", "gsi1 STATUS#sent: the record's copy put at `sent`, deleted at its final status"
+    ),
+    "gsi2_writes_per_msg": Fig(
+        5, "design", "gsi2 BATCH#<id>: put at creation, moved (delete + put) by claim and `sent`"
+    ),
     "gsi3_writes_per_msg": Fig(1, "design", "gsi3 TENANT#<id>: one entry at creation (docs/architecture.md)"),
-    "lifecycle_ms_per_record": Fig(5, "design", "guess: PutEvents of 10 entries, batch transactions, per 100-record invocation"),
-    "stream_shards": Fig(4, "design", "guess: a new on-demand table's 4,000 write units ~ 4 partitions, one shard each"),
+    "lifecycle_ms_per_record": Fig(
+        5, "design", "guess: PutEvents of 10 entries, batch transactions, per 100-record invocation"
+    ),
+    "stream_shards": Fig(
+        4, "design", "guess: a new on-demand table's 4,000 write units ~ 4 partitions, one shard each"
+    ),
 }
 
 # --- the bill ------------------------------------------------------------------------------------
@@ -217,7 +271,11 @@ MONTHLY_FIXED = {  # design: the stack's resources billed by the month (list pri
     "KMS": (2 * 1.00, "2 customer managed keys (OTP, state) x $1 a month"),
 }
 STORAGE_PRICE_GB_MONTH = 0.25  # DynamoDB Standard table class, us-east-1
-STORAGE_KB = {"singles": 1.3, "bulk": 2.3, "otp": 1.8}  # design: record ~1 KB + gsi2 copy (bulk) + gsi3 0.3 KB (+ OTP item)
+STORAGE_KB = {
+    "singles": 1.3,
+    "bulk": 2.3,
+    "otp": 1.8,
+}  # design: record ~1 KB + gsi2 copy (bulk) + gsi3 0.3 KB (+ OTP item)
 RETENTION_MONTHS = 3  # message records' 90-day TTL
 PROFILE = {"bulk": 30_000_000, "singles": 1_500_000, "otp": 300_000}  # a month: see docs/capacity.md
 PROFILE_TEXT = ("one 1,000,000-recipient bulk hour a day, 50,000 single sends and 10,000 codes a day, 30 days")
@@ -235,10 +293,12 @@ SINCE_BENCH = [
 def per_message_cost(use: PerMessage) -> dict[str, float]:
     """USD per message, per service (bench/pricing.py's list prices)."""
     return {
-        "DynamoDB": use.ddb_write_units.value * PRICES["ddb_write_unit"] + use.ddb_read_units.value * PRICES["ddb_read_unit"],
+        "DynamoDB": use.ddb_write_units.value * PRICES["ddb_write_unit"]
+        + use.ddb_read_units.value * PRICES["ddb_read_unit"],
         "API Gateway": use.apigw_requests.value * PRICES["apigw_request"],
         "EventBridge": use.events_entries.value * PRICES["events_entry"],
-        "Lambda": use.lambda_invocations * PRICES["lambda_request"] + use.lambda_gb_seconds * PRICES["lambda_gb_second"],
+        "Lambda": use.lambda_invocations * PRICES["lambda_request"]
+        + use.lambda_gb_seconds * PRICES["lambda_gb_second"],
         "SQS": use.sqs_requests.value * PRICES["sqs_request"],
         "Secrets Manager": use.secrets_calls.value * PRICES["secrets_call"],
         "KMS": use.kms_requests.value * PRICES["kms_request"],
@@ -274,64 +334,209 @@ def rows(region: str = REGION) -> list[Row]:
     q, s, d, r = QUOTAS, SETTINGS, DESIGN, REGIONS[region]
     every = dict.fromkeys(SCENARIOS)
 
-    def each(fn) -> dict[str, float | None]:
+    def each(fn: Callable[[PerMessage], float | None]) -> dict[str, float | None]:
         return {name: fn(USE[name]) for name in SCENARIOS}
 
     def over(limit: float, per: float) -> float | None:
         return limit / per if per > 0 else None
 
     paced = sum(pacing_rate(v) for v in PACING_LIMITS.values())
-    lanes = len(PACING_LIMITS) * s["sender_max_concurrency"].value * s["sender_batch"].value / d["sender_batch_seconds"].value
+    lanes = (
+        len(PACING_LIMITS)
+        * s["sender_max_concurrency"].value
+        * s["sender_batch"].value
+        / d["sender_batch_seconds"].value
+    )
     fanout = s["fanout_concurrency"].value * s["fanout_chunk"].value / d["fanout_chunk_seconds"].value
-    shard_rate = 1000 / d["lifecycle_ms_per_record"].value * s["stream_parallelization"].value * d["stream_shards"].value
+    shard_rate = (
+        1000 / d["lifecycle_ms_per_record"].value * s["stream_parallelization"].value * d["stream_shards"].value
+    )
     partition = q["ddb_partition_wcu"].value
     out = [
-        Row("deployment", "providers, paced (all five together)", f"{paced:.1f} msg/s", "setting",
-            dict.fromkeys(SCENARIOS, paced), "PROVIDER_RATE_LIMITS (stack parameter ProviderRateLimits), once a provider confirms more"),
-        Row("deployment", "sender functions (5 providers x 2 x 10 records / 0.3 s)", "MaximumConcurrency 2 per queue", "design",
-            dict.fromkeys(SCENARIOS, lanes), "<Provider>MaximumConcurrency (2 to 1,000)"),
-        Row("deployment", "fan-out (5 x 500 recipients / ~1 s)", "MaximumConcurrency 5", "design",
-            {**every, "bulk": fanout}, "FanoutQueue MaximumConcurrency in template.yaml; BULK_CHUNK_RECIPIENTS"),
-        Row("deployment", "lifecycle on the stream (100 records / invocation)", "ParallelizationFactor 1, ~4 shards", "design",
-            each(lambda u: shard_rate / u.msg_writes.value), "ParallelizationFactor (up to 10)"),
-        Row("deployment", "gsi1 `STATUS#sent`: one partition key", f"{partition:,.0f} WCU/s", "quota",
-            dict.fromkeys(SCENARIOS, partition / d["gsi1_writes_per_msg"].value), "none: a code change (gsi1pk sharded by id)"),
-        Row("deployment", "Lambda concurrent executions", f"{q['lambda_concurrency'].value:,.0f}", "quota",
-            each(lambda u: q["lambda_concurrency"].value / u.lambda_seconds), "Service Quotas: concurrent executions"),
-        Row("deployment", "DynamoDB, new on-demand table", f"{q['ddb_new_table_wru'].value:,.0f} WRU/s", "quota",
-            each(lambda u: q["ddb_new_table_wru"].value / u.ddb_write_units.value), "warm throughput (pre-warm the table and its GSIs)"),
-        Row("deployment", "DynamoDB table writes", f"{q['ddb_table_wru'].value:,.0f} WRU/s", "quota",
-            each(lambda u: q["ddb_table_wru"].value / u.ddb_write_units.value), "Service Quotas: table-level write throughput"),
-        Row("deployment", "DynamoDB table reads", f"{q['ddb_table_rru'].value:,.0f} RRU/s", "quota",
-            each(lambda u: over(q["ddb_table_rru"].value, u.ddb_read_units.value)), "Service Quotas: table-level read throughput"),
-        Row("deployment", f"EventBridge PutEvents ({region})", f"{r['putevents']:,} requests/s", "quota",
-            each(lambda u: over(r["putevents"], u.putevents_calls.value)), "Service Quotas: PutEvents throttle limit (L-9B653E91)"),
-        Row("deployment", f"EventBridge invocations ({region}), a rule matching every status event", f"{r['invocations']:,}/s", "quota",
-            each(lambda u: over(r["invocations"], u.events_entries.value)), "Service Quotas: invocations throttle limit (L-5540C5E3)"),
-        Row("deployment", f"API Gateway account throttle ({region})", f"{r['apigw']:,} rps", "quota",
-            each(lambda u: over(r["apigw"], u.apigw_requests.value)), "Service Quotas: throttle quota (L-8A5B8E43)"),
-        Row("deployment", f"KMS symmetric requests ({region})", f"{r['kms']:,}/s", "quota",
-            each(lambda u: over(r["kms"], u.kms_requests.value)), "Service Quotas: cryptographic operations (symmetric)"),
-        Row("deployment", "Secrets Manager GetSecretValue", f"{q['secrets_get'].value:,.0f}/s", "quota",
-            each(lambda u: over(q["secrets_get"].value, u.secrets_calls.value)), "none needed (secrets are cached per process)"),
-        Row("tenant", "usage plan throttle", f"{s['usage_plan_rps'].value:.0f} rps", "setting",
-            each(lambda u: over(s["usage_plan_rps"].value, u.apigw_requests.value)), "ApiThrottleRateLimit / BurstLimit"),
-        Row("tenant", "send limit", f"{s['messages_per_minute'].value:.0f}/min", "setting",
-            {**every, "singles": s["messages_per_minute"].value / 60}, "messages_per_minute (tenant setting)"),
-        Row("tenant", "bulk recipients limit", f"{s['bulk_per_hour'].value:,.0f}/h", "setting",
-            {**every, "bulk": s["bulk_per_hour"].value / HOUR}, "bulk_recipients_per_hour (tenant setting)"),
-        Row("tenant", "codes a day", f"{s['otp_per_day'].value:,.0f}/day", "setting",
-            {**every, "otp": s["otp_per_day"].value / 86400}, "otp_tenant_limit (tenant setting)"),
-        Row("tenant", "gsi3 `TENANT#<id>`: one partition key", f"{partition:,.0f} WCU/s", "quota",
-            dict.fromkeys(SCENARIOS, partition / d["gsi3_writes_per_msg"].value), "none: a code change (shard the key)"),
-        Row("tenant", "counter items (`LIMIT#`, the codes' day counter)", f"{partition:,.0f} WCU/s", "quota",
-            {**every, "singles": partition, "otp": partition}, "none needed below the limits"),
-        Row("provider", "pacing bucket `RATE#<provider>#<period>`", f"{partition:,.0f} WCU/s", "quota",
-            each(lambda u: over(partition, u.rate_item_writes.value)), "none needed: far above any provider's rate"),
-        Row("batch", "gsi2 `BATCH#<id>`: one partition key", f"{partition:,.0f} WCU/s", "quota",
-            {**every, "bulk": partition / d["gsi2_writes_per_msg"].value}, "none: a code change (keys-only gsi2 by id)"),
-        Row("batch", "batch item `BATCH#<id>` (counters)", f"{partition:,.0f} WCU/s", "quota",
-            each(lambda u: over(partition, u.batch_item_writes.value)), "none needed"),
+        Row(
+            "deployment",
+            "providers, paced (all five together)",
+            f"{paced:.1f} msg/s",
+            "setting",
+            dict.fromkeys(SCENARIOS, paced),
+            "PROVIDER_RATE_LIMITS (stack parameter ProviderRateLimits), once a provider confirms more",
+        ),
+        Row(
+            "deployment",
+            "sender functions (5 providers x 2 x 10 records / 0.3 s)",
+            "MaximumConcurrency 2 per queue",
+            "design",
+            dict.fromkeys(SCENARIOS, lanes),
+            "<Provider>MaximumConcurrency (2 to 1,000)",
+        ),
+        Row(
+            "deployment",
+            "fan-out (5 x 500 recipients / ~1 s)",
+            "MaximumConcurrency 5",
+            "design",
+            {**every, "bulk": fanout},
+            "FanoutQueue MaximumConcurrency in template.yaml; BULK_CHUNK_RECIPIENTS",
+        ),
+        Row(
+            "deployment",
+            "lifecycle on the stream (100 records / invocation)",
+            "ParallelizationFactor 1, ~4 shards",
+            "design",
+            each(lambda u: shard_rate / u.msg_writes.value),
+            "ParallelizationFactor (up to 10)",
+        ),
+        Row(
+            "deployment",
+            "gsi1 `STATUS#sent`: one partition key",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            dict.fromkeys(SCENARIOS, partition / d["gsi1_writes_per_msg"].value),
+            "none: a code change (gsi1pk sharded by id)",
+        ),
+        Row(
+            "deployment",
+            "Lambda concurrent executions",
+            f"{q['lambda_concurrency'].value:,.0f}",
+            "quota",
+            each(lambda u: q["lambda_concurrency"].value / u.lambda_seconds),
+            "Service Quotas: concurrent executions",
+        ),
+        Row(
+            "deployment",
+            "DynamoDB, new on-demand table",
+            f"{q['ddb_new_table_wru'].value:,.0f} WRU/s",
+            "quota",
+            each(lambda u: q["ddb_new_table_wru"].value / u.ddb_write_units.value),
+            "warm throughput (pre-warm the table and its GSIs)",
+        ),
+        Row(
+            "deployment",
+            "DynamoDB table writes",
+            f"{q['ddb_table_wru'].value:,.0f} WRU/s",
+            "quota",
+            each(lambda u: q["ddb_table_wru"].value / u.ddb_write_units.value),
+            "Service Quotas: table-level write throughput",
+        ),
+        Row(
+            "deployment",
+            "DynamoDB table reads",
+            f"{q['ddb_table_rru'].value:,.0f} RRU/s",
+            "quota",
+            each(lambda u: over(q["ddb_table_rru"].value, u.ddb_read_units.value)),
+            "Service Quotas: table-level read throughput",
+        ),
+        Row(
+            "deployment",
+            f"EventBridge PutEvents ({region})",
+            f"{r['putevents']:,} requests/s",
+            "quota",
+            each(lambda u: over(r["putevents"], u.putevents_calls.value)),
+            "Service Quotas: PutEvents throttle limit (L-9B653E91)",
+        ),
+        Row(
+            "deployment",
+            f"EventBridge invocations ({region}), a rule matching every status event",
+            f"{r['invocations']:,}/s",
+            "quota",
+            each(lambda u: over(r["invocations"], u.events_entries.value)),
+            "Service Quotas: invocations throttle limit (L-5540C5E3)",
+        ),
+        Row(
+            "deployment",
+            f"API Gateway account throttle ({region})",
+            f"{r['apigw']:,} rps",
+            "quota",
+            each(lambda u: over(r["apigw"], u.apigw_requests.value)),
+            "Service Quotas: throttle quota (L-8A5B8E43)",
+        ),
+        Row(
+            "deployment",
+            f"KMS symmetric requests ({region})",
+            f"{r['kms']:,}/s",
+            "quota",
+            each(lambda u: over(r["kms"], u.kms_requests.value)),
+            "Service Quotas: cryptographic operations (symmetric)",
+        ),
+        Row(
+            "deployment",
+            "Secrets Manager GetSecretValue",
+            f"{q['secrets_get'].value:,.0f}/s",
+            "quota",
+            each(lambda u: over(q["secrets_get"].value, u.secrets_calls.value)),
+            "none needed (secrets are cached per process)",
+        ),
+        Row(
+            "tenant",
+            "usage plan throttle",
+            f"{s['usage_plan_rps'].value:.0f} rps",
+            "setting",
+            each(lambda u: over(s["usage_plan_rps"].value, u.apigw_requests.value)),
+            "ApiThrottleRateLimit / BurstLimit",
+        ),
+        Row(
+            "tenant",
+            "send limit",
+            f"{s['messages_per_minute'].value:.0f}/min",
+            "setting",
+            {**every, "singles": s["messages_per_minute"].value / 60},
+            "messages_per_minute (tenant setting)",
+        ),
+        Row(
+            "tenant",
+            "bulk recipients limit",
+            f"{s['bulk_per_hour'].value:,.0f}/h",
+            "setting",
+            {**every, "bulk": s["bulk_per_hour"].value / HOUR},
+            "bulk_recipients_per_hour (tenant setting)",
+        ),
+        Row(
+            "tenant",
+            "codes a day",
+            f"{s['otp_per_day'].value:,.0f}/day",
+            "setting",
+            {**every, "otp": s["otp_per_day"].value / 86400},
+            "otp_tenant_limit (tenant setting)",
+        ),
+        Row(
+            "tenant",
+            "gsi3 `TENANT#<id>`: one partition key",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            dict.fromkeys(SCENARIOS, partition / d["gsi3_writes_per_msg"].value),
+            "none: a code change (shard the key)",
+        ),
+        Row(
+            "tenant",
+            "counter items (`LIMIT#`, the codes' day counter)",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            {**every, "singles": partition, "otp": partition},
+            "none needed below the limits",
+        ),
+        Row(
+            "provider",
+            "pacing bucket `RATE#<provider>#<period>`",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            each(lambda u: over(partition, u.rate_item_writes.value)),
+            "none needed: far above any provider's rate",
+        ),
+        Row(
+            "batch",
+            "gsi2 `BATCH#<id>`: one partition key",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            {**every, "bulk": partition / d["gsi2_writes_per_msg"].value},
+            "none: a code change (keys-only gsi2 by id)",
+        ),
+        Row(
+            "batch",
+            "batch item `BATCH#<id>` (counters)",
+            f"{partition:,.0f} WCU/s",
+            "quota",
+            each(lambda u: over(partition, u.batch_item_writes.value)),
+            "none needed",
+        ),
     ]
     return out
 
@@ -383,13 +588,26 @@ def render() -> str:
         lines.append([row.scope, row.component, row.limit, row.kind,
                       *(fmt_rate(row.rates[name]) for name in SCENARIOS), load, row.raised_by])
     parts.append(f"Saturation, messages a second, at the defaults ({REGION}); 1M/h = {TARGET_RATE:.1f}/s:\n")
-    parts.append(md_table(["scope", "component", "limit", "kind", "singles", "bulk", "OTP", "1M/h needs", "raised by"], lines))
+    parts.append(
+        md_table(["scope", "component", "limit", "kind", "singles", "bulk", "OTP", "1M/h needs", "raised by"], lines)
+    )
     parts.append("\nFirst bottlenecks (deployment-wide rows, lowest first):\n")
-    parts.append(md_table(["scenario", "1st", "2nd", "3rd"],
-                          [[name, *(f"{c}: {fmt_rate(r)}/s" for c, r in bottlenecks(table, name))] for name in SCENARIOS]))
+    parts.append(
+        md_table(
+            ["scenario", "1st", "2nd", "3rd"],
+            [[name, *(f"{c}: {fmt_rate(r)}/s" for c, r in bottlenecks(table, name))] for name in SCENARIOS],
+        )
+    )
     parts.append("\nProvider pacing, per provider (tamtam.pacing defaults, 5 % kept for jitter):\n")
-    parts.append(md_table(["provider", "limit", "paced", "per hour"],
-                          [[p, f"{v}/s", f"{pacing_rate(v):.1f}/s", f"{pacing_rate(v) * HOUR:,.0f}"] for p, v in PACING_LIMITS.items()]))
+    parts.append(
+        md_table(
+            ["provider", "limit", "paced", "per hour"],
+            [
+                [p, f"{v}/s", f"{pacing_rate(v):.1f}/s", f"{pacing_rate(v) * HOUR:,.0f}"]
+                for p, v in PACING_LIMITS.items()
+            ],
+        )
+    )
     parts.append("\nRegion-dependent quotas, where singles saturate:\n")
     region_lines = []
     for region in REGIONS:
@@ -399,14 +617,25 @@ def render() -> str:
                              f"{quota['putevents']:,} -> {fmt_rate(by['EventBridge PutEvents'])}",
                              f"{quota['invocations']:,} -> {fmt_rate(by['EventBridge invocations'])}",
                              f"{quota['kms']:,} -> {fmt_rate(by['KMS symmetric requests'])}"])
-    parts.append(md_table(["region", "API Gateway rps", "PutEvents/s", "invocations/s (a rule on every event)", "KMS/s"], region_lines))
+    parts.append(
+        md_table(
+            ["region", "API Gateway rps", "PutEvents/s", "invocations/s (a rule on every event)", "KMS/s"], region_lines
+        )
+    )
     services = list(per_message_cost(SINGLES))
     bills = {name: hourly_bill(name) for name in SCENARIOS}
     parts.append(f"\nThe bill for one hour at {TARGET_PER_HOUR:,} messages (USD, list prices of bench/pricing.py):\n")
     bill_lines = [[service, *(f"{bills[name][service]:,.2f}" for name in SCENARIOS)] for service in services]
     bill_lines.append(["**total**", *(f"**{sum(bills[name].values()):,.2f}**" for name in SCENARIOS)])
-    bill_lines.append(["CloudWatch Logs (not in the bench's cost)", *(f"{logs_cost(USE[n]) * TARGET_PER_HOUR:,.2f}" for n in SCENARIOS)])
-    bill_lines.append(["code since the bench (design)", *(f"+{since_bench(n) * TARGET_PER_HOUR:,.2f}" for n in SCENARIOS)])
+    bill_lines.append(
+        [
+            "CloudWatch Logs (not in the bench's cost)",
+            *(f"{logs_cost(USE[n]) * TARGET_PER_HOUR:,.2f}" for n in SCENARIOS),
+        ]
+    )
+    bill_lines.append(
+        ["code since the bench (design)", *(f"+{since_bench(n) * TARGET_PER_HOUR:,.2f}" for n in SCENARIOS)]
+    )
     parts.append(md_table(["service", "singles", "bulk", "OTP"], bill_lines))
     month = monthly_bill()
     total_messages = sum(PROFILE.values())

@@ -18,8 +18,9 @@ The faults, and where each is made and counted (all counted from the run itself)
   the same moment (two concurrent invocations) -- local.stack.pollers `duplicate_rate`,
   `simultaneous`.
 Faults stop once 97 % of the messages are done and every kind was applied `min_applied` times,
-or `fault_seconds` after the traffic. Status events are read from the bus (bench.chaos_events), log lines from this process
-(bench.chaos_logs), the requests the sandbox received from the wire (bench.chaos_provider `Wire`).
+or `fault_seconds` after the traffic. Status events are read from the bus (bench.chaos_events),
+log lines from this process (bench.chaos_logs), the requests the sandbox received from the wire
+(bench.chaos_provider `Wire`).
 
 Short settings, for this run's local stack only (`Plan.env`): retries after 1 s (at most 4 s), a
 claim is stale after 15 s, the providers' read timeout is 2 s (the injected timeouts hold 3 s),
@@ -43,21 +44,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from bench.awscalls import CallCounter
 from bench.chaos_aws import KINDS as AWS_KINDS
 from bench.chaos_aws import AwsFaults
-from bench.chaos_check import (DONE, SECTION, Findings, check, check_batches, check_events, check_refused, digits,
-                               lines)
+from bench.chaos_check import DONE, SECTION, Findings, check, check_batches, check_events, check_refused, digits, lines
 from bench.chaos_events import BusTap
 from bench.chaos_kills import POINTS, Kills
 from bench.chaos_logs import LogCapture, Secrets, leaks
 from bench.chaos_provider import MODES, FaultInjector, TlsOutage, TlsRefuser, Wire
 from bench.report import MISS, NOT_MEASURED, Line
-from bench.stack import ALL_PROVIDERS, REPO_ROOT, Session, _reset_layer_caches, function_ids, started
+from bench.stack import ALL_PROVIDERS, Session, _reset_layer_caches, function_ids, started
 from bench.traffic import bulk_supported, number, post_bulk
+from local.stack.stack import REPO_ROOT
 
 DETAILS = REPO_ROOT / ".bench" / "chaos-details.json"
 SEED = int(os.environ.get("CHAOS_SEED", "7"))
@@ -170,7 +170,10 @@ def _send_singles(session: Session, plan: Plan, traffic: Traffic) -> None:
         body: dict[str, Any] = {"to": number(route, 100_000 + i), "text": f"chaos single {i}"}
         if pinned:
             body["provider"] = pinned
-        if i % max(plan.singles // max(plan.scheduled, 1), 1) == 0 and sum("schedule_at" in b for b in bodies) < plan.scheduled:
+        if (
+            i % max(plan.singles // max(plan.scheduled, 1), 1) == 0
+            and sum("schedule_at" in b for b in bodies) < plan.scheduled
+        ):
             body["schedule_at"] = 10 + i % 20  # seconds from the request
         bodies.append(body)
 
@@ -282,7 +285,7 @@ def _fire_schedules(session: Session, plan: Plan) -> Any:
     from local.stack.stack import schedules_from
 
     specs = [s for s in schedules_from(session.stack.provisioned)
-             if Path(session.stack.provisioned.functions[s.function].code_dir).name not in _UNSCHEDULED]
+             if session.stack.provisioned.functions[s.function].package not in _UNSCHEDULED]
     return Schedules(session.stack.invoker, specs, region=session.stack.region, speedup=plan.schedule_speedup).start()
 
 
@@ -388,8 +391,12 @@ def _chaos(counter: CallCounter, plan: Plan, capture: LogCapture, started_at: fl
                                sum(stack.pollers.twinned[f] for f in fanouts))
             covered = all(n >= plan.min_applied for n in applied.values())
             # faults go on until 97 % are done and every kind was applied often enough (or time is up)
-            if (done >= 0.97 * total and covered) or done >= total or time.monotonic() > traffic_done + plan.fault_seconds \
-                    or time.monotonic() > deadline:
+            if (
+                (done >= 0.97 * total and covered)
+                or done >= total
+                or time.monotonic() > traffic_done + plan.fault_seconds
+                or time.monotonic() > deadline
+            ):
                 faults_off.set()
             else:
                 time.sleep(3)
@@ -429,26 +436,50 @@ def _chaos(counter: CallCounter, plan: Plan, capture: LogCapture, started_at: fl
 
     applied = _applied(injector, aws, kills, refuser.handshakes, duplicated, twinned)
     low = {k: n for k, n in applied.items() if n < plan.min_applied}
-    out = [Line(SECTION, "messages sent in", f"{plan.messages} ({plan.singles} single of which {plan.scheduled} scheduled, "
-                f"{plan.otps} OTP, {plan.bulks} bulks of {plan.bulk_size}); refused by the API: "
-                f"{len(traffic.refused)} (5xx), {sum(traffic.other.values())} (other"
-                f"{': ' + ', '.join(f'{n} x{s}' for s, n in sorted(traffic.other.items())) if traffic.other else ''})")]
+    out = [
+        Line(
+            SECTION,
+            "messages sent in",
+            f"{plan.messages} ({plan.singles} single of which {plan.scheduled} scheduled, "
+            f"{plan.otps} OTP, {plan.bulks} bulks of {plan.bulk_size}); refused by the API: "
+            f"{len(traffic.refused)} (5xx), {sum(traffic.other.values())} (other"
+            f"{': ' + ', '.join(f'{n} x{s}' for s, n in sorted(traffic.other.items())) if traffic.other else ''})",
+        )
+    ]
     out += lines(findings)
     out += [
-        Line(SECTION, "provider faults applied (injected)",
-             ", ".join(f"{m} {injector.applied[m]} ({injector.injected[m]})" for m in MODES)),
+        Line(
+            SECTION,
+            "provider faults applied (injected)",
+            ", ".join(f"{m} {injector.applied[m]} ({injector.injected[m]})" for m in MODES),
+        ),
         Line(SECTION, "TLS handshakes failed (PasseInfo outages)", f"{refuser.handshakes} ({outage.outages})"),
         Line(SECTION, "AWS faults applied (seen by the code after botocore's retries)", aws.summary()),
         Line(SECTION, "AWS calls of the functions", ", ".join(f"{s} {n}" for s, n in sorted(aws.calls.items()))),
         Line(SECTION, "failpoints: killed / reached", kills.summary()),
-        Line(SECTION, "invocations killed / timed out (of which given a short time)",
-             f"{kills.failed['Runtime.ExitError']} / {kills.failed['Sandbox.Timedout']} ({kills.short_given})"),
+        Line(
+            SECTION,
+            "invocations killed / timed out (of which given a short time)",
+            f"{kills.failed['Runtime.ExitError']} / {kills.failed['Sandbox.Timedout']} ({kills.short_given})",
+        ),
         Line(SECTION, "fan-out chunks delivered twice at once; records redelivered later", f"{twinned}; {duplicated}"),
-        Line.check(SECTION, f"fault kinds applied fewer than {plan.min_applied} times (of {len(applied)})",
-                   f"{len(low)}" + (f": {', '.join(f'{k} {n}' for k, n in sorted(low.items()))}" if low else ""),
-                   "0", not low),
-        Line(SECTION, "messages left on queues / DLQs", json.dumps(left) if (left := {k: v for k, v in depths.items() if v}) else "none"),
-        Line(SECTION, "duration", f"{time.monotonic() - started_at:.0f} s (faults for {fault_seconds:.0f} s after the traffic)"),
+        Line.check(
+            SECTION,
+            f"fault kinds applied fewer than {plan.min_applied} times (of {len(applied)})",
+            f"{len(low)}" + (f": {', '.join(f'{k} {n}' for k, n in sorted(low.items()))}" if low else ""),
+            "0",
+            not low,
+        ),
+        Line(
+            SECTION,
+            "messages left on queues / DLQs",
+            json.dumps(left) if (left := {k: v for k, v in depths.items() if v}) else "none",
+        ),
+        Line(
+            SECTION,
+            "duration",
+            f"{time.monotonic() - started_at:.0f} s (faults for {fault_seconds:.0f} s after the traffic)",
+        ),
     ]
     if findings.flagged():
         out.append(Line(SECTION, "flagged messages, records and outbox entries", str(DETAILS.relative_to(REPO_ROOT))))
@@ -487,7 +518,9 @@ def _secrets(session: Session, sm: Any, provider_secrets: dict[str, dict[str, An
         message_id = by_number.get(digits(entry.get("to", "")))
         if m and message_id:
             number_digits = digits(accepted[message_id])
-            secrets.otps.append((m.group(1), m.group(0), (message_id, otp_by_message.get(message_id, ""), number_digits)))
+            secrets.otps.append(
+                (m.group(1), m.group(0), (message_id, otp_by_message.get(message_id, ""), number_digits))
+            )
     return secrets
 
 
@@ -502,17 +535,35 @@ def _write_details(findings: Findings, accepted: dict[str, str], records: dict[s
     for entry in outbox:
         if (m := numbers.get(digits(entry.get("to", "")))) is not None:
             entries[m].append(entry)
-    details = {m: {"to": accepted.get(m), "record": records.get(m), "outbox": entries[m],
-                   "requests_received": received(accepted.get(m, "")),
-                   "requests_stopped": received(accepted.get(m, ""), stopped=True),
-                   "tls_handshakes_failed": received(accepted.get(m, ""), refused=True), "invocations_died": deaths.get(m, [])}
-               for m in flagged}
+    details = {
+        m: {
+            "to": accepted.get(m),
+            "record": records.get(m),
+            "outbox": entries[m],
+            "requests_received": received(accepted.get(m, "")),
+            "requests_stopped": received(accepted.get(m, ""), stopped=True),
+            "tls_handshakes_failed": received(accepted.get(m, ""), refused=True),
+            "invocations_died": deaths.get(m, []),
+        }
+        for m in flagged
+    }
     DETAILS.parent.mkdir(parents=True, exist_ok=True)
-    DETAILS.write_text(json.dumps({
-        "api_refusals": answers, "smsgate_ids_twice": findings.smsgate_twice, "refused_but_sent": findings.refused_but_sent,
-        "batches_incomplete": findings.batches_incomplete, "batches_miscounted": findings.batches_miscounted,
-        "events_missing": (findings.events_missing or [])[:200], "leaks": (findings.leaks or [])[:50],
-        "messages": details}, indent=1, default=str))
+    DETAILS.write_text(
+        json.dumps(
+            {
+                "api_refusals": answers,
+                "smsgate_ids_twice": findings.smsgate_twice,
+                "refused_but_sent": findings.refused_but_sent,
+                "batches_incomplete": findings.batches_incomplete,
+                "batches_miscounted": findings.batches_miscounted,
+                "events_missing": (findings.events_missing or [])[:200],
+                "leaks": (findings.leaks or [])[:50],
+                "messages": details,
+            },
+            indent=1,
+            default=str,
+        )
+    )
 
 
 def run(counter: CallCounter) -> list[Line]:

@@ -74,7 +74,7 @@ FAULTS: tuple[AwsFault, ...] = (
     AwsFault("eventbridge", "InternalException", 500, "An internal error occurred."),
 )
 CONFLICT = AwsFault("dynamodb", "TransactionConflict", 400, "Transaction is ongoing for the item", retryable=False)
-KINDS = tuple(f.kind for f in FAULTS) + (CONFLICT.kind,)
+KINDS = (*(f.kind for f in FAULTS), CONFLICT.kind)
 
 
 def _body(fault: AwsFault, operation: str, request_body: dict[str, Any]) -> dict[str, Any]:

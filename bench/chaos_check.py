@@ -157,8 +157,10 @@ def check_batches(f: Findings, batches: dict[str, dict[str, Any]], records: list
         actual = recount[batch_id]
         if not item.get("finished_at"):
             done = sum(n for s, n in actual.items() if s in DONE)
-            f.batches_incomplete.append(f"{batch_id} (state {item.get('state')}, {done}/{item.get('total')} records done,"
-                                        f" counters say {sum(n for s, n in counts.items() if s in DONE)})")
+            f.batches_incomplete.append(
+                f"{batch_id} (state {item.get('state')}, {done}/{item.get('total')} records done,"
+                f" counters say {sum(n for s, n in counts.items() if s in DONE)})"
+            )
         wrong = [f"{s} {counts.get(s, 0)}≠{actual.get(s, 0)}" for s in sorted(set(counts) | set(actual))
                  if counts.get(s, 0) != actual.get(s, 0)]
         if wrong:
@@ -192,12 +194,20 @@ def lines(f: Findings) -> list[Line]:
         Line(SECTION, "failed / unconfirmed reasons", reasons or "none"),
         Line.check(SECTION, "lost (no record, or unfinished with nothing queued)", _ids(f.lost), "0", not f.lost),
         Line.check(SECTION, "stuck (not done after the windows)", _ids(f.stuck), "0", not f.stuck),
-        Line.check(SECTION, "sent twice by SMSGate (same message id twice)", _ids(f.smsgate_twice), "0", not f.smsgate_twice),
+        Line.check(
+            SECTION, "sent twice by SMSGate (same message id twice)", _ids(f.smsgate_twice), "0", not f.smsgate_twice
+        ),
         Line.check(SECTION, "sent twice elsewhere, not recorded unconfirmed", _ids(f.twice), "0", not f.twice),
         Line(SECTION, "sent twice, recorded unconfirmed", _ids(f.twice_unconfirmed)),
-        Line.check(SECTION, "taken by a provider but recorded failed", _ids(f.taken_but_failed), "0", not f.taken_but_failed),
+        Line.check(
+            SECTION, "taken by a provider but recorded failed", _ids(f.taken_but_failed), "0", not f.taken_but_failed
+        ),
         Line.check(SECTION, "recorded sent but in no outbox", _ids(f.sent_not_taken), "0", not f.sent_not_taken),
-        Line(SECTION, "unconfirmed: taken / not taken by the provider", f"{f.unconfirmed_taken} / {f.unconfirmed_not_taken}"),
+        Line(
+            SECTION,
+            "unconfirmed: taken / not taken by the provider",
+            f"{f.unconfirmed_taken} / {f.unconfirmed_not_taken}",
+        ),
     ]
     if f.unconfirmed_never_received is not None:
         out.append(Line.check(SECTION, "unconfirmed, the sandbox never received a request (sender not dead in flight)",
@@ -206,8 +216,15 @@ def lines(f: Findings) -> list[Line]:
                         f"{f.never_received_stopped + f.never_received_tls} ({f.never_received_stopped} with the "
                         f"request about to leave, {f.never_received_tls} after a failed TLS handshake)"))
     if f.refused_but_sent is not None:
-        out.append(Line.check(SECTION, f"answered 5xx (not accepted, {f.refused}) but sent", _ids(f.refused_but_sent), "0",
-                              not f.refused_but_sent))
+        out.append(
+            Line.check(
+                SECTION,
+                f"answered 5xx (not accepted, {f.refused}) but sent",
+                _ids(f.refused_but_sent),
+                "0",
+                not f.refused_but_sent,
+            )
+        )
     if f.batches_incomplete is not None:
         out.append(Line.check(SECTION, f"batches not completed (of {f.batches})", _ids(f.batches_incomplete), "0",
                               not f.batches_incomplete))
@@ -217,11 +234,21 @@ def lines(f: Findings) -> list[Line]:
     if f.events_missing is not None:
         extra = f"; {f.events_received} events read"
         if f.events_without_id:
-            extra += f", {f.events_without_id} without event_id ({f.events_by_status_missing} transitions have no event of their status at all)"
+            extra += (
+                f", {f.events_without_id} without event_id"
+                f" ({f.events_by_status_missing} transitions have no event of their status at all)"
+            )
         out.append(Line.check(SECTION, f"history entries without their event on the bus (of {f.transitions})",
                               _ids(f.events_missing) + extra, "0", not f.events_missing))
     if f.leaks is not None:
-        out.append(Line.check(SECTION, f"log lines holding a key, token, password or code (of {f.log_lines})", _ids(f.leaks),
-                              "0", not f.leaks))
+        out.append(
+            Line.check(
+                SECTION,
+                f"log lines holding a key, token, password or code (of {f.log_lines})",
+                _ids(f.leaks),
+                "0",
+                not f.leaks,
+            )
+        )
     out.append(Line(SECTION, "outbox entries of no accepted message", f"{f.stray_entries}"))
     return out

@@ -32,7 +32,9 @@ class BusTap:
 
     def create(self) -> BusTap:
         self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         pattern = {"source": ["tamtam"], "detail-type": [DETAIL_TYPE]}
         self.events.put_rule(Name=self.name, EventBusName=self.bus, EventPattern=json.dumps(pattern), State="ENABLED")
         self.events.put_targets(Rule=self.name, EventBusName=self.bus, Targets=[{"Id": "chaos", "Arn": arn}])
@@ -78,5 +80,5 @@ class BusTap:
             self.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=["chaos"])
             self.events.delete_rule(Name=self.name, EventBusName=self.bus)
             self.sqs.delete_queue(QueueUrl=self.queue_url)
-        except Exception:  # the stack is going away anyway
+        except Exception:  # noqa: BLE001, S110 - the stack is going away anyway
             pass

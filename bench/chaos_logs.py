@@ -66,7 +66,7 @@ class _RootHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a log handler never raises
             return
         self.capture.feed(line + "\n", echo=False)
         if record.levelno >= logging.WARNING and self.capture.echo_warnings:
@@ -91,7 +91,9 @@ class LogCapture:
         saved_out, saved_err = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Tee(saved_out, self), _Tee(saved_err, self)
         self._undo.append(lambda: (setattr(sys, "stdout", saved_out), setattr(sys, "stderr", saved_err)))
-        loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+        loggers = [logging.getLogger()] + [
+            lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+        ]
         for lg in loggers:
             for handler in lg.handlers:
                 if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _Tee) \
@@ -125,7 +127,10 @@ class Secrets:
     def add_provider_secret(self, provider: str, secret: dict[str, Any]) -> None:
         for key in _SECRET_FIELDS:
             self.add(secret.get(key), f"{provider} {key}")
-        user, password = secret.get("username") or secret.get("client_id"), secret.get("password") or secret.get("client_secret")
+        user, password = (
+            secret.get("username") or secret.get("client_id"),
+            secret.get("password") or secret.get("client_secret"),
+        )
         if user and password:
             self.add(base64.b64encode(f"{user}:{password}".encode()).decode(), f"{provider} Basic credentials")
 

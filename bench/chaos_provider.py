@@ -87,7 +87,7 @@ class FaultInjector:
             try:
                 self.sandbox.clear_faults(provider)
                 self.sandbox.fault(provider, mode, **fault)
-            except Exception:  # the sandbox is stopping
+            except Exception:  # noqa: BLE001 - the sandbox is stopping
                 return
             self.injected[mode] += fault["times"]
 
@@ -242,7 +242,9 @@ class Wire:
 
     def _record(self, request: Any, into: Counter[str] | None = None) -> None:
         body = request.body or b""
-        text = unquote_plus(request.url) + " " + (body.decode(errors="replace") if isinstance(body, bytes) else str(body))
+        text = (
+            unquote_plus(request.url) + " " + (body.decode(errors="replace") if isinstance(body, bytes) else str(body))
+        )
         numbers = set(_NUMBERS.findall(text))
         with self.lock:
             (self.received if into is None else into).update(numbers)
@@ -264,4 +266,6 @@ class Wire:
             return
         if isinstance(answer, dict):
             with self.lock:
-                self.tokens.update(str(answer[k]) for k in _TOKEN_KEYS if isinstance(answer.get(k), str) and len(answer[k]) >= 12)
+                self.tokens.update(
+                    str(answer[k]) for k in _TOKEN_KEYS if isinstance(answer.get(k), str) and len(answer[k]) >= 12
+                )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
 DLQ_SECONDS = 30  # the DLQs' consumers run longer batches of fewer records
 
 

@@ -81,13 +81,21 @@ def bulk(session: Session, counter: CallCounter) -> list[Line]:
     with window(session, counter) as w:
         answer, _ = post_bulk(session, body)
         if answer.status_code != 202:
-            return [Line.missing(SECTION, f"{label}: cost", f"POST /v1/messages/bulk answered {answer.status_code}: {answer.text[:120]}")]
+            return [
+                Line.missing(
+                    SECTION,
+                    f"{label}: cost",
+                    f"POST /v1/messages/bulk answered {answer.status_code}: {answer.text[:120]}",
+                )
+            ]
         batch_id = answer.json()["batch_id"]
         batch = session.wait_batch(batch_id, timeout=600 + 0.1 * BULK)
     statuses = {m: r.get("status", "?") for m, r in session.batch_messages(batch_id).items()}
     lines = [_done_line(SECTION, label, statuses, BULK, w.elapsed)]
     if not batch.get("finished_at"):
-        lines.append(Line(SECTION, f"{label}: batch", f"not completed (state {batch.get('state')}): counts are partial"))
+        lines.append(
+            Line(SECTION, f"{label}: batch", f"not completed (state {batch.get('state')}): counts are partial")
+        )
     return lines + per_message_lines(SECTION, label, w, BULK, cost_target=BULK_COST_TARGET, sqs_target=BULK_SQS_TARGET)
 
 

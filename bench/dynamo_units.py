@@ -196,7 +196,7 @@ class UnitMeter:
         if request.get("ReturnValues") == "ALL_NEW" and attributes:
             after = self._remember(table, attributes)
         else:  # the new item is unknown: sized like the old one, or like what was sent
-            sent = item_size(key) + item_size({k: v for k, v in (request.get("ExpressionAttributeValues") or {}).items()})
+            sent = item_size(key) + item_size(dict(request.get("ExpressionAttributeValues") or {}))
             after = _Known(max(before.size if before else 0, sent), before.index_keys if before else (),
                            self._projected_after_update(table, request, before))
         self._write(before, after)
@@ -272,7 +272,11 @@ class UnitMeter:
                 self.read += read_units(item_size(item), consistent)
         for table, asked in request.get("RequestItems", {}).items():
             found = len((answer.get("Responses") or {}).get(table, []))
-            missing = len(asked.get("Keys", [])) - found - len((answer.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", []))
+            missing = (
+                len(asked.get("Keys", []))
+                - found
+                - len((answer.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", []))
+            )
             self.read += max(0, missing) * read_units(0, bool(asked.get("ConsistentRead")))
 
     def _op_Query(self, request: dict[str, Any], answer: dict[str, Any], error: str | None) -> None:

@@ -34,7 +34,9 @@ def run(counter: CallCounter) -> list[Line]:
                 lines.append(Line.missing(SECTION, what, f"answered {answer.status_code}: {answer.text[:100]}"))
                 continue
             batch = session.wait_batch(answer.json()["batch_id"], timeout=_TIMEOUT)
-            received = [o for o in session.stack.sandbox.outbox(provider=provider) if o["text"] == f"list bench {provider}"]
+            received = [
+                o for o in session.stack.sandbox.outbox(provider=provider) if o["text"] == f"list bench {provider}"
+            ]
             requests = len({o["request"] for o in received})
             if not received or not batch.get("finished_at"):
                 lines.append(Line.missing(SECTION, what, f"batch not finished, {len(received)} received"))

@@ -102,20 +102,36 @@ def per_message_lines(section: str, label: str, w: Window, messages: int, *, cos
     else:
         lines.append(Line.check(section, what, f"{sqs:.3f}", f"<= {sqs_target}", sqs <= sqs_target))
     usage = w.usage()
-    lines.append(Line(section, f"{label}: DynamoDB units/msg",
-                      f"write {usage.ddb_write_units / messages:.2f}, read {usage.ddb_read_units / messages:.2f} (from item sizes, GSIs included)"))
+    lines.append(
+        Line(
+            section,
+            f"{label}: DynamoDB units/msg",
+            f"write {usage.ddb_write_units / messages:.2f}, read {usage.ddb_read_units / messages:.2f}"
+            " (from item sizes, GSIs included)",
+        )
+    )
     per_fn = ", ".join(
         f"{fn.removesuffix('Function')} {w.invocations[fn]} x {w.seconds[fn] / w.invocations[fn] * 1000:.0f} ms"
         for fn in sorted(w.invocations, key=lambda f: -w.invocations[f]))
-    lines.append(Line(section, f"{label}: Lambda/msg",
-                      f"{usage.lambda_requests / messages:.3f} invocations, {usage.lambda_gb_seconds / messages:.4f} GB-s "
-                      f"({per_fn}; local wall time, an upper bound)"))
+    lines.append(
+        Line(
+            section,
+            f"{label}: Lambda/msg",
+            f"{usage.lambda_requests / messages:.3f} invocations, {usage.lambda_gb_seconds / messages:.4f} GB-s "
+            f"({per_fn}; local wall time, an upper bound)",
+        )
+    )
     costs = per_million(usage, messages)
     total = sum(costs.values())
     detail = ", ".join(f"{svc} {money(c)}" for svc, c in sorted(costs.items(), key=lambda kv: -kv[1]) if c >= 0.0005)
     lines.append(Line.check(section, f"{label}: AWS cost per 1M messages", f"{money(total)} ({detail})",
                             f"<= {money(cost_target)}", total <= cost_target))
-    lines.append(Line(section, f"{label}: logs (not in the cost)",
-                      f"{w.log_bytes / messages / 1024:.1f} KiB/msg ~ {money(logs_cost_per_million(w.log_bytes, messages))} "
-                      f"per 1M at $0.50/GB CloudWatch Logs"))
+    lines.append(
+        Line(
+            section,
+            f"{label}: logs (not in the cost)",
+            f"{w.log_bytes / messages / 1024:.1f} KiB/msg ~ {money(logs_cost_per_million(w.log_bytes, messages))} "
+            f"per 1M at $0.50/GB CloudWatch Logs",
+        )
+    )
     return lines

@@ -59,7 +59,9 @@ def run(counter: CallCounter) -> list[Line]:
         answer, _ = post_bulk(session, {"to": [number("passeinfo", 5_000_000 + i) for i in range(BULK)],
                                         "text": "Promo: -20% ce week-end"})
         if answer.status_code != 202:
-            return [Line.missing(SECTION, what, f"bulk answered {answer.status_code}: {answer.text[:100]}", f"<= {TARGET}x")]
+            return [
+                Line.missing(SECTION, what, f"bulk answered {answer.status_code}: {answer.text[:100]}", f"<= {TARGET}x")
+            ]
         flowing_since, outbox_then = _wait_flowing(session)
         loaded = _codes(session, 7_000_200)
         sent_meanwhile = len(session.stack.sandbox.outbox(provider="passeinfo")) - outbox_then - CODES

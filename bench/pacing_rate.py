@@ -66,8 +66,18 @@ def run(counter: CallCounter) -> list[Line]:
     done = f"{len(times)}/{size} sent" + ("" if batch.get("finished_at") else ", batch not completed")
     return [
         Line.check(SECTION, busiest_what, f"{busiest} ({done})", f"<= {LIMIT}", busiest <= LIMIT),
-        Line.check(SECTION, mean_what, f"{mean:.1f}/s over {max(times) - min(times):.1f} s" if times else "0",
-                   f">= {0.9 * LIMIT:g}/s", mean >= 0.9 * LIMIT),
-        Line.check(SECTION, finish_what, f"{finished:.1f} s (the first after {first:.1f} s; {done})", f"< {FINISH_TARGET:g} s",
-                   len(times) == size and finished < FINISH_TARGET),
+        Line.check(
+            SECTION,
+            mean_what,
+            f"{mean:.1f}/s over {max(times) - min(times):.1f} s" if times else "0",
+            f">= {0.9 * LIMIT:g}/s",
+            mean >= 0.9 * LIMIT,
+        ),
+        Line.check(
+            SECTION,
+            finish_what,
+            f"{finished:.1f} s (the first after {first:.1f} s; {done})",
+            f"< {FINISH_TARGET:g} s",
+            len(times) == size and finished < FINISH_TARGET,
+        ),
     ]

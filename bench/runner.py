@@ -30,7 +30,9 @@ class Scenario:
 
 
 # The cost scenario's time grows with its sizes (see bench.cost): about 0.1 s a message here.
-_COST_TIMEOUT = 600 + 0.15 * int(os.environ.get("BENCH_SINGLES", "1000")) + 0.12 * int(os.environ.get("BENCH_BULK", "10000"))
+_COST_TIMEOUT = (
+    600 + 0.15 * int(os.environ.get("BENCH_SINGLES", "1000")) + 0.12 * int(os.environ.get("BENCH_BULK", "10000"))
+)
 BENCH_SCENARIOS: dict[str, Scenario] = {
     "coldstart": Scenario("bench.coldstart", "4 cold", "cold start of every handler", 600),
     "cost": Scenario("bench.cost", "1 cost", "AWS requests and cost per message", _COST_TIMEOUT),
@@ -56,7 +58,7 @@ def run_scenario(name: str, result_path: str) -> int:
     status = 0
     try:
         lines = importlib.import_module(spec.module).run(counter)
-    except Exception as exc:  # reported as a line, with the traceback in the log
+    except Exception as exc:  # noqa: BLE001 - reported as a line, with the traceback in the log
         traceback.print_exc()
         lines = [Line.missing(spec.section, spec.what, f"{type(exc).__name__}: {exc}"[:200])]
         status = 1
@@ -80,10 +82,14 @@ def _spawn(name: str) -> tuple[list[Line], float]:
             subprocess.run([sys.executable, "-m", "bench", "scenario", name, str(result)], stdout=out,
                            stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env, timeout=spec.timeout, check=False)
         except subprocess.TimeoutExpired:
-            return [Line.missing(spec.section, spec.what, f"not finished within {spec.timeout:.0f} s; see {log}")], spec.timeout
+            return [
+                Line.missing(spec.section, spec.what, f"not finished within {spec.timeout:.0f} s; see {log}")
+            ], spec.timeout
     elapsed = time.monotonic() - started
     if not result.exists():
-        return [Line.missing(spec.section, spec.what, f"the scenario crashed; see {log.relative_to(REPO_ROOT)}")], elapsed
+        return [
+            Line.missing(spec.section, spec.what, f"the scenario crashed; see {log.relative_to(REPO_ROOT)}")
+        ], elapsed
     return [Line(**ln) for ln in json.loads(result.read_text())["lines"]], elapsed
 
 

@@ -15,14 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench.awscalls import ESM, CallCounter
 from bench.dynamo_units import TableSchema
-from local.stack.stack import REPO_ROOT, LocalStack
+from local.stack.stack import LocalStack
 
 DONE = frozenset({"sent", "delivered", "failed", "unconfirmed", "cancelled", "expired"})
 ALL_PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
@@ -107,8 +106,11 @@ class Session:
         # of reach (still counted, so the cost lines include the counters' writes), and it may send
         # codes anywhere (the chaos run sends some to Senegal, on the catch-all route).
         self.ddb.update_item(
-            TableName=self.table, Key={"pk": {"S": f"TENANT#{tenant.tenant_id}"}, "sk": {"S": "TENANT"}},
-            UpdateExpression="SET messages_per_minute = :high, bulk_recipients_per_hour = :high, otp_allowed_prefixes = :any",
+            TableName=self.table,
+            Key={"pk": {"S": f"TENANT#{tenant.tenant_id}"}, "sk": {"S": "TENANT"}},
+            UpdateExpression=(
+                "SET messages_per_minute = :high, bulk_recipients_per_hour = :high, otp_allowed_prefixes = :any"
+            ),
             ExpressionAttributeValues={":high": {"N": "100000000"}, ":any": {"L": [{"S": "*"}]}},
         )
         self.api_requests = 0
@@ -267,7 +269,7 @@ def without_sqs_source(code_dir: str) -> Callable[[str, str, str, str], Any]:
     def provision_without(endpoint_url: str, region: str, name: str, environment: str) -> Any:
         provisioned = provision(endpoint_url, region, name, environment)
         for lid, spec in list(provisioned.functions.items()):
-            if Path(spec.code_dir).name == code_dir:
+            if spec.package == code_dir:
                 provisioned.functions[lid] = dataclasses.replace(spec, sqs_events=())
         return provisioned
 
@@ -275,5 +277,5 @@ def without_sqs_source(code_dir: str) -> Callable[[str, str, str, str], Any]:
 
 
 def function_ids(stack: LocalStack, code_dir: str) -> list[str]:
-    """Logical ids of the functions whose code is functions/<code_dir>."""
-    return [lid for lid, spec in stack.provisioned.functions.items() if Path(spec.code_dir).name == code_dir]
+    """Logical ids of the functions whose package is functions/<code_dir>."""
+    return [lid for lid, spec in stack.provisioned.functions.items() if spec.package == code_dir]

@@ -90,7 +90,7 @@ def post_bulk(session: Session, body: dict[str, Any], timeout: float = 60) -> tu
 def bulk_supported(session: Session) -> str | None:
     """None when bulks can go through the pipeline, else why not."""
     fanouts = [lid for lid, spec in session.stack.provisioned.functions.items()
-               if spec.code_dir.name == "fanout" and spec.sqs_events]
+               if spec.package == "fanout" and spec.sqs_events]
     if not fanouts:
         return "no fan-out function polling the fanout queue in template.yaml"
     return None

@@ -54,7 +54,7 @@ def functions_with_events() -> dict[str, list[Path]]:
 def function_config(name: str) -> FunctionConfig:
     if not (FUNCTIONS_DIR / name / "handler.py").is_file():
         raise SystemExit(f"no function {name!r}: functions/{name}/handler.py does not exist")
-    return FunctionConfig(logical_id=name, code_dir=FUNCTIONS_DIR / name)
+    return FunctionConfig.package(name, FUNCTIONS_DIR)
 
 
 class EventRunner:
@@ -203,9 +203,15 @@ def local_environment(region: str = REGION) -> Iterator[EventRunner]:
     try:
         host, port = moto.get_host_and_port()
         url = f"http://{host}:{port}"
-        os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                          AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION=region, AWS_REGION=region,
-                          AWS_EC2_METADATA_DISABLED="true")
+        os.environ.update(
+            AWS_ENDPOINT_URL=url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's fake credentials
+            AWS_SESSION_TOKEN="testing",  # noqa: S106 - moto's fake credentials
+            AWS_DEFAULT_REGION=region,
+            AWS_REGION=region,
+            AWS_EC2_METADATA_DISABLED="true",
+        )
         provisioned = provision(url, region)
         os.environ.update(provisioned.function_env)
         _reset_caches()
@@ -247,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = runner.run(args.function, event)
         except FunctionError as exc:
-            print(json.dumps({"errorType": exc.error_type, "errorMessage": exc.error_message}, indent=2), file=sys.stderr)
+            print(
+                json.dumps({"errorType": exc.error_type, "errorMessage": exc.error_message}, indent=2), file=sys.stderr
+            )
             return 1
     print(json.dumps(result, indent=2, default=str))
     return 0

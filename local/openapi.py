@@ -2,7 +2,7 @@
 the api function serves at /openapi.json and /docs. Everything in it comes from one place:
 
 - the routes, their bodies, queries, answers and route-specific error codes: the api function's
-  declarations (functions/api, api_router.operation);
+  declarations (functions/api, api.router.operation);
 - the webhook route: functions/webhooks (its models);
 - what API Gateway answers by itself (no key, throttled, too large, timeout): template.yaml's
   gateway responses, rendered like the local gateway renders them.
@@ -105,11 +105,11 @@ GATEWAY_ALL = ("THROTTLED", "INTEGRATION_TIMEOUT", "DEFAULT_5XX")
 
 
 def _load_api() -> list[Any]:
-    for folder in ("layers/shared", "functions/webhooks", "functions/api"):  # the api's handler first
+    for folder in ("layers/shared", "functions"):  # the functions are packages: api, webhooks...
         if str(ROOT / folder) not in sys.path:
             sys.path.insert(0, str(ROOT / folder))
-    import handler  # noqa: PLC0415  (the api function)
-    from api_router import OPERATIONS  # noqa: PLC0415
+    from api import handler
+    from api.router import OPERATIONS
 
     handler.load_all_routes()
 
@@ -118,8 +118,8 @@ def _load_api() -> list[Any]:
 
 def _gateway_codes() -> dict[str, tuple[int, str]]:
     """response type -> (status, code) of template.yaml's gateway responses."""
-    from local.stack.apigw import BUILTIN  # noqa: PLC0415
-    from local.stack.template import load_template, read_api  # noqa: PLC0415
+    from local.stack.apigw import BUILTIN
+    from local.stack.template import load_template, read_api
 
     _, _, responses = read_api(load_template(ROOT / "template.yaml"))
     found: dict[str, tuple[int, str]] = {}
@@ -153,7 +153,11 @@ def _codes(op: Any, gateway: Mapping[str, tuple[int, str]], *, authenticated: bo
             codes.add(status, listed)
     for status, listed in op.errors.items():
         codes.add(status, listed)
-    kinds = (*(GATEWAY_AUTHENTICATED if authenticated else ()), *(GATEWAY_BODY if op.body is not None else ()), *GATEWAY_ALL)
+    kinds = (
+        *(GATEWAY_AUTHENTICATED if authenticated else ()),
+        *(GATEWAY_BODY if op.body is not None else ()),
+        *GATEWAY_ALL,
+    )
     for kind in kinds:
         status, code = gateway[kind]
         codes.add(status, [code])
@@ -239,7 +243,7 @@ def _operation(op: Any, refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str
 
 
 def _webhook_operation(refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str, tuple[int, str]]) -> dict[str, Any]:
-    from webhooks_smsgate import WebhookEvent, WebhookResult  # noqa: PLC0415
+    from webhooks.smsgate import WebhookEvent, WebhookResult
 
     codes = _Codes()
     codes.add(400, ("invalid_json", "invalid_body"))
@@ -250,18 +254,39 @@ def _webhook_operation(refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str,
         codes.add(status, [code])
     codes.add(500, ["internal_error"])
     error_ref = refs[("ErrorBody", "serialization")]
-    responses: dict[str, Any] = {"200": {"description": "The event was applied, or ignored (an event kind the gateway does not use)",
-                                         "content": {"application/json": {
-                                             "schema": refs[(WebhookResult, "serialization")],
-                                             "example": {"event": "sms:delivered", "message_id": "msg_01JD3Z9V6Q2W8M4N5P7R9T1V3X",
-                                                         "result": "delivered"}}}}}
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "The event was applied, or ignored (an event kind the gateway does not use)",
+            "content": {
+                "application/json": {
+                    "schema": refs[(WebhookResult, "serialization")],
+                    "example": {
+                        "event": "sms:delivered",
+                        "message_id": "msg_01JD3Z9V6Q2W8M4N5P7R9T1V3X",
+                        "result": "delivered",
+                    },
+                }
+            },
+        }
+    }
     for status, listed in sorted(codes.by_status.items()):
         responses[str(status)] = _error_response(status, listed, error_ref)
     signature = [
-        {"name": "X-Signature", "in": "header", "required": True, "schema": {"type": "string"},
-         "description": "hex HMAC-SHA256 of the raw body followed by X-Timestamp, with the SMSGate secret's signing key"},
-        {"name": "X-Timestamp", "in": "header", "required": True, "schema": {"type": "string"},
-         "description": "Unix seconds; refused when more than 5 minutes off"},
+        {
+            "name": "X-Signature",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "hex HMAC-SHA256 of the raw body followed by X-Timestamp, "
+            "with the SMSGate secret's signing key",
+        },
+        {
+            "name": "X-Timestamp",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Unix seconds; refused when more than 5 minutes off",
+        },
     ]
     return {
         "operationId": "smsgate_webhook", "tags": ["webhooks"],
@@ -278,7 +303,7 @@ def _webhook_operation(refs: Mapping[Any, dict[str, Any]], gateway: Mapping[str,
     }
 
 
-# Message Pro's inbound webhook body (functions/webhooks/webhooks_messagepro.py): Zender's form fields.
+# Message Pro's inbound webhook body (functions/webhooks/messagepro.py): Zender's form fields.
 MESSAGEPRO_FORM = {
     "type": "object", "required": ["secret", "type"],
     "properties": {
@@ -300,7 +325,7 @@ MESSAGEPRO_FORM = {
 
 def _messagepro_webhook_operation(refs: Mapping[Any, dict[str, Any]],
                                   gateway: Mapping[str, tuple[int, str]]) -> dict[str, Any]:
-    from webhooks_inbound import InboundResult  # noqa: PLC0415
+    from webhooks.inbound import InboundResult
 
     codes = _Codes()
     codes.add(400, ("invalid_body",))
@@ -336,9 +361,9 @@ def _messagepro_webhook_operation(refs: Mapping[Any, dict[str, Any]],
 
 def build() -> dict[str, Any]:
     operations = _load_api()
-    from api_models import ErrorBody  # noqa: PLC0415
-    from webhooks_inbound import InboundResult  # noqa: PLC0415
-    from webhooks_smsgate import WebhookEvent, WebhookResult  # noqa: PLC0415
+    from api.models import ErrorBody
+    from webhooks.inbound import InboundResult
+    from webhooks.smsgate import WebhookEvent, WebhookResult
 
     wanted: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization"), (WebhookEvent, "validation"),
                                                   (WebhookResult, "serialization"), (InboundResult, "serialization")]
@@ -363,38 +388,60 @@ def build() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": TITLE, "version": VERSION,
+            "title": TITLE,
+            "version": VERSION,
             "description": "SMS, WhatsApp and one-time codes through African providers, from your own AWS account. "
-            "Every error answers one shape, `{\"error\": {\"code\", \"message\", \"field\"}}`: `code` is stable "
+            'Every error answers one shape, `{"error": {"code", "message", "field"}}`: `code` is stable '
             "(listed per status in `x-error-codes`), `message` is for humans, `field` names the request field at "
             "fault, if any.",
         },
         "servers": [
             {"url": "http://127.0.0.1:3000", "description": "`make run` (the local stack)"},
-            {"url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}", "description": "deployed",
-             "variables": {"api_id": {"default": "abc123defg"}, "region": {"default": "eu-west-1"},
-                           "stage": {"default": "dev"}}},
+            {
+                "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+                "description": "deployed",
+                "variables": {
+                    "api_id": {"default": "abc123defg"},
+                    "region": {"default": "eu-west-1"},
+                    "stage": {"default": "dev"},
+                },
+            },
         ],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in ("messages", "batches", "otp", "inbound", "opt-outs", "providers",
-                                             "webhooks")],
+        "tags": [
+            {"name": name} for name in ("messages", "batches", "otp", "inbound", "opt-outs", "providers", "webhooks")
+        ],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(top["$defs"].items())),
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "`Authorization: Bearer <tenant API key>` (`make tenant NAME=acme` prints one)"}},
-            "parameters": {"IdempotencyKey": {
-                "name": "Idempotency-Key", "in": "header", "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
-                "description": "Run this request at most once per key for 24 h: a retry with the same key and body "
-                "gets the first answer again (with `Idempotency-Replayed: true`).",
-                "example": "order-1042-shipped"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`Authorization: Bearer <tenant API key>` (`make tenant NAME=acme` prints one)",
+                }
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+                    "description": "Run this request at most once per key for 24 h: a retry with the same key and body "
+                    "gets the first answer again (with `Idempotency-Replayed: true`).",
+                    "example": "order-1042-shipped",
+                }
+            },
             "headers": {
-                "Idempotency-Replayed": {"description": "`true` when this answer is the replay of an earlier request "
-                                         "with the same Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}},
-                "Retry-After": {"description": "seconds to wait before trying again",
-                                "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+                "Idempotency-Replayed": {
+                    "description": "`true` when this answer is the replay of an earlier request "
+                    "with the same Idempotency-Key",
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                },
             },
         },
     }

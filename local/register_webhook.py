@@ -35,9 +35,9 @@ def register(client: Any, url: str) -> list[dict[str, Any]]:
 
 def smsgate_secret(app: str, environment: str, region: str | None) -> dict[str, Any]:
     """The smsgate provider secret, found through infra's SSM parameter."""
-    import json  # noqa: PLC0415
+    import json
 
-    import boto3  # noqa: PLC0415
+    import boto3
 
     session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
     arn = session.client("ssm").get_parameter(Name=f"/{app}/{environment}/secrets/smsgate/arn")["Parameter"]["Value"]
@@ -52,7 +52,7 @@ def _client(secret: dict[str, Any]) -> Any:
     layer = str(REPO_ROOT / "layers" / "shared")
     if layer not in sys.path:
         sys.path.append(layer)
-    from tamtam.providers.smsgate import SmsGateClient  # noqa: PLC0415
+    from tamtam.providers.smsgate import SmsGateClient
 
     return SmsGateClient.from_secret(secret)
 
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.register_webhook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="the webhooks function's URL (…/v1/webhooks/smsgate)")
-    parser.add_argument("--aws", action="store_true", help="use the AWS deployment's secret instead of the local stack's")
+    parser.add_argument(
+        "--aws", action="store_true", help="use the AWS deployment's secret instead of the local stack's"
+    )
     parser.add_argument("--env", default=None, help="environment (default: dev on AWS, local for make run)")
     parser.add_argument("--app", default="tamtam", help="deployment name: first SSM path segment (default tamtam)")
     parser.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")

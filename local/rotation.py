@@ -44,7 +44,9 @@ def cancel_rotations(sm: Any, secret_ids: Any) -> None:
         stages = sm.describe_secret(SecretId=secret_id).get("VersionIdsToStages") or {}
         for version, labels in stages.items():
             if "AWSPENDING" in labels:
-                sm.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version)
+                sm.update_secret_version_stage(
+                    SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version
+                )
 
 
 def align_moto_current() -> None:

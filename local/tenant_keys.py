@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "list":
         keys = tenant_keys.list_keys(table, args.tenant)
-        print(f"{'key':<30} {'name':<20} {'prefix':<12} {'status':<9} {'created':<25} {'last used':<25} expires/revoked")
+        print(
+            f"{'key':<30} {'name':<20} {'prefix':<12} {'status':<9} {'created':<25} {'last used':<25} expires/revoked"
+        )
         for key in keys:
             print(_row(key))
     elif args.action == "create":

@@ -1,5 +1,5 @@
-"""The REST API (API Gateway proxy). Routes are declared in the api_* modules (api_router),
-validated with their pydantic models, and every error is mapped once, in api_errors. The
+"""The REST API (API Gateway proxy). Routes are declared in the route modules of this package
+(api.router), validated with their pydantic models, and every error is mapped once, in api.errors. The
 OpenAPI document is written from the same declarations at build time (`make openapi`).
 
 A route module registers its operations when it is imported, and a request imports only the
@@ -8,33 +8,32 @@ batches, webhooks or opt-outs."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import importlib
-from api_errors import to_answer
-from api_idempotency import once
-from api_router import find, parse, render, route_of
+from api.errors import to_answer
+from api.idempotency import once
+from api.router import find, parse, render, route_of
 from tamtam.observability import capture_lambda_handler, logger
 
-
 # Path prefix -> the module that declares its routes. Every module whose prefix a path starts
-# with is loaded (`/v1/messages/bulk` loads api_batches and api_messages, whose
+# with is loaded (`/v1/messages/bulk` loads api.batches and api.messages, whose
 # `/v1/messages/{message_id}` it also matches), so routing answers what it would with all loaded.
 ROUTE_MODULES: tuple[tuple[str, str], ...] = (
-    ("/v1/messages/bulk", "api_batches"),
-    ("/v1/messages", "api_messages"),
-    ("/v1/batches", "api_batches"),
-    ("/v1/otp", "api_otp"),
-    ("/v1/providers", "api_providers"),
-    ("/v1/webhook-endpoints", "api_webhook_endpoints"),
-    ("/v1/callback-secret", "api_webhook_endpoints"),
-    ("/v1/inbound", "api_inbound"),
-    ("/v1/opt-outs", "api_opt_outs"),
-    ("/openapi.json", "api_docs"),
-    ("/docs", "api_docs"),
+    ("/v1/messages/bulk", "api.batches"),
+    ("/v1/messages", "api.messages"),
+    ("/v1/batches", "api.batches"),
+    ("/v1/otp", "api.otp"),
+    ("/v1/providers", "api.providers"),
+    ("/v1/webhook-endpoints", "api.webhook_endpoints"),
+    ("/v1/callback-secret", "api.webhook_endpoints"),
+    ("/v1/inbound", "api.inbound"),
+    ("/v1/opt-outs", "api.opt_outs"),
+    ("/openapi.json", "api.docs"),
+    ("/docs", "api.docs"),
 )
 
 
@@ -68,7 +67,7 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return render(op.status, op.func(call))
 
         return once(call, run) if op.idempotency_key else run()
-    except Exception as exc:  # noqa: BLE001  (mapped once, in api_errors)
+    except Exception as exc:  # noqa: BLE001  (mapped once, in api.errors)
         answer = to_answer(exc)
         return render(answer.status, answer)
 

@@ -31,7 +31,7 @@ def _api_wide_arn(method_arn: str) -> str:
     """arn:...:api-id/stage/METHOD/path -> arn:...:api-id/stage/*/* (so a cached answer covers
     every route of the tenant)."""
     parts = method_arn.split("/")
-    return "/".join(parts[:2] + ["*", "*"]) if len(parts) >= 2 else method_arn
+    return "/".join([*parts[:2], "*", "*"]) if len(parts) >= 2 else method_arn
 
 
 @logger.inject_lambda_context
@@ -47,7 +47,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "principalId": owner.tenant_id,
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_wide_arn(event["methodArn"])}],
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_wide_arn(event["methodArn"])}
+            ],
         },
         "context": {"tenant_id": owner.tenant_id},
     }

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from balance_checker_logic import BalanceCheckFailed, CheckerInput, check
+from balance_checker.balances import BalanceCheckFailed, CheckerInput, check
 from tamtam import aws
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, logger

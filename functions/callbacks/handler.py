@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from tamtam import aws
 from tamtam.callbacks.delivery import Outcome, dead_letter, deliver
-from tamtam.queue_bodies import DeliveryBody
 from tamtam.observability import capture_lambda_handler, logger, metrics
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.settings import get_settings
 
 _pool = ThreadPoolExecutor(max_workers=10, thread_name_prefix="callbacks")

@@ -36,7 +36,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     resolution = resolve(job, table=table, sqs=aws.client("sqs"))
     metrics.add_metric(name="FanoutDeadChunk", unit="Count", value=1)
     metrics.add_metric(name="FanoutDeadRecipients", unit="Count", value=resolution.failed)
-    logger.info("dead chunk handled", extra={"batch_id": body.batch_id, "chunk": body.chunk, "result": resolution.result})
+    logger.info(
+        "dead chunk handled", extra={"batch_id": body.batch_id, "chunk": body.chunk, "result": resolution.result}
+    )
 
 
 @metrics.log_metrics

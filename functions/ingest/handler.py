@@ -2,7 +2,7 @@
 and by the bus rule of infra/ingest.tf), with ReportBatchItemFailures.
 
 Each record goes through tamtam.ingest: who speaks for whom first (its sender or its event's
-source must be configured, and that source allowed the request's tenant: ingest_door), then the
+source must be configured, and that source allowed the request's tenant: ingest.door), then the
 API's validation, the tenant must exist, at most once per idempotency key. A request that can
 never succeed is put on the ingest dead-letter queue at once, with its reason in message
 attributes (`reason`, `reason_message`, `field`, `source`, `sender_id`), and its record reported
@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import ingest_door
+from ingest import door
 from tamtam import aws, ingest, queues
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.settings import get_settings
@@ -30,7 +30,8 @@ from tamtam.settings import get_settings
 def _dead_letter_url(queue_url: str) -> str:
     """The dead-letter queue the queue's redrive policy names (infra/queues.tf)."""
     sqs = aws.client("sqs")
-    policy = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    policy = attributes["RedrivePolicy"]
     arn = json.loads(policy)["deadLetterTargetArn"]
     _, _, _, _, account, name = arn.split(":")
     return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
@@ -50,7 +51,10 @@ def _sender_id(record: SQSRecord) -> str | None:
 
 
 def _dead_letter(record: SQSRecord, rejected: ingest.Rejected, source: str | None) -> None:
-    attributes = {"reason": _attribute(rejected.reason), "reason_message": _attribute(rejected.message or rejected.reason)}
+    attributes = {
+        "reason": _attribute(rejected.reason),
+        "reason_message": _attribute(rejected.message or rejected.reason),
+    }
     if rejected.field:
         attributes["field"] = _attribute(rejected.field)
     if rejected.source or source:
@@ -66,7 +70,7 @@ def _record_handler(record: SQSRecord, lambda_context: LambdaContext | None = No
     source = None
     try:
         request = ingest.parse(record.body, message_id=record.message_id)
-        source = ingest.speaker(request, _sender_id(record), ingest_door.door())
+        source = ingest.speaker(request, _sender_id(record), door.door())
         accepted = ingest.accept(request, table=aws.table(get_settings().table_name), sqs=aws.client("sqs"),
                                  lambda_context=lambda_context)
     except ingest.Rejected as rejected:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from rotation_event import RotationEvent
 
+from rotation.event import RotationEvent
 from tamtam import aws
 from tamtam.observability import logger
 from tamtam.rotation import rotate

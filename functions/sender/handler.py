@@ -12,12 +12,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from botocore.exceptions import ClientError
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-import sender_pacing
+from sender import slot_pools
 from tamtam import aws, health, pacing, queues
 from tamtam.messaging import lists
 from tamtam.messaging.clients import ClientCache
@@ -79,9 +79,9 @@ def _send_one(record: SQSRecord, body: QueueBody | MalformedBody, pools: dict[tu
         raise body
     settings = get_settings()
     # waits for its slot before the call; may share the call with the batch's other recipients
-    with pacing.turn(sender_pacing.pool_for(pools, body)), lists.taking_part(gather):
+    with pacing.turn(slot_pools.pool_for(pools, body)) as ticket, lists.taking_part(gather):
         outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients,
-                          sent_at=_sent_at(record), deadline=deadline)
+                          sent_at=_sent_at(record), deadline=deadline, ticket=ticket)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
     if outcome.retry_after is not None:
         queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
@@ -104,7 +104,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     table = aws.table(get_settings().table_name)
     remaining = context.get_remaining_time_in_millis() / 1000
     bodies = _bodies(event.get("Records") or [])
-    pools = sender_pacing.pools(list(bodies.values()), table, remaining)
+    pools = slot_pools.pools(list(bodies.values()), table, remaining)
     gather = _gather(list(bodies.values()))
     deadline = time.monotonic() + remaining - _END_MARGIN_SECONDS  # no retried write sleeps past it
 
@@ -113,9 +113,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, body, pools, gather, deadline)
 
     try:
-        return async_process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return async_process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     finally:
         try:
             health.flush(aws.table(get_settings().table_name))
-        except Exception:  # health counts are advisory; never fail a batch over them
+        except Exception:  # noqa: BLE001 - health counts are advisory; never fail a batch over them
             logger.exception("provider health not recorded")

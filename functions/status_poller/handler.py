@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_poller_logic import PollerInput, run
+from status_poller.poll import PollerInput, run
 from tamtam import aws
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, logger, metrics

@@ -27,7 +27,7 @@ from tamtam import aws, tenant_keys
 from tamtam.errors import TamtamError, error_body
 from tamtam.observability import capture_lambda_handler, logger
 from tamtam.settings import get_settings
-from tenant_admin_models import CreateKeyIn, KeyListOut, KeyOut, NewKeyOut, RotateKeyIn, RotationOut
+from tenant_admin.models import CreateKeyIn, KeyListOut, KeyOut, NewKeyOut, RotateKeyIn, RotationOut
 
 KEYS = "/admin/tenants/{tenant_id}/keys"
 KEY = KEYS + "/{key_id}"
@@ -55,7 +55,10 @@ class Call:
         return model.model_validate_json(raw or "{}")
 
     def log(self, action: str, **extra: Any) -> None:
-        logger.info("tenant key changed", extra={"action": action, "tenant_id": self.tenant_id, "operator": self.operator, **extra})
+        logger.info(
+            "tenant key changed",
+            extra={"action": action, "tenant_id": self.tenant_id, "operator": self.operator, **extra},
+        )
 
 
 def list_keys(call: Call) -> tuple[int, BaseModel]:

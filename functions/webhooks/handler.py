@@ -14,16 +14,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import webhooks_messagepro
-import webhooks_smsgate
-from webhooks_inbound import InboundResult
 from tamtam import aws
 from tamtam.errors import error_body
 from tamtam.messaging.clients import ClientCache
 from tamtam.observability import capture_lambda_handler, count_unhandled, logger
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
-from webhooks_errors import WebhookRejected
+from webhooks import messagepro, smsgate
+from webhooks.errors import WebhookRejected
+from webhooks.inbound import InboundResult
 
 # Two routes: read straight from the proxy event. (Powertools' resolver package would import
 # every resolver it has, a third of this function's cold start.)
@@ -52,20 +51,20 @@ def _raw_body(event: dict[str, Any]) -> bytes:
         raise WebhookRejected(400, "invalid_body", "the body is not valid base64") from exc
 
 
-def smsgate_webhook(event: dict[str, Any]) -> webhooks_smsgate.WebhookResult:
+def smsgate_webhook(event: dict[str, Any]) -> smsgate.WebhookResult:
     body = _raw_body(event)
-    client = webhooks_smsgate.signing_client(_clients)
+    client = smsgate.signing_client(_clients)
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    webhooks_smsgate.verify(client, body, headers.get("x-timestamp"), headers.get("x-signature"))
-    parsed = webhooks_smsgate.parse(body)
-    return webhooks_smsgate.handle_event(parsed, table=aws.table(get_settings().table_name),
+    smsgate.verify(client, body, headers.get("x-timestamp"), headers.get("x-signature"))
+    parsed = smsgate.parse(body)
+    return smsgate.handle_event(parsed, table=aws.table(get_settings().table_name),
                                          bus_client=aws.client("events"))
 
 
 def messagepro_webhook(event: dict[str, Any]) -> InboundResult:
-    fields = webhooks_messagepro.form(_raw_body(event))
-    webhooks_messagepro.verify(webhooks_messagepro.webhook_secret(provider_secret), fields)
-    return webhooks_messagepro.handle(fields, table=aws.table(get_settings().table_name),
+    fields = messagepro.form(_raw_body(event))
+    messagepro.verify(messagepro.webhook_secret(provider_secret), fields)
+    return messagepro.handle(fields, table=aws.table(get_settings().table_name),
                                       bus_client=aws.client("events"))
 
 
@@ -87,7 +86,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except WebhookRejected as exc:
         logger.info("webhook refused", extra={"status": exc.status, "code": exc.code})
         return _error(exc.status, exc.code, exc.message, exc.field)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure answers a 500 the device retries (never an unhandled error)
         logger.exception("webhook failed")
         count_unhandled("webhooks")  # answered, so Lambda's Errors metric never sees it (infra/alarms.tf)
         # A 5xx makes the device retry later (with backoff): nothing is lost.

@@ -22,7 +22,13 @@ from local.rehearsal.stack import Deployment
 # event source mapping is created (Lambda developer guide, "Creating and configuring an Amazon
 # SQS event source mapping").
 VISIBILITY_RATIO = 6
-REQUIRED_OUTPUTS = ("sqs_queue_arns", "sqs_dlq_arns", "secretsmanager_secret_arns", "sns_topic_arn", "dynamodb_table_name")
+REQUIRED_OUTPUTS = (
+    "sqs_queue_arns",
+    "sqs_dlq_arns",
+    "secretsmanager_secret_arns",
+    "sns_topic_arn",
+    "dynamodb_table_name",
+)
 
 
 @dataclass
@@ -95,7 +101,11 @@ class Emulated:
 
 
 def missing_outputs(outputs: dict[str, Any]) -> list[Finding]:
-    return [Finding(f"output.{o}", "infra/ must declare it: the rehearsal reads it") for o in REQUIRED_OUTPUTS if o not in outputs]
+    return [
+        Finding(f"output.{o}", "infra/ must declare it: the rehearsal reads it")
+        for o in REQUIRED_OUTPUTS
+        if o not in outputs
+    ]
 
 
 def redrive(e: Emulated) -> Check:
@@ -109,7 +119,9 @@ def redrive(e: Emulated) -> Check:
         redrive_policy = json.loads(policy)
         target = redrive_policy.get("deadLetterTargetArn")
         if target != dlqs.get(key):
-            check.findings.append(Finding(f"queue {key}", f"redrives to {e.label(str(target))}, not to its DLQ {key}-dlq"))
+            check.findings.append(
+                Finding(f"queue {key}", f"redrives to {e.label(str(target))}, not to its DLQ {key}-dlq")
+            )
         if int(redrive_policy.get("maxReceiveCount", 0)) < 1:
             check.findings.append(Finding(f"queue {key}", f"maxReceiveCount {redrive_policy.get('maxReceiveCount')}"))
     # Every other queue of the account must be a DLQ or a failure destination, never a dead end.
@@ -121,7 +133,9 @@ def redrive(e: Emulated) -> Check:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"])["Attributes"]
         arn = attributes["QueueArn"]
         if arn not in e.queue_labels and arn not in terminal and "RedrivePolicy" not in attributes:
-            check.findings.append(Finding(f"queue {e.label(arn)}", "has no DLQ and is neither a DLQ nor a failure destination"))
+            check.findings.append(
+                Finding(f"queue {e.label(arn)}", "has no DLQ and is neither a DLQ nor a failure destination")
+            )
     check.summary = f"{len(e.outputs['sqs_queue_arns'])} queues, {len(urls)} in the account"
     return check
 
@@ -135,7 +149,9 @@ def event_sources(e: Emulated) -> Check:
     for logical_id in sorted(set(expected) | set(actual)):
         want, have = expected.get(logical_id, set()), actual.get(logical_id, set())
         if have - want:
-            check.findings.append(Finding(logical_id, f"reads {sorted(have - want)}, which the design does not give it"))
+            check.findings.append(
+                Finding(logical_id, f"reads {sorted(have - want)}, which the design does not give it")
+            )
         if want - have:
             check.findings.append(Finding(logical_id, f"does not read {sorted(want - have)}, as the design says"))
     readers: dict[str, list[str]] = {}
@@ -160,12 +176,20 @@ def timeouts(e: Emulated) -> Check:
         logical_id, queue = e.function_of(mapping), e.label(arn)
         ratios.append(visibility / timeout)
         if timeout > visibility:
-            check.findings.append(Finding(logical_id, f"timeout {timeout} s is longer than the visibility timeout of queue "
-                                          f"{queue} ({visibility} s): AWS refuses the event source mapping"))
+            check.findings.append(
+                Finding(
+                    logical_id,
+                    f"timeout {timeout} s is longer than the visibility timeout of queue "
+                    f"{queue} ({visibility} s): AWS refuses the event source mapping",
+                )
+            )
         elif visibility < VISIBILITY_RATIO * timeout:
             check.findings.append(Finding(logical_id, f"queue {queue}'s visibility timeout {visibility} s is under "
                                           f"{VISIBILITY_RATIO} x its timeout {timeout} s, the least AWS recommends"))
-    check.summary = f"{len(ratios)} SQS event sources, visibility / timeout from {min(ratios, default=0):.1f} to {max(ratios, default=0):.1f}"
+    check.summary = (
+        f"{len(ratios)} SQS event sources, visibility / timeout "
+        f"from {min(ratios, default=0):.1f} to {max(ratios, default=0):.1f}"
+    )
     return check
 
 
@@ -182,11 +206,13 @@ def rotation(e: Emulated) -> Check:
     name = e.deployment.physical_ids.get(rotators[0], "")
     arn = e.functions[name]["FunctionArn"] if name in e.functions else ""
     client = e.account.client("secretsmanager")
-    for provider, secret in sorted(secrets.items()):
+    for _provider, secret in sorted(secrets.items()):
         described = client.describe_secret(SecretId=secret)
         if described.get("RotationLambdaARN") != arn:
             rotated_by = described.get("RotationLambdaARN") or "nothing"
-            check.findings.append(Finding(f"secret {described['Name']}", f"is rotated by {rotated_by}, not {rotators[0]}"))
+            check.findings.append(
+                Finding(f"secret {described['Name']}", f"is rotated by {rotated_by}, not {rotators[0]}")
+            )
     check.findings += _invokable_by_secrets_manager(e, rotators[0], name)
     check.summary = f"{len(secrets)} provider secrets, rotated by {rotators[0]}"
     return check
@@ -214,7 +240,9 @@ def alarms(e: Emulated) -> Check:
     for alarm in found:
         actions = alarm.get("AlarmActions") or []
         if actions != [topic]:
-            check.findings.append(Finding(f"alarm {alarm['AlarmName']}", f"notifies {actions or 'nobody'}, not only the alarm topic"))
+            check.findings.append(
+                Finding(f"alarm {alarm['AlarmName']}", f"notifies {actions or 'nobody'}, not only the alarm topic")
+            )
     from_infra = {r["values"]["alarm_name"] for r in e.tf_state if r["type"] == "aws_cloudwatch_metric_alarm"}
     from_stack = set(e.deployment.created.alarms.values())
     missing = (from_infra | from_stack) - {a["AlarmName"] for a in found}

@@ -97,7 +97,9 @@ def translate(translator: Path, template_path: Path, artifacts: Mapping[str, str
                           check=False, env=env, capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)
     if done.returncode == 2:  # the translator's own messages, one per problem of the template
-        raise StepFailed("sam translate", [Finding(template_path.name, line) for line in done.stderr.strip().splitlines()])
+        raise StepFailed(
+            "sam translate", [Finding(template_path.name, line) for line in done.stderr.strip().splitlines()]
+        )
     if done.returncode != 0:
         raise StepFailed("sam translate", [Finding(str(TRANSLATE.name), (done.stderr or done.stdout).strip()[-2000:])])
     return json.loads(out.read_text(encoding="utf-8"))

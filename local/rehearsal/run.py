@@ -8,6 +8,7 @@ once, then create several variants of the stack against it).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -65,9 +66,10 @@ def read_samconfig(path: Path, env: str) -> DeployConfig:
 
 
 def code_dirs(template: dict[str, Any]) -> dict[str, str]:
-    """Function logical id -> the name of its code directory (functions/<name>)."""
-    default = ((template.get("Globals") or {}).get("Function") or {}).get("CodeUri")
-    return {lid: Path(str((r.get("Properties") or {}).get("CodeUri", default))).name
+    """Function logical id -> the name of its package, its directory under functions/ (the
+    first part of its Handler, `<function>.handler.lambda_handler`)."""
+    default = ((template.get("Globals") or {}).get("Function") or {}).get("Handler")
+    return {lid: str((r.get("Properties") or {}).get("Handler", default)).split(".", 1)[0]
             for lid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
 
 
@@ -158,7 +160,7 @@ class Rehearsal:
         return self.deployment
 
     def check(self) -> list[checks.Check]:
-        assert self.deployment is not None, "deploy() first"
+        assert self.deployment is not None, "deploy() first"  # noqa: S101 - a caller's bug; narrows the type for mypy
         emulated = checks.Emulated(self.account, self.outputs, self.tf_state, self.deployment, self.code_dirs,
                                    tuple(PROVIDER_NAMES))
         results = [check(emulated) for check in checks.CHECKS]
@@ -172,10 +174,8 @@ class Rehearsal:
             self.deployment = None
 
     def _delete_stack(self) -> None:
-        try:
+        with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):  # nothing was created
             self.account.client("cloudformation").delete_stack(StackName=self.config.stack_name)
-        except (ClientError, BotoCoreError, ResponseParserError):
-            pass  # nothing was created
 
     # -- the whole rehearsal --------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -186,18 +186,27 @@ class Rehearsal:
         try:
             self.apply()
             second = self.plan()
-            for (resource, attributes), count in sorted(Counter((a.split("[")[0], attrs) for a, attrs in second.artefacts).items()):
+            for (resource, attributes), count in sorted(
+                Counter((a.split("[")[0], attrs) for a, attrs in second.artefacts).items()
+            ):
                 say(f"  moto artefact, not a change: {attributes} of {resource} ({count} instances): moto returns "
                     "that JSON with spaces, equal to what Terraform sent")
-            say(f"  terraform plan (second): {'no change' if not second.findings else f'{len(second.findings)} changes'}")
+            changes = "no change" if not second.findings else f"{len(second.findings)} changes"
+            say(f"  terraform plan (second): {changes}")
             outcome.findings += second.findings
             deployment = self.deploy()
             created = deployment.created
-            say(f"  stack {deployment.stack_name}: {deployment.by_stack} resources by moto's CloudFormation, "
-                f"{len(created.alarms)} alarms and {len(created.rotations)} rotation schedules through the API after it "
-                f"(moto's CloudFormation skips them)"
-                + (f"; {len(created.placeholders)} empty secrets first given a placeholder value, as an operator "
-                   "sets them" if created.placeholders else ""))
+            say(
+                f"  stack {deployment.stack_name}: {deployment.by_stack} resources by moto's CloudFormation, "
+                f"{len(created.alarms)} alarms and {len(created.rotations)} rotation schedules "
+                f"through the API after it (moto's CloudFormation skips them)"
+                + (
+                    f"; {len(created.placeholders)} empty secrets first given a placeholder value, as an operator "
+                    "sets them"
+                    if created.placeholders
+                    else ""
+                )
+            )
             for check in self.check():
                 say(f"  {'ok  ' if not check.findings else 'FAIL'} {check.name}: {check.summary}")
                 outcome.findings += check.findings
@@ -209,7 +218,9 @@ class Rehearsal:
         for finding in outcome.findings:
             say(f"FAIL {finding}")
         verdict = "PASSED" if outcome.passed else f"FAILED ({len(outcome.findings)} findings)"
-        say(f"deploy rehearsal {verdict} in {outcome.seconds:.0f} s. This was a rehearsal in an emulator, not a deploy.")
+        say(
+            f"deploy rehearsal {verdict} in {outcome.seconds:.0f} s. This was a rehearsal in an emulator, not a deploy."
+        )
         return outcome
 
     def _report_left_out(self) -> None:

@@ -58,7 +58,9 @@ def create_alarm(account: Account, values: StackValues, stack_name: str, logical
                  properties: Mapping[str, Any], created: Created) -> list[Finding]:
     unknown = set(properties) - _ALARM_PROPERTIES
     if unknown:
-        return [Finding(logical_id, f"AWS::CloudWatch::Alarm properties {sorted(unknown)} are not created by the rehearsal")]
+        return [
+            Finding(logical_id, f"AWS::CloudWatch::Alarm properties {sorted(unknown)} are not created by the rehearsal")
+        ]
     arguments = _typed(values.resolve(dict(properties)))
     arguments.setdefault("AlarmName", f"{stack_name}-{logical_id}")
     account.client("cloudwatch").put_metric_alarm(**arguments)
@@ -80,7 +82,10 @@ def create_rotation(account: Account, values: StackValues, stack_name: str, logi
             raise
         secrets.put_secret_value(SecretId=secret_id, SecretString=PLACEHOLDER_SECRET)
         created.placeholders.append(secret_id)
-    arguments: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": resolved.get("RotateImmediatelyOnUpdate", True)}
+    arguments: dict[str, Any] = {
+        "SecretId": secret_id,
+        "RotateImmediately": resolved.get("RotateImmediatelyOnUpdate", True),
+    }
     if "RotationLambdaARN" in resolved:
         arguments["RotationLambdaARN"] = resolved["RotationLambdaARN"]
     if "RotationRules" in resolved:

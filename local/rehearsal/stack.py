@@ -86,7 +86,9 @@ def _constraints(where: str, spec: Mapping[str, Any], value: str) -> list[Findin
             number = float(value)
         except ValueError:
             return [Finding(where, f"{value!r} is not a number")]
-        if "MinValue" in spec and number < float(spec["MinValue"]) or "MaxValue" in spec and number > float(spec["MaxValue"]):
+        if ("MinValue" in spec and number < float(spec["MinValue"])) or (
+            "MaxValue" in spec and number > float(spec["MaxValue"])
+        ):
             return [Finding(where, f"{value} is outside [{spec.get('MinValue')}, {spec.get('MaxValue')}]")]
     pattern = spec.get("AllowedPattern")
     if pattern and not re.fullmatch(pattern, value):
@@ -110,7 +112,9 @@ def represent(template: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str,
     """The template without what moto cannot create (UNREPRESENTABLE, and whatever refers to
     it, outputs included); the left-out resources with their reason."""
     resources = dict(template["Resources"])
-    left_out = [(k, r["Type"], UNREPRESENTABLE[r["Type"]]) for k, r in resources.items() if r["Type"] in UNREPRESENTABLE]
+    left_out = [
+        (k, r["Type"], UNREPRESENTABLE[r["Type"]]) for k, r in resources.items() if r["Type"] in UNREPRESENTABLE
+    ]
     dropped = {k for k, _, _ in left_out}
     while True:
         more = [(k, r["Type"], f"refers to {min(_references(r) & dropped)}, left out")
@@ -173,7 +177,9 @@ def create(account: Account, template: dict[str, Any], stack_name: str, values: 
         failed = [Finding(e["LogicalResourceId"], e.get("ResourceStatusReason", e["ResourceStatus"]))
                   for e in events if e["ResourceStatus"].endswith("FAILED")]
         raise StepFailed("create stack", failed or [Finding(f"stack {stack_name}", stack["StackStatus"])])
-    deployment.parameters = {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in stack["Parameters"]}
+    deployment.parameters = {
+        p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in stack["Parameters"]
+    }
     summaries = account.pages("cloudformation", "list_stack_resources", "StackResourceSummaries", StackName=stack_name)
     listed = {s["LogicalResourceId"]: s for s in summaries if s["LogicalResourceId"]}
     deployment.physical_ids = {k: s["PhysicalResourceId"] for k, s in listed.items()}
@@ -184,7 +190,9 @@ def create(account: Account, template: dict[str, Any], stack_name: str, values: 
     return deployment
 
 
-def _create_skipped(account: Account, deployment: Deployment, stack: Mapping[str, Any], skipped: set[str]) -> list[Finding]:
+def _create_skipped(
+    account: Account, deployment: Deployment, stack: Mapping[str, Any], skipped: set[str]
+) -> list[Finding]:
     values = stack_values(account, deployment, stack)
     findings: list[Finding] = []
     for logical_id in sorted(skipped):

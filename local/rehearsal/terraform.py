@@ -52,7 +52,13 @@ class Terraform:
             "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0",
             **{f"TF_VAR_{k}": v for k, v in THROWAWAY_VARIABLES.items()},
         }
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "TF_WORKSPACE"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_CONFIG_FILE",
+            "TF_WORKSPACE",
+        ):
             self.env.pop(name, None)
         self.resources_created = 0
 
@@ -95,8 +101,18 @@ class Terraform:
         variable missing a key, a bad reference) is a finding per distinct error."""
         plan_file = self.workdir / "rehearsal.tfplan"
         extra = [f"-var-file={Path(f).resolve()}" for f in var_files]
-        done = self._run("plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", f"-refresh={str(refresh).lower()}",
-                         f"-parallelism={PARALLELISM}", f"-out={plan_file}", *self.arguments, *extra)
+        done = self._run(
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-json",
+            "-detailed-exitcode",
+            f"-refresh={str(refresh).lower()}",
+            f"-parallelism={PARALLELISM}",
+            f"-out={plan_file}",
+            *self.arguments,
+            *extra,
+        )
         if done.returncode == 0:
             return Plan()
         if done.returncode != 2:
@@ -121,8 +137,13 @@ def _classify(plan: dict[str, Any]) -> Plan:
                 and all(_same_json(before.get(k), after.get(k)) for k in differing):
             result.artefacts.append((address, ", ".join(differing)))
             continue
-        result.findings.append(Finding(address, f"a second plan would {'/'.join(actions)} it"
-                                       + (f" ({', '.join(differing)} differ)" if differing and actions == ["update"] else "")))
+        result.findings.append(
+            Finding(
+                address,
+                f"a second plan would {'/'.join(actions)} it"
+                + (f" ({', '.join(differing)} differ)" if differing and actions == ["update"] else ""),
+            )
+        )
     for name, change in (plan.get("output_changes") or {}).items():
         if change.get("actions") not in (["no-op"], None):
             result.findings.append(Finding(f"output.{name}", f"a second plan would {'/'.join(change['actions'])} it"))

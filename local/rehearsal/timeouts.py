@@ -39,7 +39,10 @@ class EventSource:
     visibility: int
 
     def problem(self) -> str | None:
-        where = f"{self.function}.{self.event} (timeout {self.timeout} s) reads {self.queue} (visibility timeout {self.visibility} s)"
+        where = (
+            f"{self.function}.{self.event} (timeout {self.timeout} s) "
+            f"reads {self.queue} (visibility timeout {self.visibility} s)"
+        )
         if self.timeout > self.visibility:
             return f"{where}: the timeout is longer, AWS refuses the event source mapping"
         if self.visibility < VISIBILITY_RATIO * self.timeout:
@@ -104,7 +107,9 @@ def infra_queues(config: Config, name: str, environment: str) -> tuple[dict[str,
         for key in [None] if keys is None else sorted(keys):
             address = block.address if key is None else f'{block.address}["{key}"]'
             if block.type == "aws_sqs_queue":
-                visibility[address] = int(infra.attribute(block, key, "visibility_timeout_seconds", SQS_DEFAULT_VISIBILITY))
+                visibility[address] = int(
+                    infra.attribute(block, key, "visibility_timeout_seconds", SQS_DEFAULT_VISIBILITY)
+                )
             elif match := _ARN.match(str(infra.attribute(block, key, "value", ""))):
                 ssm[str(infra.attribute(block, key, "name"))] = match.group(1)
     return ssm, visibility
@@ -129,10 +134,14 @@ def event_sources(template: Mapping[str, Any], config: Config) -> list[EventSour
             reference = queue.get("Ref") if isinstance(queue, dict) else None
             spec = parameters.get(reference or "", {})
             if spec.get("Type") != SSM_PARAMETER_TYPE:
-                raise HclError(f"{logical_id}.{event_name}: Queue {queue!r} is not an SSM-typed parameter of infra/'s queues")
+                raise HclError(
+                    f"{logical_id}.{event_name}: Queue {queue!r} is not an SSM-typed parameter of infra/'s queues"
+                )
             path = spec.get("Default")
             if path not in ssm:
-                raise HclError(f"{logical_id}.{event_name}: {reference} reads {path}, which infra/ does not write with a queue ARN")
+                raise HclError(
+                    f"{logical_id}.{event_name}: {reference} reads {path}, which infra/ does not write with a queue ARN"
+                )
             found.append(EventSource(logical_id, event_name, timeout, ssm[path], visibility[ssm[path]]))
     return found
 

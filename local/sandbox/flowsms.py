@@ -218,7 +218,7 @@ class FlowSmsSim(ProviderSim):
     # -- tokens --------------------------------------------------------------------------
     def _token(self, token_type: str) -> str:
         now = int(self.sandbox.clock())
-        lifetime = self.settings["access_lifetime" if token_type == "access" else "refresh_lifetime"]
+        lifetime = self.settings["access_lifetime" if token_type == "access" else "refresh_lifetime"]  # noqa: S105 - a token kind
         claims = {
             "token_type": token_type,
             "exp": now + int(float(lifetime)),

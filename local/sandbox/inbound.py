@@ -80,7 +80,7 @@ def _messagepro(sandbox: Sandbox, sender: str, text: str, channel: str) -> SimRe
     for hook in hooks:
         form = messagepro_form(str(hook["secret"]), channel, sender, text, settings)
         body = urllib.parse.urlencode(form).encode()
-        request = urllib.request.Request(hook["url"], data=body, method="POST",
+        request = urllib.request.Request(hook["url"], data=body, method="POST",  # noqa: S310 - a registered webhook
                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
         status: int | None = None
         try:

@@ -244,7 +244,7 @@ class PasseInfoSim(ProviderSim):
             return self._error("insufficient_credit", "insufficient_credit")
         message_id = self._take(body["contact"], e164, body)
         answer: dict[str, Any] = {"status": "success"}
-        answer.update({key: message_id for key in self.settings["send_id_keys"]})
+        answer.update(dict.fromkeys(self.settings["send_id_keys"], message_id))
         return json_response(answer)
 
     def _group(self, group_id: str, body: Any) -> SimResponse:
@@ -318,7 +318,7 @@ class PasseInfoSim(ProviderSim):
         self.settings["api_key"] = new_key
         self.renewals += 1
         # README: a dict holding the key (`api_key`); models.py reads `new_api_key`. Nothing else is shown.
-        return json_response({key: new_key for key in self.settings["renew_response_keys"]})
+        return json_response(dict.fromkeys(self.settings["renew_response_keys"], new_key))
 
 
 def _body(req: SimRequest) -> Any:

@@ -12,6 +12,7 @@ simulators' background threads (a simulator may define `close()`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -24,7 +25,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.sandbox import inbound
 from local.sandbox.core import (
-    Fault, Headers, ProviderSim, Sandbox, SimRequest, SimResponse, echo_response, json_response,
+    Fault,
+    Headers,
+    ProviderSim,
+    Sandbox,
+    SimRequest,
+    SimResponse,
+    echo_response,
+    json_response,
 )
 
 logger = logging.getLogger("tamtam.sandbox")
@@ -76,10 +84,8 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             conns = list(self._connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away mid-answer (it timed out, we stopped) is not worth a traceback.
@@ -108,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._dispatch()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET  # noqa: N815 - http.server's names
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -182,7 +188,7 @@ def _handle(sim: ProviderSim, req: SimRequest) -> SimResponse:
 def _control(sandbox: Sandbox, method: str, path: str, query: dict[str, list[str]], body: bytes) -> SimResponse:
     """The control API documented in `core`."""
     parts = [p for p in path.split("/") if p]
-    resource, provider = (parts + [None, None])[:2]
+    resource, provider = [*parts, None, None][:2]
     try:
         data = json.loads(body) if body else {}
         if method == "POST" and len(parts) == 2 and parts[1] == "inbound":  # /_sandbox/<provider>/inbound

@@ -28,9 +28,25 @@ from local.sandbox.smsgate_webhooks import WebhookDispatcher, validate_webhook
 
 PREFIX = "/3rdparty/v1"
 SCOPES = frozenset(
-    "all:any messages:send messages:read messages:list messages:cancel messages:export devices:list "
-    "devices:delete webhooks:list webhooks:write webhooks:delete settings:read settings:write logs:read "
-    "inbox:list inbox:refresh tokens:manage".split()
+    [
+        "all:any",
+        "messages:send",
+        "messages:read",
+        "messages:list",
+        "messages:cancel",
+        "messages:export",
+        "devices:list",
+        "devices:delete",
+        "webhooks:list",
+        "webhooks:write",
+        "webhooks:delete",
+        "settings:read",
+        "settings:write",
+        "logs:read",
+        "inbox:list",
+        "inbox:refresh",
+        "tokens:manage",
+    ]
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -263,7 +279,9 @@ class SmsGateSim(ProviderSim):
             return "exactly one of textMessage, dataMessage or message is required"
         text_message = body.get("textMessage")
         if text_message is not None and not (
-            isinstance(text_message, dict) and isinstance(text_message.get("text"), str) and 1 <= len(text_message["text"]) <= 65535
+            isinstance(text_message, dict)
+            and isinstance(text_message.get("text"), str)
+            and 1 <= len(text_message["text"]) <= 65535
         ):
             return "textMessage.text must be 1 to 65535 characters"
         if body.get("id") is not None and not (isinstance(body["id"], str) and 0 < len(body["id"]) <= 36):

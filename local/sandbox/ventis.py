@@ -53,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "is_otp_type": "boolean",  # "boolean" (the integration), "string" ("false"/"true"), "any"
 }
 
-TOKEN_PATH = "/realms/Messaging/protocol/openid-connect/token"
+TOKEN_PATH = "/realms/Messaging/protocol/openid-connect/token"  # noqa: S105 - a path
 SEND_PATH = "/messaging/api/v1/message"
 _TO = re.compile(r"^241\d{8,10}$")
 

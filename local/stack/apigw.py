@@ -15,6 +15,7 @@ server's own refusals (a malformed request line, a bad Content-Length, a body ov
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import random
@@ -343,7 +344,8 @@ class ApiGateway:
         }
 
     def _authorize(self, req: _Request, route: Route, params: dict[str, str]) -> dict[str, Any]:
-        assert self.authorizer is not None
+        if self.authorizer is None:
+            raise AssertionError("a route with an authorizer on a gateway without one")
         values = [req.header(h) for h in self.authorizer.identity_headers]
         if not all(values):
             raise ApiError("UNAUTHORIZED")  # API Gateway does not even call the authorizer
@@ -528,10 +530,8 @@ class _Server(ThreadingHTTPServer):
         """Wake idle keep-alive handlers so that their threads end."""
         with self._conns_lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -600,7 +600,9 @@ class _Handler(BaseHTTPRequestHandler):
             req.body = read_body(self.rfile, self.headers, MAX_PAYLOAD)
         except BodyError as exc:
             self.close_connection = True  # the rest of the body is not read
-            err = ApiError("REQUEST_TOO_LARGE") if exc.status == 413 else ApiError("DEFAULT_4XX", exc.message, exc.status)
+            err = (
+                ApiError("REQUEST_TOO_LARGE") if exc.status == 413 else ApiError("DEFAULT_4XX", exc.message, exc.status)
+            )
             self._answer(req, self.api._gateway_response(err, req, None, None))
             linger(self.connection)
             return

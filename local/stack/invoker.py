@@ -4,10 +4,9 @@ through JSON, a LambdaContext with a deadline, a timeout reported as an error.
 
 Every function shares this process and its environment (docs/architecture.md: the function
 environment is identical for all functions, anything function-specific travels in the event).
-Each function's code directory is appended to `sys.path` once so that its private modules import
-as top-level modules (their names are unique across functions by convention); the handler module
-itself gets a private name derived from the logical id and its path, so two `handler.py` never
-collide in `sys.modules`.
+Each function is a package of one code directory (functions/: `api.handler.lambda_handler`),
+which is appended to `sys.path` once, as Lambda's /var/task: a function's modules import as
+`<function>.<module>`, so no two functions share a module name (load_handler).
 
 Hooks for fault-injecting harnesses (`make chaos`), inert unless used:
 - `current()`: the invocation running in this thread (None outside a function), with its deadline
@@ -63,7 +62,8 @@ class FunctionConfig:
 
     logical_id: str
     code_dir: Path
-    handler: str = "handler.lambda_handler"  # "<module path>.<function>", as in template.yaml
+    # "<module path>.<function>", as in template.yaml (api.handler.lambda_handler)
+    handler: str = "handler.lambda_handler"
     function_name: str = ""  # the physical name; defaults to the logical id
     timeout: float = 30.0  # seconds
     memory_mb: int = 128
@@ -71,6 +71,13 @@ class FunctionConfig:
     @property
     def name(self) -> str:
         return self.function_name or self.logical_id
+
+    @classmethod
+    def package(cls, function: str, functions_dir: Path, **kwargs: Any) -> FunctionConfig:
+        """functions/<function> as template.yaml deploys it: CodeUri functions/, Handler
+        `<function>.handler.lambda_handler`; the logical id defaults to the function's name."""
+        kwargs.setdefault("logical_id", function)
+        return cls(code_dir=functions_dir, handler=f"{function}.handler.lambda_handler", **kwargs)
 
 
 class FunctionError(Exception):
@@ -165,7 +172,14 @@ def _decimal_default(value: Any) -> Any:
 
 
 def load_handler(cfg: FunctionConfig) -> Callable[[Any, Any], Any]:
-    """Import `cfg.handler` from `cfg.code_dir` once (thread-safe) and return the callable."""
+    """Import `cfg.handler` from `cfg.code_dir` once (thread-safe) and return the callable.
+
+    A handler in a package (`api.handler.lambda_handler`, as template.yaml writes them: the
+    CodeUri is functions/ and each function a package there) is imported under its own name,
+    with `code_dir` on `sys.path` as Lambda's /var/task: module names are unique by package, so
+    functions never share a module by accident. A top-level handler (`handler.lambda_handler`:
+    the test stacks' throwaway functions) gets a private module name instead, derived from the
+    logical id and its path, so that two `handler.py` never collide in `sys.modules`."""
     module_path, _, attr = cfg.handler.rpartition(".")
     if not module_path or not attr:
         raise ValueError(f"{cfg.logical_id}: handler {cfg.handler!r} is not '<module>.<function>'")
@@ -177,16 +191,35 @@ def load_handler(cfg: FunctionConfig) -> Callable[[Any, Any], Any]:
             return _LOADED[key]
         if str(code_dir) not in sys.path:
             sys.path.append(str(code_dir))
-        digest = hashlib.sha1(str(file).encode()).hexdigest()[:8]
-        safe_id = "".join(c if c.isalnum() else "_" for c in cfg.logical_id)
-        name = f"_tamtam_fn_{safe_id}_{digest}_{module_path.replace('.', '_')}"
-        module = _exec_module(name, file)
+        if "." in module_path:
+            module = _import_package_module(module_path, file)
+            name = module_path
+        else:
+            digest = hashlib.sha1(str(file).encode(), usedforsecurity=False).hexdigest()[:8]
+            safe_id = "".join(c if c.isalnum() else "_" for c in cfg.logical_id)
+            name = f"_tamtam_fn_{safe_id}_{digest}_{module_path}"
+            module = _exec_module(name, file)
         fn = getattr(module, attr, None)
         if not callable(fn):
             sys.modules.pop(name, None)
             raise AttributeError(f"{cfg.logical_id}: {file} has no callable {attr!r}")
         _LOADED[key] = fn
         return fn
+
+
+def _import_package_module(module_path: str, file: Path) -> ModuleType:
+    """`module_path` imported afresh (a new cold start re-runs the handler module's init; the
+    function's other modules stay cached, as before a package layout). It must be `file`: a
+    package of the same name elsewhere on sys.path would be another function's code."""
+    sys.modules.pop(module_path, None)
+    try:
+        module = importlib.import_module(module_path)
+    except BaseException:
+        sys.modules.pop(module_path, None)  # Lambda retries the init on the next invoke
+        raise
+    if Path(str(module.__file__)).resolve() != file:
+        raise ImportError(f"{module_path} resolves to {module.__file__}, not {file}")
+    return module
 
 
 def forget_loaded() -> None:

@@ -141,7 +141,9 @@ class _Expansion:
             raise LanguageExtensionError(f"{name}: expected [Identifier, [Value, ...], {{OutputKey: OutputValue}}]")
         identifier, collection, fragment = value
         if identifier in self.parameters or identifier in identifiers:
-            raise LanguageExtensionError(f"{name}: the identifier {identifier} is already a parameter or an outer identifier")
+            raise LanguageExtensionError(
+                f"{name}: the identifier {identifier} is already a parameter or an outer identifier"
+            )
         if not isinstance(collection, list) or not all(isinstance(v, str) for v in collection):
             raise LanguageExtensionError(f"{name}: the collection must be a list of strings (a Ref to a "
                                          f"CommaDelimitedList is not reproduced locally)")
@@ -175,7 +177,9 @@ class _Expansion:
         return resolved
 
     def find_in_map(self, argument: Any, where: tuple[str, ...]) -> Any:
-        if not (isinstance(argument, list) and len(argument) in (3, 4) and all(isinstance(a, str) for a in argument[:3])):
+        if not (
+            isinstance(argument, list) and len(argument) in (3, 4) and all(isinstance(a, str) for a in argument[:3])
+        ):
             return {"Fn::FindInMap": argument}  # keys CloudFormation resolves at deploy time
         mapping, top, second = argument[:3]
         entry = ((self.mappings.get(mapping) or {}).get(top) or {}).get(second)
@@ -190,7 +194,9 @@ class _Expansion:
 def _substitute(node: Any, identifier: str, value: str) -> Any:
     """`node` with the loop's identifier replaced by `value` (module docstring)."""
     if isinstance(node, str):
-        return node.replace(f"${{{identifier}}}", value).replace(f"&{{{identifier}}}", re.sub(r"[^0-9A-Za-z]", "", value))
+        return node.replace(f"${{{identifier}}}", value).replace(
+            f"&{{{identifier}}}", re.sub(r"[^0-9A-Za-z]", "", value)
+        )
     if isinstance(node, list):
         return [_substitute(item, identifier, value) for item in node]
     if isinstance(node, dict):
@@ -202,8 +208,15 @@ def _substitute(node: Any, identifier: str, value: str) -> Any:
 
 def _sub(argument: Any) -> Any:
     """A Fn::Sub with its plain-string variables written in; its string when none is left."""
-    text, variables = (argument, {}) if isinstance(argument, str) else (
-        argument if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict) else (None, None))
+    text, variables = (
+        (argument, {})
+        if isinstance(argument, str)
+        else (
+            argument
+            if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict)
+            else (None, None)
+        )
+    )
     if not isinstance(text, str) or variables is None:
         return {"Fn::Sub": argument}
     literal = {k: v for k, v in variables.items() if isinstance(v, str)}

@@ -184,10 +184,9 @@ def _fast_dynamodb_json() -> None:
     import os
     from decimal import Decimal
 
+    from moto.core.responses import get_service_model
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.responses import DynamoHandler
-
-    from moto.core.responses import get_service_model
 
     serialized = DynamoHandler.serialized
     check = os.environ.get("MOTO_FAST_JSON_CHECK") == "1"
@@ -219,7 +218,7 @@ def _fast_dynamodb_json() -> None:
         except TypeError:
             return serialized(self, action_result)
         if check:
-            status, headers, expected = serialized(self, action_result)
+            _status, _headers, expected = serialized(self, action_result)
             if json.loads(expected) != json.loads(body):
                 raise AssertionError(f"fast JSON differs for {self._get_action()}: {body} != {expected}")
         return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body

@@ -20,7 +20,6 @@ import boto3
 from local.stack.hcl import Block, Config, HclError, Scope, evaluate, load_config
 from local.stack.resources_wiring import HANDLERS as WIRING_HANDLERS
 from local.stack.template import (
-    SSM_PARAMETER_TYPE,
     ApiEventSource,
     AuthorizerSpec,
     FunctionSpec,
@@ -160,7 +159,9 @@ class _Terraform:
 
     def _create(self, block: Block) -> Any:
         if block.type not in RESOURCE_HANDLERS:
-            raise HclError(f"{block.address} ({block.file}): resource type {block.type} is not supported by the local stack")
+            raise HclError(
+                f"{block.address} ({block.file}): resource type {block.type} is not supported by the local stack"
+            )
         handler = RESOURCE_HANDLERS[block.type]
         body = dict(block.body)
         for meta in ("count", "provider", "depends_on", "lifecycle"):
@@ -286,7 +287,10 @@ def kms_key(clients: Clients, address: str, body: dict[str, Any]) -> Attributes:
     allowed = {"description", "enable_key_rotation", "deletion_window_in_days", "policy", "tags"}
     _take(address, body, allowed, set())
     kms = clients("kms")
-    arguments: dict[str, Any] = {"Description": body.get("description", ""), "Tags": _tag_list(body.get("tags"), "TagKey", "TagValue")}
+    arguments: dict[str, Any] = {
+        "Description": body.get("description", ""),
+        "Tags": _tag_list(body.get("tags"), "TagKey", "TagValue"),
+    }
     if "policy" in body:
         arguments["Policy"] = body["policy"]
     metadata = kms.create_key(**arguments)["KeyMetadata"]
@@ -397,7 +401,9 @@ def event_bus(clients: Clients, address: str, body: dict[str, Any]) -> Attribute
 def sns_topic(clients: Clients, address: str, body: dict[str, Any]) -> Attributes:
     _take(address, body, {"name", "kms_master_key_id", "tags"}, {"name"})
     attributes = {"KmsMasterKeyId": body["kms_master_key_id"]} if "kms_master_key_id" in body else {}
-    arn = clients("sns").create_topic(Name=body["name"], Attributes=attributes, Tags=_tag_list(body.get("tags")))["TopicArn"]
+    arn = clients("sns").create_topic(Name=body["name"], Attributes=attributes, Tags=_tag_list(body.get("tags")))[
+        "TopicArn"
+    ]
     return {"name": body["name"], "arn": arn, "id": arn}
 
 

@@ -26,7 +26,7 @@ import boto3
 from local.stack.apigw import ApiGateway, AuthorizerConfig, GatewayResponse, Route
 from local.stack.invoker import FunctionConfig, Invoker
 from local.stack.pollers import Pollers, SqsSource
-from local.stack.schedules import ScheduleSpec, Schedules
+from local.stack.schedules import Schedules, ScheduleSpec
 from local.stack.streams import StreamPollers
 
 log = logging.getLogger("local.stack")
@@ -362,7 +362,8 @@ class LocalStack:
                                                             "types": ["sms", "whatsapp"]}])
 
     def _start_apigw(self) -> None:
-        assert self.invoker is not None
+        if self.invoker is None:
+            raise AssertionError("the invoker starts before the API")
         self.apigw = ApiGateway(
             self.invoker,
             routes_from(self.provisioned),
@@ -396,7 +397,8 @@ class LocalStack:
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until the SQS pipeline is idle (see `Pollers.drain`), then until the stream
         pollers have caught up with the table's changes."""
-        assert self.pollers is not None
+        if self.pollers is None:
+            raise AssertionError("drain() before the pollers started")
         deadline = time.monotonic() + timeout
         self.pollers.drain(timeout)
         while self.streams is not None and not self.streams.idle() and time.monotonic() < deadline:

@@ -194,9 +194,15 @@ class StreamPoller:
         if not self.source.on_failure_arn:
             return
         name = self.source.on_failure_arn.rsplit(":", 1)[-1]
-        body = {"requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.invoker.arn(self.function)},
-                "DDBStreamBatchInfo": {"streamArn": self.source.stream_arn, "startSequenceNumber": first,
-                                       "endSequenceNumber": last, "batchSize": len(records)}}
+        body = {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.invoker.arn(self.function)},
+            "DDBStreamBatchInfo": {
+                "streamArn": self.source.stream_arn,
+                "startSequenceNumber": first,
+                "endSequenceNumber": last,
+                "batchSize": len(records),
+            },
+        }
         try:
             url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
             self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
@@ -205,7 +211,9 @@ class StreamPoller:
 
 
 class StreamPollers:
-    def __init__(self, invoker: Invoker, sources: list[tuple[str, StreamEventSource]], *, endpoint_url: str, region: str):
+    def __init__(
+        self, invoker: Invoker, sources: list[tuple[str, StreamEventSource]], *, endpoint_url: str, region: str
+    ):
         self.pollers = [StreamPoller(invoker, function, source, endpoint_url=endpoint_url, region=region)
                         for function, source in sources]
 

@@ -152,8 +152,8 @@ class FunctionSpec:
     """One AWS::Serverless::Function: where its code is and what invokes it."""
 
     logical_id: str
-    code_dir: Path  # absolute: <repo>/functions/<name>
-    handler: str  # "handler.lambda_handler"
+    code_dir: Path  # absolute: <repo>/functions (the CodeUri: every function is a package there)
+    handler: str  # "<function>.handler.lambda_handler"
     timeout: int  # seconds
     memory_mb: int
     sqs_events: tuple[SqsEventSource, ...] = ()
@@ -163,13 +163,18 @@ class FunctionSpec:
 
     @property
     def handler_file(self) -> Path:
-        """The module file of the handler (code_dir/handler.py for "handler.lambda_handler")."""
+        """The module file of the handler (code_dir/api/handler.py for "api.handler.lambda_handler")."""
         module, _, _ = self.handler.rpartition(".")
         return self.code_dir / (module.replace(".", "/") + ".py")
 
     @property
     def handler_function(self) -> str:
         return self.handler.rpartition(".")[2]
+
+    @property
+    def package(self) -> str:
+        """The function's package, its directory under functions/ ("api" for "api.handler.lambda_handler")."""
+        return self.handler.split(".", 1)[0]
 
 
 @dataclass(frozen=True)

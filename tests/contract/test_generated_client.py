@@ -130,7 +130,7 @@ def test_given_a_generated_client_when_a_message_is_sent_then_it_reads_back_sent
 
     message = wait_for(taken, 30, f"message {accepted.id} sent")
     assert (message.id, message.to, message.provider) == (accepted.id, TO, accepted.provider)
-    assert [value(change.status) for change in message.history][0] == "queued"
+    assert [value(change.status) for change in message.history][0] == "queued"  # noqa: RUF015 - the statuses, in order
     assert message.provider_message_id and message.attempts and message.attempts[-1].outcome == "sent"
 
 

@@ -41,7 +41,12 @@ def test_given_a_stop_through_the_provider_then_the_next_send_is_refused_and_inb
     stack.sandbox.inbound(provider, number, stop)
 
     [item] = wait_for(_inbound(api, key, stop), timeout=30, interval=0.3)
-    assert (item["from"], item["provider"], item["keyword"], item["in_reply_to"]) == (number, provider, "opt_out", sent["id"])
+    assert (item["from"], item["provider"], item["keyword"], item["in_reply_to"]) == (
+        number,
+        provider,
+        "opt_out",
+        sent["id"],
+    )
     refused = api("POST", "/v1/messages", key, json={"to": number, "text": "Sale on now", "provider": provider})
     assert refused.status_code == 422
     assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == ("recipient_opted_out", "to")

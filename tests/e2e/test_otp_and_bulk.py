@@ -38,7 +38,9 @@ def test_given_an_otp_then_the_outbox_holds_the_code_it_verifies_once_and_only_o
 
 
 @pytest.mark.timeout(900)
-def test_given_a_bulk_of_1000_with_invalid_and_duplicate_numbers_then_every_valid_one_is_sent_once(stack, api, tenant_key):
+def test_given_a_bulk_of_1000_with_invalid_and_duplicate_numbers_then_every_valid_one_is_sent_once(
+    stack, api, tenant_key
+):
     key = tenant_key("bulk")
     numbers = [f"+22462{i:07d}" for i in range(990)]
     numbers += numbers[:5]  # 5 duplicates

@@ -24,14 +24,21 @@ def test_given_passeinfo_out_of_credit_then_a_guinean_message_goes_through_messa
     key = tenant_key("failover")
     stack.sandbox.fault("passeinfo", "reject", reason="insufficient_credit")
     try:
-        accepted = api("POST", "/v1/messages", key, json={"to": "+224622000101", "text": "via the second provider"}).json()
+        accepted = api(
+            "POST", "/v1/messages", key, json={"to": "+224622000101", "text": "via the second provider"}
+        ).json()
         view = wait_for(_final(api, key, accepted["id"]), timeout=30)
     finally:
         stack.sandbox.clear_faults("passeinfo")
     assert (view["status"], view["provider"]) in {("sent", "messagepro"), ("delivered", "messagepro")}
-    assert [(a["provider"], a["outcome"]) for a in view["attempts"]][:2] == [("passeinfo", "failed"), ("messagepro", "sent")]
+    assert [(a["provider"], a["outcome"]) for a in view["attempts"]][:2] == [
+        ("passeinfo", "failed"),
+        ("messagepro", "sent"),
+    ]
     assert view["attempts"][0]["reason"] == "insufficient_credit"
-    assert [o["text"] for o in stack.sandbox.outbox(provider="messagepro", to="+224622000101")] == ["via the second provider"]
+    assert [o["text"] for o in stack.sandbox.outbox(provider="messagepro", to="+224622000101")] == [
+        "via the second provider"
+    ]
 
 
 def test_given_every_provider_of_the_route_down_then_failed_with_the_last_reason_never_stuck(stack, api, tenant_key):
@@ -50,7 +57,9 @@ def test_given_every_provider_of_the_route_down_then_failed_with_the_last_reason
 def test_given_smsgate_reports_delivery_by_signed_webhook_then_the_message_becomes_delivered(stack, api, tenant_key):
     key = tenant_key("webhook")
     stack.sandbox.configure("smsgate", sent_after=0, delivered_after=0.2)
-    accepted = api("POST", "/v1/messages", key, json={"to": "+224622000102", "text": "report me", "provider": "smsgate"}).json()
+    accepted = api(
+        "POST", "/v1/messages", key, json={"to": "+224622000102", "text": "report me", "provider": "smsgate"}
+    ).json()
     view = wait_for(_final(api, key, accepted["id"], ("delivered",)), timeout=40, interval=0.3)
     assert [h["status"] for h in view["history"]][-1] == "delivered"
 
@@ -65,7 +74,11 @@ def test_given_a_forged_webhook_then_401_and_nothing_changes(stack, api, tenant_
     wait_for(_final(api, key, accepted["id"], ("delivered",)), timeout=40, interval=0.3)
     before = api("GET", f"/v1/messages/{accepted['id']}", key)
     assert before.status_code == 200, before.text
-    body = '{"id":"x","webhookId":"w","event":"sms:failed","deviceId":"d","payload":{"messageId":"%s","failedAt":"2026-11-22T10:00:00+00:00","reason":"forged"}}' % accepted["id"]
+    body = (
+        '{"id":"x","webhookId":"w","event":"sms:failed","deviceId":"d","payload":{"messageId":"'
+        + accepted["id"]
+        + '","failedAt":"2026-11-22T10:00:00+00:00","reason":"forged"}}'
+    )
     answer = api("POST", "/v1/webhooks/smsgate", data=body,
                  headers={"Content-Type": "application/json", "X-Signature": "0" * 64, "X-Timestamp": "1795346400"})
     assert answer.status_code == 401 and answer.json()["error"]["code"]
@@ -76,7 +89,9 @@ def test_given_a_forged_webhook_then_401_and_nothing_changes(stack, api, tenant_
 def test_given_a_passeinfo_message_sent_then_the_poller_makes_it_delivered(stack, api, tenant_key):
     key = tenant_key("poller")
     stack.sandbox.configure("passeinfo", sent_after=0, delivered_after=0)
-    accepted = api("POST", "/v1/messages", key, json={"to": "+224622000104", "text": "poll me", "provider": "passeinfo"}).json()
+    accepted = api(
+        "POST", "/v1/messages", key, json={"to": "+224622000104", "text": "poll me", "provider": "passeinfo"}
+    ).json()
     wait_for(_final(api, key, accepted["id"], ("sent", "delivered")), timeout=30)
 
     def delivered():

@@ -33,7 +33,9 @@ def test_given_two_tenants_then_one_never_sees_the_others_message(api, tenant_ke
     theirs = api("GET", f"/v1/messages/{accepted['id']}", second)
     unknown = api("GET", "/v1/messages/msg_doesnotexist0000000000000", second)
     assert theirs.status_code == unknown.status_code == 404
-    assert theirs.json() == unknown.json() == {"error": {"code": "not_found", "message": "no such message", "field": "id"}}
+    assert (
+        theirs.json() == unknown.json() == {"error": {"code": "not_found", "message": "no such message", "field": "id"}}
+    )
     assert api("GET", f"/v1/messages/{accepted['id']}", first).status_code == 200
 
 
@@ -68,7 +70,10 @@ def test_given_passeinfo_answering_503_then_the_message_is_retried_and_ends_fail
     stack.sandbox.fault("passeinfo", "error", status=503)
     try:
         accepted = api(
-            "POST", "/v1/messages", key, json={"to": "+224622000003", "text": "during an outage", "provider": "passeinfo"}
+            "POST",
+            "/v1/messages",
+            key,
+            json={"to": "+224622000003", "text": "during an outage", "provider": "passeinfo"},
         ).json()
 
         def final():

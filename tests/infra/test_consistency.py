@@ -108,8 +108,8 @@ def test_every_provider_has_a_secret(deployed: Provisioned) -> None:
     assert json.loads(deployed.function_env["PROVIDER_SECRETS"]) == deployed.secret_ids
 
 
-FUNCTION_DIRS = sorted({
-    Path(r["Properties"]["CodeUri"]).name
+FUNCTION_DIRS = sorted({  # each function's package, functions/<name> (Handler `<name>.handler.lambda_handler`)
+    r["Properties"]["Handler"].split(".", 1)[0]
     for r in TEMPLATE["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
 })
 
@@ -132,9 +132,15 @@ def test_the_bus_rule_sends_requests_to_the_ingest_queue(deployed: Provisioned, 
                                                 "source": ["acme.crm", "acme.orders"]}
     targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=deployed.bus_name)["Targets"]
     assert [t["Arn"] for t in targets] == [deployed.queue_arns["ingest"]]
-    policy = _client("sqs", endpoint).get_queue_attributes(QueueUrl=deployed.queue_urls["ingest"], AttributeNames=["Policy"])
+    policy = _client("sqs", endpoint).get_queue_attributes(
+        QueueUrl=deployed.queue_urls["ingest"], AttributeNames=["Policy"]
+    )
     allow, deny = json.loads(policy["Attributes"]["Policy"])["Statement"]
-    assert (allow["Effect"], allow["Principal"], allow["Action"]) == ("Allow", {"Service": "events.amazonaws.com"}, "sqs:SendMessage")
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow",
+        {"Service": "events.amazonaws.com"},
+        "sqs:SendMessage",
+    )
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}
     # nobody else sends: a message of an unconfigured sender came from the rule (tamtam.ingest.speaker)
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
@@ -152,7 +158,14 @@ def test_the_ingest_function_reads_the_door_configuration_infra_writes(deployed:
 
 def test_with_no_ingest_source_configured_there_is_no_rule_and_nobody_may_send(endpoint: str) -> None:
     closed = provision(endpoint, REGION, TEMPLATE["Parameters"]["Name"]["Default"], "closed")
-    assert [r for r in _client("events", endpoint).list_rules(EventBusName=closed.bus_name)["Rules"]] == []
-    policy = _client("sqs", endpoint).get_queue_attributes(QueueUrl=closed.queue_urls["ingest"], AttributeNames=["Policy"])
+    assert list(_client("events", endpoint).list_rules(EventBusName=closed.bus_name)["Rules"]) == []
+    policy = _client("sqs", endpoint).get_queue_attributes(
+        QueueUrl=closed.queue_urls["ingest"], AttributeNames=["Policy"]
+    )
     [deny] = json.loads(policy["Attributes"]["Policy"])["Statement"]
-    assert (deny["Effect"], deny["Principal"], deny["Action"], "Condition" in deny) == ("Deny", "*", "sqs:SendMessage", False)
+    assert (deny["Effect"], deny["Principal"], deny["Action"], "Condition" in deny) == (
+        "Deny",
+        "*",
+        "sqs:SendMessage",
+        False,
+    )

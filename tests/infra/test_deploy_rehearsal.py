@@ -92,7 +92,9 @@ def test_it_says_what_moto_could_not_represent(rehearsal: Rehearsal) -> None:
     assert "This was a rehearsal in an emulator, not a deploy." in report
 
 
-def test_given_an_ssm_path_typo_then_the_stack_is_refused_naming_the_parameter(rehearsal: Rehearsal, tmp_path: Path) -> None:
+def test_given_an_ssm_path_typo_then_the_stack_is_refused_naming_the_parameter(
+    rehearsal: Rehearsal, tmp_path: Path
+) -> None:
     name = _parameter_reading(f"queues/{PROVIDER_NAMES[0]}-tx/arn")
     typo = PREFIX + f"queues/{PROVIDER_NAMES[0][:-1]}-tx/arn"
     with pytest.raises(StepFailed) as refused:
@@ -104,7 +106,9 @@ def test_given_an_ssm_path_typo_then_the_stack_is_refused_naming_the_parameter(r
     assert f"infra/ wrote {PREFIX}queues/{PROVIDER_NAMES[0]}-tx/arn" in finding.message
 
 
-def test_given_a_bulk_queue_parameter_naming_a_dlq_then_the_sender_is_named(rehearsal: Rehearsal, tmp_path: Path) -> None:
+def test_given_a_bulk_queue_parameter_naming_a_dlq_then_the_sender_is_named(
+    rehearsal: Rehearsal, tmp_path: Path
+) -> None:
     provider = PROVIDER_NAMES[0]
     name = _parameter_reading(f"queues/{provider}-bulk/arn")
     rehearsal.deploy(_copy(tmp_path, _set("Parameters", name, "Default", PREFIX + f"queues/{provider}-bulk-dlq/arn")),
@@ -116,7 +120,9 @@ def test_given_a_bulk_queue_parameter_naming_a_dlq_then_the_sender_is_named(rehe
     rehearsal.remove()
 
 
-def test_given_a_function_timeout_of_300_s_then_aws_would_refuse_its_event_sources(rehearsal: Rehearsal, tmp_path: Path) -> None:
+def test_given_a_function_timeout_of_300_s_then_aws_would_refuse_its_event_sources(
+    rehearsal: Rehearsal, tmp_path: Path
+) -> None:
     sender = sender_of(PROVIDER_NAMES[0])
     rehearsal.deploy(_copy(tmp_path, _set("Resources", sender, "Timeout", 300)), code_root=ROOT)
     refused = [f for f in _findings(rehearsal) if f.resource == sender]
@@ -163,9 +169,13 @@ def test_given_a_queue_redriven_elsewhere_then_the_check_and_the_second_plan_nam
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(
         {"deadLetterTargetArn": dlqs[second], "maxReceiveCount": 5})})
     try:
-        assert Finding(f"queue {first}", f"redrives to {second}-dlq, not to its DLQ {first}-dlq") in _findings(rehearsal)
+        assert Finding(f"queue {first}", f"redrives to {second}-dlq, not to its DLQ {first}-dlq") in _findings(
+            rehearsal
+        )
         plan = rehearsal.plan()
-        assert plan.findings == [Finding(f'aws_sqs_queue.this["{first}"]', "a second plan would update it (redrive_policy differ)")]
+        assert plan.findings == [
+            Finding(f'aws_sqs_queue.this["{first}"]', "a second plan would update it (redrive_policy differ)")
+        ]
     finally:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})
 

@@ -28,8 +28,11 @@ RAW = read_template(ROOT / "template.yaml")
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
-LOOPS = {"Fn::ForEach::SenderFunctions": "AWS::Serverless::Function", "Fn::ForEach::SenderLogGroups": "AWS::Logs::LogGroup",
-         "Fn::ForEach::SenderAlarms": "AWS::CloudWatch::Alarm"}
+LOOPS = {
+    "Fn::ForEach::SenderFunctions": "AWS::Serverless::Function",
+    "Fn::ForEach::SenderLogGroups": "AWS::Logs::LogGroup",
+    "Fn::ForEach::SenderAlarms": "AWS::CloudWatch::Alarm",
+}
 TITLES = {"passeinfo": "PasseInfo", "messagepro": "Message Pro", "flowsms": "FLOW SMS", "ventis": "Ventis",
           "smsgate": "SMSGate"}
 # Partition keys each sender may put beyond its provider's PROVIDER# and RATE# items.
@@ -55,7 +58,8 @@ def test_the_sender_resources_are_defined_once() -> None:
     resources = RAW["Resources"]
     assert not [k for k in resources if "Sender" in k and not k.startswith("Fn::ForEach::")]
     senders = [k for k, v in resources.items() if not k.startswith("Fn::ForEach::")
-               and v["Type"] == "AWS::Serverless::Function" and v["Properties"].get("CodeUri") == "functions/sender"]
+               and v["Type"] == "AWS::Serverless::Function"
+               and v["Properties"].get("Handler") == "sender.handler.lambda_handler"]
     assert senders == []
     for loop, type_ in LOOPS.items():
         identifier, collection, fragment = resources[loop]
@@ -83,13 +87,15 @@ def test_each_provider_has_its_sender_function(provider: str) -> None:
     properties = function["Properties"]
     assert function["Type"] == "AWS::Serverless::Function"
     assert properties["Description"] == f"Sends the messages of the {TITLES[provider]} queues."
-    assert properties["CodeUri"] == "functions/sender"
+    assert (properties["CodeUri"], properties["Handler"]) == ("functions", "sender.handler.lambda_handler")
     assert properties["LoggingConfig"] == {"LogGroup": _ref(f"{name}SenderLogGroup")}
     assert function["Metadata"]["checkov"]["skip"] == RESOURCES["ApiFunction"]["Metadata"]["checkov"]["skip"]
     secret, tx_poller, bulk_poller, shared, own = properties["Policies"]
     assert secret == {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": _ref(f"{name}SecretArn")}}
     for poller, queue in ((tx_poller, "Tx"), (bulk_poller, "Bulk")):
-        assert poller == {"SQSPollerPolicy": {"QueueName": {"Fn::Select": [5, {"Fn::Split": [":", _ref(f"{name}{queue}QueueArn")]}]}}}
+        assert poller == {
+            "SQSPollerPolicy": {"QueueName": {"Fn::Select": [5, {"Fn::Split": [":", _ref(f"{name}{queue}QueueArn")]}]}}
+        }
     assert [s["Sid"] for s in shared["Statement"]] == ["UnsealOtpCodes", "FailOverToAnotherProvider", "UseTheStateKey",
                                                        "ClaimAndRecordMessages", "ReadOtpRecords"]
     own_items = [f"PROVIDER#{provider}", f"RATE#{provider}#*"]
@@ -123,7 +129,9 @@ def test_each_provider_has_its_log_group_alarms_and_output(provider: str) -> Non
         other = RESOURCES[f"Api{metric}Alarm"]["Properties"]
         assert {k: v for k, v in alarm["Properties"].items() if k not in ("AlarmDescription", "Dimensions")} == {
             k: v for k, v in other.items() if k not in ("AlarmDescription", "Dimensions")}
-    assert TEMPLATE["Outputs"][f"{name}SenderFunctionArn"] == {"Value": {"Fn::GetAtt": [f"{name}SenderFunction", "Arn"]}}
+    assert TEMPLATE["Outputs"][f"{name}SenderFunctionArn"] == {
+        "Value": {"Fn::GetAtt": [f"{name}SenderFunction", "Arn"]}
+    }
 
 
 def test_the_loops_write_their_resources_where_they_stand() -> None:
@@ -151,8 +159,14 @@ def test_the_expansion_is_the_one_of_aws_sam_cli() -> None:
         "ForEachProcessor().process_template(context)\n"
         "print(json.dumps(context.fragment))\n"
     )
-    result = subprocess.run([str(SAM_PYTHON), "-c", script, str(ROOT / "template.yaml")], capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "PYTHONPATH": "", "SAM_CLI_TELEMETRY": "0"}, check=False)
+    result = subprocess.run(
+        [str(SAM_PYTHON), "-c", script, str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": "", "SAM_CLI_TELEMETRY": "0"},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     theirs = json.loads(result.stdout)
     for section in ("Resources", "Outputs"):
@@ -171,30 +185,81 @@ def _template(resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def test_substitution_in_keys_strings_and_refs() -> None:
-    template = _template({"Fn::ForEach::Topics": ["Name", ["a.b", "c"], {"Topic&{Name}": {
-        "Type": "AWS::SNS::Topic",
-        "Properties": {"TopicName": {"Ref": "Name"}, "DisplayName": "${Name}-topic", "Tags": [{"Key": "k", "Value": "&{Name}"}],
-                       "Other": {"Ref": "Elsewhere"}}}}]})
+    template = _template(
+        {
+            "Fn::ForEach::Topics": [
+                "Name",
+                ["a.b", "c"],
+                {
+                    "Topic&{Name}": {
+                        "Type": "AWS::SNS::Topic",
+                        "Properties": {
+                            "TopicName": {"Ref": "Name"},
+                            "DisplayName": "${Name}-topic",
+                            "Tags": [{"Key": "k", "Value": "&{Name}"}],
+                            "Other": {"Ref": "Elsewhere"},
+                        },
+                    }
+                },
+            ]
+        }
+    )
     assert expand(template)["Resources"] == {
-        "Topicab": {"Type": "AWS::SNS::Topic", "Properties": {
-            "TopicName": "a.b", "DisplayName": "a.b-topic", "Tags": [{"Key": "k", "Value": "ab"}], "Other": {"Ref": "Elsewhere"}}},
-        "Topicc": {"Type": "AWS::SNS::Topic", "Properties": {
-            "TopicName": "c", "DisplayName": "c-topic", "Tags": [{"Key": "k", "Value": "c"}], "Other": {"Ref": "Elsewhere"}}},
+        "Topicab": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": "a.b",
+                "DisplayName": "a.b-topic",
+                "Tags": [{"Key": "k", "Value": "ab"}],
+                "Other": {"Ref": "Elsewhere"},
+            },
+        },
+        "Topicc": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": "c",
+                "DisplayName": "c-topic",
+                "Tags": [{"Key": "k", "Value": "c"}],
+                "Other": {"Ref": "Elsewhere"},
+            },
+        },
     }
 
 
 def test_nested_loops_mappings_and_sub_resolution() -> None:
     template = _template(
-        {"Before": {"Type": "T"},
-         "Fn::ForEach::Outer": ["Env", ["Dev", "Prod"], {"Fn::ForEach::Inner": ["Kind", ["Tx", "Bulk"], {"${Env}${Kind}Queue": {
-             "Type": "AWS::SQS::Queue",
-             "Properties": {
-                 "QueueName": {"Fn::Sub": ["${Name}-${Short}-${Kind}", {"Short": {"Fn::FindInMap": ["Envs", {"Ref": "Env"}, "Short"]}}]},
-                 "Delay": {"Fn::FindInMap": ["Envs", {"Ref": "Env"}, "Delay", {"DefaultValue": 0}]},
-                 "Policy": {"Ref": {"Fn::Sub": "${Env}Policy"}},
-                 "Arn": {"Fn::GetAtt": [{"Fn::Sub": "${Env}Key"}, "Arn"]},
-                 "Literal": {"Fn::Sub": "${!Kind}-${Kind}"}}}}]}]},
-        Mappings={"Envs": {"Dev": {"Short": "d", "Delay": 5}, "Prod": {"Short": "p"}}})
+        {
+            "Before": {"Type": "T"},
+            "Fn::ForEach::Outer": [
+                "Env",
+                ["Dev", "Prod"],
+                {
+                    "Fn::ForEach::Inner": [
+                        "Kind",
+                        ["Tx", "Bulk"],
+                        {
+                            "${Env}${Kind}Queue": {
+                                "Type": "AWS::SQS::Queue",
+                                "Properties": {
+                                    "QueueName": {
+                                        "Fn::Sub": [
+                                            "${Name}-${Short}-${Kind}",
+                                            {"Short": {"Fn::FindInMap": ["Envs", {"Ref": "Env"}, "Short"]}},
+                                        ]
+                                    },
+                                    "Delay": {"Fn::FindInMap": ["Envs", {"Ref": "Env"}, "Delay", {"DefaultValue": 0}]},
+                                    "Policy": {"Ref": {"Fn::Sub": "${Env}Policy"}},
+                                    "Arn": {"Fn::GetAtt": [{"Fn::Sub": "${Env}Key"}, "Arn"]},
+                                    "Literal": {"Fn::Sub": "${!Kind}-${Kind}"},
+                                },
+                            }
+                        },
+                    ]
+                },
+            ],
+        },
+        Mappings={"Envs": {"Dev": {"Short": "d", "Delay": 5}, "Prod": {"Short": "p"}}},
+    )
     resources = expand(template)["Resources"]
     assert list(resources) == ["Before", "DevTxQueue", "DevBulkQueue", "ProdTxQueue", "ProdBulkQueue"]
     assert resources["ProdBulkQueue"]["Properties"] == {
@@ -204,24 +269,48 @@ def test_nested_loops_mappings_and_sub_resolution() -> None:
 
 
 def test_a_template_without_the_transform_is_left_as_it_is() -> None:
-    template = {"Transform": "AWS::Serverless-2016-10-31", "Resources": {"A": {"Type": "T", "Properties": {"X": {"Fn::Sub": "x"}}}}}
+    template = {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"A": {"Type": "T", "Properties": {"X": {"Fn::Sub": "x"}}}},
+    }
     assert expand(template) == template
     assert expand(template) is not template
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ({"Resources": {"Fn::ForEach::L": ["X", ["a"], {"R${X}": {"Type": "T"}}]}}, "needs the AWS::LanguageExtensions"),
-    (_template({"Fn::ForEach::L": ["X", ["a", "a"], {"R${X}": {"Type": "T"}}]}), "written twice"),
-    (_template({"Ra": {"Type": "T"}, "Fn::ForEach::L": ["X", ["a"], {"R${X}": {"Type": "T"}}]}), "written twice"),
-    (_template({"Fn::ForEach::L": ["X", ["a"], {"R": {"Type": "T"}}]}), "does not hold ${X}"),
-    (_template({"Fn::ForEach::L": ["X", {"Ref": "Names"}, {"R${X}": {"Type": "T"}}]}), "list of strings"),
-    (_template({"Fn::ForEach::L": ["Names", ["a"], {"R${Names}": {"Type": "T"}}]}, Parameters={"Names": {"Type": "String"}}),
-     "already a parameter"),
-    (_template({"Fn::ForEach::L": ["X", ["a"], {"R${X}": {"Type": "T", "Properties": {"N": {"Fn::FindInMap": ["M", "a", "b"]}}}}]}),
-     "Mappings.M.a.b does not exist"),
-    (_template({"A": {"Type": "T", "Properties": {"N": {"Fn::Length": [1, 2]}}}}), "Fn::Length"),
-    (_template({}, Parameters={"Fn::ForEach::L": ["X", ["a"], {"P${X}": {"Type": "String"}}]}), "only allowed in"),
-])
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            {"Resources": {"Fn::ForEach::L": ["X", ["a"], {"R${X}": {"Type": "T"}}]}},
+            "needs the AWS::LanguageExtensions",
+        ),
+        (_template({"Fn::ForEach::L": ["X", ["a", "a"], {"R${X}": {"Type": "T"}}]}), "written twice"),
+        (_template({"Ra": {"Type": "T"}, "Fn::ForEach::L": ["X", ["a"], {"R${X}": {"Type": "T"}}]}), "written twice"),
+        (_template({"Fn::ForEach::L": ["X", ["a"], {"R": {"Type": "T"}}]}), "does not hold ${X}"),
+        (_template({"Fn::ForEach::L": ["X", {"Ref": "Names"}, {"R${X}": {"Type": "T"}}]}), "list of strings"),
+        (
+            _template(
+                {"Fn::ForEach::L": ["Names", ["a"], {"R${Names}": {"Type": "T"}}]},
+                Parameters={"Names": {"Type": "String"}},
+            ),
+            "already a parameter",
+        ),
+        (
+            _template(
+                {
+                    "Fn::ForEach::L": [
+                        "X",
+                        ["a"],
+                        {"R${X}": {"Type": "T", "Properties": {"N": {"Fn::FindInMap": ["M", "a", "b"]}}}},
+                    ]
+                }
+            ),
+            "Mappings.M.a.b does not exist",
+        ),
+        (_template({"A": {"Type": "T", "Properties": {"N": {"Fn::Length": [1, 2]}}}}), "Fn::Length"),
+        (_template({}, Parameters={"Fn::ForEach::L": ["X", ["a"], {"P${X}": {"Type": "String"}}]}), "only allowed in"),
+    ],
+)
 def test_what_is_not_reproduced_is_refused(template: dict[str, Any], message: str) -> None:
     with pytest.raises(LanguageExtensionError, match=message.replace("$", r"\$").replace("{", r"\{")):
         expand(template)
@@ -230,5 +319,5 @@ def test_what_is_not_reproduced_is_refused(template: dict[str, Any], message: st
 def test_load_template_reports_a_refused_loop_as_a_template_error(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(json.dumps(_template({"Fn::ForEach::L": ["X", ["a"], {"R": {"Type": "T"}}]})), encoding="utf-8")
-    with pytest.raises(TemplateError, match="template.yaml: .*does not hold"):
+    with pytest.raises(TemplateError, match=r"template.yaml: .*does not hold"):
         load_template(path)

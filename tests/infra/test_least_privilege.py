@@ -38,8 +38,16 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 TABLE = {"Ref": "TableArn"}
 STREAM = {"Ref": "TableStreamArn"}
 OTP_KEY = {"Ref": "OtpKeyArn"}
-ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"}
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+}
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 
 Grant = tuple[str, str]  # (action, "pk:<LeadingKeys pattern>" | "index:<name>" | "stream" | "table")
@@ -54,7 +62,9 @@ def _listed(value: Any) -> list[Any]:
 
 
 def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for p in function["Properties"].get("Policies") or [] if "Statement" in p for s in _listed(p["Statement"])]
+    return [
+        s for p in function["Properties"].get("Policies") or [] if "Statement" in p for s in _listed(p["Statement"])
+    ]
 
 
 def policy_templates(function: dict[str, Any]) -> list[str]:
@@ -98,7 +108,9 @@ def violations(template: dict[str, Any]) -> list[str]:
                 elif _index_of(resource) is not None:
                     if "*" in _index_of(resource):
                         found.append(f"{logical_id}/{sid}: every index")
-                    found += [f"{logical_id}/{sid}: {a} on an index (only Query)" for a in actions if a != "dynamodb:Query"]
+                    found += [
+                        f"{logical_id}/{sid}: {a} on an index (only Query)" for a in actions if a != "dynamodb:Query"
+                    ]
                 elif resource == TABLE:
                     keys = _leading_keys(statement)
                     if not keys:
@@ -136,7 +148,10 @@ def grants(function: dict[str, Any]) -> set[Grant]:
 
 def _like(pattern: str, value: str) -> bool:
     """IAM StringLike: `*` any run of characters, `?` one character."""
-    return re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), value) is not None
+    return (
+        re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), value)
+        is not None
+    )
 
 
 def reaches(function: dict[str, Any], key: str) -> list[str]:
@@ -168,8 +183,11 @@ def documented(docs: str) -> dict[str, set[Grant]]:
 
 def provider_secrets(function: dict[str, Any]) -> set[str]:
     """The providers whose secret the function may read."""
-    refs = [p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"] for p in function["Properties"].get("Policies") or []
-            if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p]
+    refs = [
+        p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+        for p in function["Properties"].get("Policies") or []
+        if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+    ]
     refs += [r for s in statements(function) if {"secretsmanager:GetSecretValue", "secretsmanager:*", "*"}
              & set(_listed(s.get("Action"))) for r in _listed(s.get("Resource"))]
     secret_of = {f"{p.capitalize()}SecretArn": p for p in PROVIDER_NAMES}
@@ -272,7 +290,9 @@ def test_no_function_may_put_a_send_request_on_the_bus(logical_id: str) -> None:
 
 def _with_crud(logical_id: str) -> dict[str, Any]:
     template = copy.deepcopy(TEMPLATE)
-    functions(template)[logical_id]["Properties"]["Policies"].append({"DynamoDBCrudPolicy": {"TableName": {"Ref": "TableName"}}})
+    functions(template)[logical_id]["Properties"]["Policies"].append(
+        {"DynamoDBCrudPolicy": {"TableName": {"Ref": "TableName"}}}
+    )
     return template
 
 

@@ -77,7 +77,11 @@ def test_errors_the_api_and_webhooks_answer_500_for_are_alarmed_per_function(ala
     assert {_dimensions(a)[FUNCTION_DIMENSION] for a in watched} == {"api", "webhooks"}
     for alarm in watched:
         assert _dimensions(alarm) == {FUNCTION_DIMENSION: _dimensions(alarm)[FUNCTION_DIMENSION], "service": NAME}
-        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Sum",
+            0,
+            "GreaterThanThreshold",
+        )
         _notifies_the_alarm_topic(alarm, deployed)
 
 
@@ -128,7 +132,10 @@ def _webhook_method_setting() -> dict[str, Any]:
 
 def test_the_webhook_route_has_a_throttle_of_its_own_and_its_metrics() -> None:
     setting = _webhook_method_setting()
-    rate, burst = _parameter_default(setting["ThrottlingRateLimit"]), _parameter_default(setting["ThrottlingBurstLimit"])
+    rate, burst = (
+        _parameter_default(setting["ThrottlingRateLimit"]),
+        _parameter_default(setting["ThrottlingBurstLimit"]),
+    )
     assert 0 < rate <= burst
     assert rate < _parameter_default(RESOURCES["UsagePlan"]["Properties"]["Throttle"]["RateLimit"])
     assert setting["MetricsEnabled"] is True  # the Count by resource and method the rate alarm reads

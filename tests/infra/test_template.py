@@ -18,9 +18,19 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 PROVIDERS = ("passeinfo", "messagepro", "flowsms", "ventis", "smsgate")
 SENDERS = {f"{p.capitalize()}SenderFunction": p for p in PROVIDERS}
-CONTRACT_ENV = {"TABLE_NAME", "QUEUE_URLS", "PROVIDER_SECRETS", "EVENT_BUS_NAME", "POWERTOOLS_SERVICE_NAME",
-                "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "OTP_KEY_ID", "OTP_PEPPER_SECRET", "PROVIDER_RATE_LIMITS",
-                "INGEST_SOURCES_PARAMETER"}
+CONTRACT_ENV = {
+    "TABLE_NAME",
+    "QUEUE_URLS",
+    "PROVIDER_SECRETS",
+    "EVENT_BUS_NAME",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "OTP_KEY_ID",
+    "OTP_PEPPER_SECRET",
+    "PROVIDER_RATE_LIMITS",
+    "INGEST_SOURCES_PARAMETER",
+}
 
 
 def test_cfn_lint_reports_nothing() -> None:
@@ -29,10 +39,24 @@ def test_cfn_lint_reports_nothing() -> None:
 
 
 def test_expected_functions_are_declared() -> None:
-    assert set(FUNCTIONS) == {"AuthorizerFunction", "ApiFunction", "FinalizerFunction", "RotationFunction", "IngestFunction",
-                              "WebhooksFunction", "StatusPollerFunction", "BalanceCheckerFunction", "FanoutFunction",
-                              "FanoutDlqFunction", "LifecycleFunction", "SweeperFunction",
-                              "SchedulerFunction", "CallbacksFunction", "TenantAdminFunction", *SENDERS}
+    assert set(FUNCTIONS) == {
+        "AuthorizerFunction",
+        "ApiFunction",
+        "FinalizerFunction",
+        "RotationFunction",
+        "IngestFunction",
+        "WebhooksFunction",
+        "StatusPollerFunction",
+        "BalanceCheckerFunction",
+        "FanoutFunction",
+        "FanoutDlqFunction",
+        "LifecycleFunction",
+        "SweeperFunction",
+        "SchedulerFunction",
+        "CallbacksFunction",
+        "TenantAdminFunction",
+        *SENDERS,
+    }
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -118,23 +142,38 @@ def test_the_operator_routes_are_iam_authorized_and_served_by_a_function_limited
                            ("DELETE", "/admin/tenants/{tenant_id}/keys/{key_id}")}
     # AWS_IAM, never the tenant authorizer; no usage-plan key (only the tenant authorizer gives one);
     # API Gateway invokes the function itself, not with the caller's credentials
-    assert all(auth == {"Authorizer": "AWS_IAM", "InvokeRole": "NONE", "ApiKeyRequired": False} for auth in routes.values())
+    assert all(
+        auth == {"Authorizer": "AWS_IAM", "InvokeRole": "NONE", "ApiKeyRequired": False} for auth in routes.values()
+    )
     [statement] = _statements("TenantAdminFunction")
     assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem",
                                            "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     assert statement["Resource"] == {"Ref": "TableArn"}
     assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["KEY#*", "TENANT#*"]}}
-    other_routes = [e["Properties"] for f in FUNCTIONS for e in (FUNCTIONS[f]["Properties"].get("Events") or {}).values()
-                    if e["Type"] == "Api" and f != "TenantAdminFunction"]
+    other_routes = [
+        e["Properties"]
+        for f in FUNCTIONS
+        for e in (FUNCTIONS[f]["Properties"].get("Events") or {}).values()
+        if e["Type"] == "Api" and f != "TenantAdminFunction"
+    ]
     assert not [r["Path"] for r in other_routes if r["Path"].startswith("/admin")]
 
 
-@pytest.mark.parametrize(("response_type", "status", "code"), [
-    ("UNAUTHORIZED", 401, "unauthorized"), ("ACCESS_DENIED", 403, "forbidden"), ("INVALID_API_KEY", 403, "forbidden"),
-    ("MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found"), ("REQUEST_TOO_LARGE", 413, "payload_too_large"),
-    ("THROTTLED", 429, "rate_limited"), ("QUOTA_EXCEEDED", 429, "rate_limited"), ("INTEGRATION_TIMEOUT", 504, "timeout"),
-    ("DEFAULT_4XX", None, "bad_request"), ("DEFAULT_5XX", None, "internal_error"),
-])
+@pytest.mark.parametrize(
+    ("response_type", "status", "code"),
+    [
+        ("UNAUTHORIZED", 401, "unauthorized"),
+        ("ACCESS_DENIED", 403, "forbidden"),
+        ("INVALID_API_KEY", 403, "forbidden"),
+        ("MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found"),
+        ("REQUEST_TOO_LARGE", 413, "payload_too_large"),
+        ("THROTTLED", 429, "rate_limited"),
+        ("QUOTA_EXCEEDED", 429, "rate_limited"),
+        ("INTEGRATION_TIMEOUT", 504, "timeout"),
+        ("DEFAULT_4XX", None, "bad_request"),
+        ("DEFAULT_5XX", None, "internal_error"),
+    ],
+)
 def test_gateway_responses_render_the_one_error_shape(response_type: str, status: int | None, code: str) -> None:
     response = RESOURCES["Api"]["Properties"]["GatewayResponses"][response_type]
     assert response.get("StatusCode") == status
@@ -151,7 +190,9 @@ def test_gateway_responses_render_the_one_error_shape(response_type: str, status
 
 def test_api_function_routes() -> None:
     events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
-    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {}) for e in events.values()}
+    routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {}) for e in events.values()
+    }
     assert routes[("ANY", "/v1/{proxy+}")] == {}
     assert routes[("GET", "/openapi.json")]["Authorizer"] == "NONE"
     assert routes[("GET", "/docs")]["Authorizer"] == "NONE"
@@ -161,7 +202,7 @@ def test_api_function_routes() -> None:
 def test_sender_reads_its_two_queues_in_partial_batches(logical_id: str) -> None:
     provider = SENDERS[logical_id]
     properties = FUNCTIONS[logical_id]["Properties"]
-    assert properties["CodeUri"] == "functions/sender"
+    assert (properties["CodeUri"], properties["Handler"]) == ("functions", "sender.handler.lambda_handler")
     events = [e["Properties"] for e in properties["Events"].values()]
     assert all(e["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events)
     assert all(e["BatchSize"] == 10 for e in events)
@@ -200,7 +241,9 @@ def test_function_has_log_group_alarms_and_output(logical_id: str) -> None:
 
 
 def test_every_provider_secret_is_rotated_by_the_rotation_function() -> None:
-    schedules = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::SecretsManager::RotationSchedule"}
+    schedules = {
+        k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::SecretsManager::RotationSchedule"
+    }
     rotated = {TEMPLATE["Parameters"][p["SecretId"]["Ref"]]["Default"]: p for p in schedules.values()}
     assert set(rotated) == {f"/tamtam/dev/secrets/{p}/arn" for p in PROVIDERS}
     for properties in rotated.values():
@@ -261,7 +304,9 @@ def test_the_table_stream_feeds_the_lifecycle_function_in_order_with_a_failure_d
     assert (stream["BisectBatchOnFunctionError"], stream["ParallelizationFactor"]) == (False, 1)
     assert stream["MaximumRetryAttempts"] > 0
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "LifecycleFailuresQueueArn"}
-    assert json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"]) == {"dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}}}
+    assert json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"]) == {
+        "dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}}
+    }
 
 
 def test_no_change_is_still_in_the_stream_when_the_sweeper_may_recount() -> None:

@@ -51,7 +51,9 @@ def test_given_a_function_timeout_of_300_s_then_each_of_its_queues_is_named_as_r
 def test_given_a_timeout_within_the_visibility_but_under_6x_then_it_is_named() -> None:
     at_the_limit = EventSource("FinalizerFunction", "PasseinfoTxDlq", 30, 'aws_sqs_queue.dlq["passeinfo-tx"]', 30)
     assert "under the 6 x AWS recommends (1.0 x)" in str(at_the_limit.problem())
-    recommended = EventSource("FinalizerFunction", "PasseinfoTxDlq", 30, 'aws_sqs_queue.dlq["passeinfo-tx"]', 30 * VISIBILITY_RATIO)
+    recommended = EventSource(
+        "FinalizerFunction", "PasseinfoTxDlq", 30, 'aws_sqs_queue.dlq["passeinfo-tx"]', 30 * VISIBILITY_RATIO
+    )
     assert recommended.problem() is None
 
 

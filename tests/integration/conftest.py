@@ -14,9 +14,9 @@ from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
 from local.stack.moto_server import patch_dynamodb_in_process
 from local.stack.resources import provision
-from tests.integration import seed, stream
 from tamtam import aws, health, pacing, routing, tenant_settings
 from tamtam.settings import get_settings, reset_settings
+from tests.integration import seed, stream
 
 REGION = "eu-west-1"
 
@@ -28,7 +28,10 @@ def moto_url() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
     os.environ.update(
         AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION
     )
@@ -74,7 +77,9 @@ def _empty(result) -> None:
     minute): tests that look at queues compare counts before and after."""
     table = aws.table(get_settings().table_name)
     with table.batch_writer() as batch:
-        for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name, ProjectionExpression="pk, sk"):
+        for page in table.meta.client.get_paginator("scan").paginate(
+            TableName=table.name, ProjectionExpression="pk, sk"
+        ):
             for item in page["Items"]:
                 batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
 

@@ -16,7 +16,25 @@ from local.stack.invoker import FunctionConfig, Invoker
 ROOT = Path(__file__).resolve().parents[2]
 
 _invoker = Invoker(
-    [FunctionConfig(logical_id=name, code_dir=ROOT / "functions" / name) for name in ("api", "authorizer", "sender", "finalizer", "webhooks", "status_poller", "balance_checker", "fanout", "scheduler", "rotation", "ingest", "lifecycle", "sweeper", "callbacks")]
+    [
+        FunctionConfig.package(name, ROOT / "functions")
+        for name in (
+            "api",
+            "authorizer",
+            "sender",
+            "finalizer",
+            "webhooks",
+            "status_poller",
+            "balance_checker",
+            "fanout",
+            "scheduler",
+            "rotation",
+            "ingest",
+            "lifecycle",
+            "sweeper",
+            "callbacks",
+        )
+    ]
 )
 
 

@@ -35,7 +35,9 @@ def events_tenant() -> NewTenant:
     return create_tenant("events", table(), api_key=EVENTS_KEY)
 
 
-def sqs_event(bodies: list[dict[str, Any]], *, queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:q") -> dict[str, Any]:
+def sqs_event(
+    bodies: list[dict[str, Any]], *, queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:q"
+) -> dict[str, Any]:
     return {
         "Records": [
             {

@@ -34,8 +34,12 @@ def skip_to_latest() -> None:
     global _stream_arn
     _stream_arn = _arn()
     shards = _client().describe_stream(StreamArn=_stream_arn)["StreamDescription"]["Shards"]
-    _iterators[:] = [_client().get_shard_iterator(StreamArn=_stream_arn, ShardId=s["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
-                     for s in shards]
+    _iterators[:] = [
+        _client().get_shard_iterator(
+            StreamArn=_stream_arn, ShardId=s["ShardId"], ShardIteratorType="LATEST"
+        )["ShardIterator"]
+        for s in shards
+    ]
 
 
 def read() -> list[dict[str, Any]]:

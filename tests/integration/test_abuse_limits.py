@@ -145,7 +145,9 @@ def send_message(to: str, tenant_id: str) -> tuple[int, dict, dict]:
     return call("POST", "/v1/messages", {"to": to, "text": "hello"}, tenant_id=tenant_id)
 
 
-def test_given_a_tenant_over_its_messages_per_minute_then_429_with_retry_after_and_nothing_sent(monkeypatch, provisioned, capsys):
+def test_given_a_tenant_over_its_messages_per_minute_then_429_with_retry_after_and_nothing_sent(
+    monkeypatch, provisioned, capsys
+):
     monkeypatch.setenv("SEND_LIMIT_MESSAGES_PER_MINUTE", "2")
     reset_settings()
     moment = at_window_start(monkeypatch, 60, offset=12)
@@ -201,7 +203,11 @@ def test_given_an_ingest_request_over_the_send_limit_then_it_is_transient_and_go
     table, sqs = seed.table(), aws.client("sqs")
 
     def request(n: int) -> ingest.Ingest:
-        body = {"tenant_id": ingest_tenant, "request": {"to": f"+22462200800{n}", "text": "hi"}, "idempotency_key": f"k{n}"}
+        body = {
+            "tenant_id": ingest_tenant,
+            "request": {"to": f"+22462200800{n}", "text": "hi"},
+            "idempotency_key": f"k{n}",
+        }
         return ingest.parse(json.dumps(body), message_id=f"sqs-{n}")
 
     assert ingest.accept(request(1), table=table, sqs=sqs)["kind"] == "message"
@@ -230,7 +236,9 @@ def table_gone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         reset_settings()
 
 
-def test_given_an_unexpected_error_in_the_api_then_500_and_the_unhandled_errors_metric(provisioned, monkeypatch, capsys):
+def test_given_an_unexpected_error_in_the_api_then_500_and_the_unhandled_errors_metric(
+    provisioned, monkeypatch, capsys
+):
     capsys.readouterr()
     with stream_paused(), table_gone(monkeypatch):  # the stream is read once the table is back
         status, body, _ = call("GET", "/v1/messages/msg_events00000000000000000001")
@@ -240,7 +248,9 @@ def test_given_an_unexpected_error_in_the_api_then_500_and_the_unhandled_errors_
     assert dimensions(document) == [["function", "service"]]
 
 
-def test_given_an_unexpected_error_in_the_webhooks_then_500_and_the_unhandled_errors_metric(provisioned, monkeypatch, capsys):
+def test_given_an_unexpected_error_in_the_webhooks_then_500_and_the_unhandled_errors_metric(
+    provisioned, monkeypatch, capsys
+):
     from tests.integration.test_webhooks import sent, signed
 
     sent()

@@ -13,7 +13,6 @@ import pytest
 
 from tamtam import aws, clock
 from tamtam.settings import get_settings
-from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
 from tamtam.store.message_item import message_pk
@@ -44,7 +43,11 @@ def batch_view(batch_id: str) -> dict:
 def all_listed(batch_id: str, status: str | None = None, limit: int = 400) -> list[dict]:
     items, cursor, pages = [], None, 0
     while True:
-        query = {"limit": str(limit), **({"status": status} if status else {}), **({"cursor": cursor} if cursor else {})}
+        query = {
+            "limit": str(limit),
+            **({"status": status} if status else {}),
+            **({"cursor": cursor} if cursor else {}),
+        }
         code, page = api("GET", f"/v1/batches/{batch_id}/messages", query=query)
         assert code == 200, page
         items += page["items"]
@@ -54,7 +57,9 @@ def all_listed(batch_id: str, status: str | None = None, limit: int = 400) -> li
         assert pages < 50
 
 
-def test_given_1000_recipients_with_invalid_and_duplicate_numbers_then_each_valid_one_is_sent_once(sandbox, monkeypatch):
+def test_given_1000_recipients_with_invalid_and_duplicate_numbers_then_each_valid_one_is_sent_once(
+    sandbox, monkeypatch
+):
     monkeypatch.setenv("BULK_CHUNK_RECIPIENTS", "100")  # moto's SQS slows down as a queue grows
     guinea = [f"+2246220{i:05d}" for i in range(980)]
     others = [f"+2410612{i:04d}" for i in range(5)] + [f"+3361234{i:04d}" for i in range(5)]
@@ -82,12 +87,17 @@ def test_given_1000_recipients_with_invalid_and_duplicate_numbers_then_each_vali
     assert (view["state"], view["done"], view["progress"]) == ("completed", 992, 1.0)
     assert view["finished_at"] and (view["duplicates"], view["rejected"], view["requested"]) == (4, 4, 1000)
     failed = all_listed(batch_id, "failed")
-    assert sorted((m["to"], m["reason"]) for m in failed) == [("+224500000000", "invalid_phone"), ("+224999000000", "invalid_phone")]
+    assert sorted((m["to"], m["reason"]) for m in failed) == [
+        ("+224500000000", "invalid_phone"),
+        ("+224999000000", "invalid_phone"),
+    ]
     everything = all_listed(batch_id)
     assert len({m["id"] for m in everything}) == 992
 
 
-def test_given_a_chunk_redelivered_after_a_crash_then_nothing_is_rewritten_resent_or_counted_twice(sandbox, monkeypatch):
+def test_given_a_chunk_redelivered_after_a_crash_then_nothing_is_rewritten_resent_or_counted_twice(
+    sandbox, monkeypatch
+):
     _, accepted = api("POST", "/v1/messages/bulk", {"to": [f"+2246220{i:05d}" for i in range(30)], "text": "hi"})
     batch_id = accepted["batch_id"]
     chunk = [b for b in drain("fanout") if b["batch_id"] == batch_id]
@@ -121,8 +131,20 @@ def test_given_a_chunk_redelivered_after_a_crash_then_nothing_is_rewritten_resen
 
 def test_given_the_events_chunk_then_records_are_written_and_enqueued_on_the_bulk_queues(provisioned):
     table = seed.table()
-    batches.put_batch(table, BatchItem(id=EVENTS_BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", state="open", total=4,
-                                       requested=4, chunks=1, text="Hello from tamtam", created_at="2026-11-22T11:00:00.000Z"))
+    batches.put_batch(
+        table,
+        BatchItem(
+            id=EVENTS_BATCH,
+            tenant_id=seed.EVENTS_TENANT,
+            kind="list",
+            state="open",
+            total=4,
+            requested=4,
+            chunks=1,
+            text="Hello from tamtam",
+            created_at="2026-11-22T11:00:00.000Z",
+        ),
+    )
 
     assert invoke("fanout", event("fanout/chunk")) == {"batchItemFailures": []}
 
@@ -134,7 +156,13 @@ def test_given_the_events_chunk_then_records_are_written_and_enqueued_on_the_bul
     assert batches.get_batch(table, EVENTS_BATCH).counts == {"queued": 3, "failed": 1}
     answer = invoke("api", event("api/get_batch"))
     view = json.loads(answer["body"])
-    assert (answer["statusCode"], view["id"], view["state"], view["done"], view["counts"]["queued"]) == (200, EVENTS_BATCH, "processing", 1, 3)
+    assert (answer["statusCode"], view["id"], view["state"], view["done"], view["counts"]["queued"]) == (
+        200,
+        EVENTS_BATCH,
+        "processing",
+        1,
+        3,
+    )
     other, _ = api("GET", f"/v1/batches/{EVENTS_BATCH}", tenant="ten_someoneelse")
     assert other == 404
 
@@ -143,7 +171,11 @@ def test_given_the_bulk_events_file_then_202_with_duplicates_and_rejects(provisi
     answer = invoke("api", event("api/bulk_send"))
     body = json.loads(answer["body"])
     assert answer["statusCode"] == 202
-    assert (body["accepted"], body["duplicates"], body["rejected"]) == (3, 1, [{"index": 3, "to": "not-a-number", "code": "invalid_phone"}])
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (
+        3,
+        1,
+        [{"index": 3, "to": "not-a-number", "code": "invalid_phone"}],
+    )
 
 
 def test_given_recipients_with_variables_then_each_text_is_rendered_and_a_missing_variable_is_rejected(sandbox):
@@ -161,11 +193,19 @@ def test_given_recipients_with_variables_then_each_text_is_rendered_and_a_missin
     ("body", "code", "field"),
     [
         ({"text": "hi"}, "invalid_recipients", "to"),
-        ({"to": ["+224622000001"], "group": {"provider": "passeinfo", "group_id": "g"}, "text": "hi"}, "invalid_recipients", "to"),
+        (
+            {"to": ["+224622000001"], "group": {"provider": "passeinfo", "group_id": "g"}, "text": "hi"},
+            "invalid_recipients",
+            "to",
+        ),
         ({"to": ["nope", "+2246"], "text": "hi"}, "no_valid_recipient", "to"),
         ({"to": ["+224622000001"], "text": "Hi {{name}}"}, "missing_variable", "text"),
         ({"to": ["+224622000001"], "text": "a" * 1531}, "text_too_long", "text"),
-        ({"to": ["+224622000001"], "text": "hi", "schedule_at": "2020-01-01T00:00:00Z"}, "invalid_schedule", "schedule_at"),
+        (
+            {"to": ["+224622000001"], "text": "hi", "schedule_at": "2020-01-01T00:00:00Z"},
+            "invalid_schedule",
+            "schedule_at",
+        ),
         ({"group": {"provider": "passeinfo", "group_id": "a,b"}, "text": "hi"}, "invalid_value", "group.group_id"),
         ({"to": [1, 2], "text": "hi"}, "invalid_type", "to.0"),
     ],
@@ -177,9 +217,13 @@ def test_given_a_bad_bulk_request_then_422_and_nothing_stored(provisioned, body,
     assert drain("fanout") == []
 
 
-@pytest.mark.parametrize(("provider", "group_id", "members"), [("passeinfo", "sandbox-group", 3), ("messagepro", "1", 2)])
+@pytest.mark.parametrize(
+    ("provider", "group_id", "members"), [("passeinfo", "sandbox-group", 3), ("messagepro", "1", 2)]
+)
 def test_given_a_provider_group_then_one_provider_call_reaches_every_member(sandbox, provider, group_id, members):
-    status, accepted = api("POST", "/v1/messages/bulk", {"group": {"provider": provider, "group_id": group_id}, "text": "Réunion à 18h"})
+    status, accepted = api(
+        "POST", "/v1/messages/bulk", {"group": {"provider": provider, "group_id": group_id}, "text": "Réunion à 18h"}
+    )
     assert (status, accepted["accepted"]) == (202, 1)
     assert drain("fanout") == []
     assert send_all() == 1
@@ -244,14 +288,28 @@ def test_given_openapi_then_the_bulk_batch_and_cancel_routes_are_documented(prov
     doc = json.loads(invoke("api", event("api/openapi"))["body"])
     paths = doc["paths"]
     assert "post" in paths["/v1/messages/bulk"] and "delete" in paths["/v1/messages/{message_id}"]
-    assert {"get", "delete"} <= set(paths["/v1/batches/{batch_id}"]) and "get" in paths["/v1/batches/{batch_id}/messages"]
+    assert {"get", "delete"} <= set(paths["/v1/batches/{batch_id}"]) and "get" in paths[
+        "/v1/batches/{batch_id}/messages"
+    ]
     assert {"BulkSendIn", "BulkAccepted", "BatchView", "BatchMessagesPage"} <= set(doc["components"]["schemas"])
     assert "schedule_at" in doc["components"]["schemas"]["SendMessageIn"]["properties"]
 
 
 def _events_batch(table) -> None:
-    batches.put_batch(table, BatchItem(id=EVENTS_BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", state="open", total=4,
-                                       requested=4, chunks=1, text="Hello from tamtam", created_at="2026-11-22T11:00:00.000Z"))
+    batches.put_batch(
+        table,
+        BatchItem(
+            id=EVENTS_BATCH,
+            tenant_id=seed.EVENTS_TENANT,
+            kind="list",
+            state="open",
+            total=4,
+            requested=4,
+            chunks=1,
+            text="Hello from tamtam",
+            created_at="2026-11-22T11:00:00.000Z",
+        ),
+    )
 
 
 def test_given_a_chunk_in_slices_then_partial_queue_calls_wait_for_the_last_slice(provisioned, monkeypatch):
@@ -265,7 +323,9 @@ def test_given_a_chunk_in_slices_then_partial_queue_calls_wait_for_the_last_slic
                       "ventis": ["msg_events00000000000000000001_000002"]}
 
 
-def test_given_a_batch_cancelled_between_slices_then_carried_messages_are_cancelled_not_enqueued(provisioned, monkeypatch):
+def test_given_a_batch_cancelled_between_slices_then_carried_messages_are_cancelled_not_enqueued(
+    provisioned, monkeypatch
+):
     from tamtam.bulk import fanout
 
     table = seed.table()
@@ -287,7 +347,9 @@ def test_given_a_batch_cancelled_between_slices_then_carried_messages_are_cancel
     assert statuses == ["cancelled"] * 3
 
 
-def test_given_a_chunk_of_a_batch_still_accepting_then_it_waits_for_the_api_then_comes_back_later(provisioned, monkeypatch):
+def test_given_a_chunk_of_a_batch_still_accepting_then_it_waits_for_the_api_then_comes_back_later(
+    provisioned, monkeypatch
+):
     import threading
 
     from tamtam.bulk import fanout

@@ -133,8 +133,11 @@ def test_given_a_new_endpoint_then_its_secret_once_and_listed_without_it(aws_mod
 
 def test_given_another_tenant_then_its_endpoints_are_404_and_unlisted(aws_mode):
     _, mine = create()
-    for method, path in (("GET", f"/v1/webhook-endpoints/{mine['id']}"), ("DELETE", f"/v1/webhook-endpoints/{mine['id']}"),
-                         ("POST", f"/v1/webhook-endpoints/{mine['id']}/roll-secret")):
+    for method, path in (
+        ("GET", f"/v1/webhook-endpoints/{mine['id']}"),
+        ("DELETE", f"/v1/webhook-endpoints/{mine['id']}"),
+        ("POST", f"/v1/webhook-endpoints/{mine['id']}/roll-secret"),
+    ):
         status, body = api(method, path, tenant=OTHER)
         assert (status, body["error"]["code"]) == (404, "not_found"), (method, path)
     assert api("GET", "/v1/webhook-endpoints", tenant=OTHER) == (200, {"items": []})

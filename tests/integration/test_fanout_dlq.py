@@ -23,7 +23,7 @@ from tests.integration.lambdas import event, invoke, pump_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_BATCH = "bat_events00000000000000000001"
-_dlq = Invoker([FunctionConfig(logical_id="fanout_dlq", code_dir=ROOT / "functions" / "fanout_dlq")])
+_dlq = Invoker([FunctionConfig.package("fanout_dlq", ROOT / "functions")])
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,9 @@ def batch_view(batch_id: str) -> dict[str, Any]:
     return body
 
 
-def test_given_a_chunk_in_the_fanout_dlq_then_its_recipients_fail_with_a_reason_and_the_batch_completes(sandbox, monkeypatch):
+def test_given_a_chunk_in_the_fanout_dlq_then_its_recipients_fail_with_a_reason_and_the_batch_completes(
+    sandbox, monkeypatch
+):
     monkeypatch.setenv("BULK_CHUNK_RECIPIENTS", "10")
     status, accepted = api("POST", "/v1/messages/bulk", {"to": [f"+2246220{i:05d}" for i in range(20)], "text": "hi"})
     assert status == 202, accepted
@@ -77,7 +79,9 @@ def test_given_a_chunk_in_the_fanout_dlq_then_its_recipients_fail_with_a_reason_
     assert len(sandbox.sandbox.outbox_items()) == 10
 
 
-def test_given_a_dead_chunk_whose_fanout_died_after_a_slice_then_its_orphans_are_sent_and_the_rest_failed(sandbox, monkeypatch):
+def test_given_a_dead_chunk_whose_fanout_died_after_a_slice_then_its_orphans_are_sent_and_the_rest_failed(
+    sandbox, monkeypatch
+):
     from tamtam.bulk import fanout
 
     monkeypatch.setattr(fanout, "SLICE", 4)
@@ -102,8 +106,13 @@ def test_given_a_dead_chunk_whose_fanout_died_after_a_slice_then_its_orphans_are
     send_all()
 
     table = seed.table()
-    statuses = [(messages.get(table, message_id_for(batch_id, i)).status, messages.get(table, message_id_for(batch_id, i)).reason)
-                for i in range(10)]
+    statuses = [
+        (
+            messages.get(table, message_id_for(batch_id, i)).status,
+            messages.get(table, message_id_for(batch_id, i)).reason,
+        )
+        for i in range(10)
+    ]
     assert statuses[:4] == [(Status.SENT, None)] * 4  # written by the dead fan-out, enqueued by the DLQ consumer
     assert statuses[4:] == [(Status.FAILED, "fanout_failed")] * 6
     assert len(sandbox.sandbox.outbox_items()) == 4
@@ -113,8 +122,20 @@ def test_given_a_dead_chunk_whose_fanout_died_after_a_slice_then_its_orphans_are
 
 def test_given_the_events_dead_chunk_then_every_recipient_is_failed_and_the_batch_completes(provisioned):
     table = seed.table()
-    batches.put_batch(table, BatchItem(id=EVENTS_BATCH, tenant_id=seed.EVENTS_TENANT, kind="list", state="open", total=4,
-                                       requested=4, chunks=1, text="Hello from tamtam", created_at="2026-11-22T11:00:00.000Z"))
+    batches.put_batch(
+        table,
+        BatchItem(
+            id=EVENTS_BATCH,
+            tenant_id=seed.EVENTS_TENANT,
+            kind="list",
+            state="open",
+            total=4,
+            requested=4,
+            chunks=1,
+            text="Hello from tamtam",
+            created_at="2026-11-22T11:00:00.000Z",
+        ),
+    )
 
     assert dead_letter(event("fanout_dlq/dead_chunk")) == {"batchItemFailures": []}
 

@@ -26,7 +26,7 @@ from tests.integration import seed
 from tests.integration.bulk_helpers import api, drain, drain_all
 
 ROOT = Path(__file__).resolve().parents[2]
-_fanout = Invoker([FunctionConfig(logical_id="fanout", code_dir=ROOT / "functions" / "fanout")])
+_fanout = Invoker([FunctionConfig.package("fanout", ROOT / "functions")])
 RECIPIENTS = 30
 
 
@@ -45,7 +45,9 @@ def deliver(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_chunk() -> tuple[str, dict[str, Any]]:
-    status, accepted = api("POST", "/v1/messages/bulk", {"to": [f"+2246220{i:05d}" for i in range(RECIPIENTS)], "text": "hi"})
+    status, accepted = api(
+        "POST", "/v1/messages/bulk", {"to": [f"+2246220{i:05d}" for i in range(RECIPIENTS)], "text": "hi"}
+    )
     assert status == 202, accepted
     [chunk] = [b for b in drain("fanout") if b["batch_id"] == accepted["batch_id"]]
     return accepted["batch_id"], chunk
@@ -158,7 +160,9 @@ def test_given_a_record_claimed_between_two_deliveries_then_the_later_one_neithe
     assert enqueued() == Counter()  # b enqueued nothing: a did
 
 
-def test_given_a_crash_after_the_write_then_a_redelivery_enqueues_the_orphans_once_the_creator_is_certainly_over(monkeypatch):
+def test_given_a_crash_after_the_write_then_a_redelivery_enqueues_the_orphans_once_the_creator_is_certainly_over(
+    monkeypatch,
+):
     batch_id, chunk = new_chunk()
     ids = {message_id_for(batch_id, i) for i in range(RECIPIENTS)}
     table = seed.table()

@@ -28,7 +28,10 @@ def send(body: dict | str, key: str | None, *, tenant: str = seed.EVENTS_TENANT)
         ev["headers"]["Idempotency-Key"] = key
     ev["requestContext"]["authorizer"]["tenant_id"] = tenant
     answer = invoke("api", ev)
-    headers = {**(answer.get("headers") or {}), **{k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()}}
+    headers = {
+        **(answer.get("headers") or {}),
+        **{k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()},
+    }
     return answer["statusCode"], json.loads(answer["body"]), headers
 
 
@@ -51,7 +54,9 @@ def test_given_a_key_reused_for_another_body_then_422_and_nothing_sent(provision
     send(BODY, "order-1002")
     status, body, _ = send({**BODY, "text": "Another text"}, "order-1002")
     assert status == 422
-    assert body == {"error": {"code": "idempotency_key_reused", "message": body["error"]["message"], "field": "Idempotency-Key"}}
+    assert body == {
+        "error": {"code": "idempotency_key_reused", "message": body["error"]["message"], "field": "Idempotency-Key"}
+    }
     assert len(stored_messages()) == 1
 
 
@@ -70,7 +75,11 @@ def test_given_no_key_then_each_post_is_a_new_message(provisioned):
 
 def test_given_an_invalid_key_then_422_in_the_error_shape(provisioned):
     status, body, _ = send(BODY, "has spaces in it")
-    assert (status, body["error"]["code"], body["error"]["field"]) == (422, "invalid_idempotency_key", "Idempotency-Key")
+    assert (status, body["error"]["code"], body["error"]["field"]) == (
+        422,
+        "invalid_idempotency_key",
+        "Idempotency-Key",
+    )
     assert stored_messages() == []
 
 

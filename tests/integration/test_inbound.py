@@ -104,7 +104,12 @@ def test_given_a_stop_through_smsgate_then_stored_opted_out_published_and_the_ne
 
     assert (status, body["result"], body["keyword"]) == (200, "stored", "opt_out")
     entry = opt_outs.get(seed.table(), seed.EVENTS_TENANT, NUMBER)
-    assert (entry.source, entry.keyword, entry.provider, entry.inbound_id) == ("keyword", "STOP", "smsgate", body["inbound_id"])
+    assert (entry.source, entry.keyword, entry.provider, entry.inbound_id) == (
+        "keyword",
+        "STOP",
+        "smsgate",
+        body["inbound_id"],
+    )
     [published] = bus_events()
     assert published["detail-type"] == INBOUND_DETAIL_TYPE
     assert published["detail"] | {"text": "STOP"} == published["detail"]
@@ -155,7 +160,9 @@ def test_given_two_tenants_then_the_answer_belongs_to_the_last_sender(provisione
 def test_given_an_older_send_recorded_late_then_the_newer_sender_stays(provisioned, monkeypatch):
     newer = last_sender.LastSender(provider="smsgate", phone=NUMBER, tenant_id=OTHER, message_id="msg_b",
                                    at="2026-11-22T10:00:01.000Z")
-    older = newer.model_copy(update={"tenant_id": seed.EVENTS_TENANT, "message_id": "msg_a", "at": "2026-11-22T10:00:00.000Z"})
+    older = newer.model_copy(
+        update={"tenant_id": seed.EVENTS_TENANT, "message_id": "msg_a", "at": "2026-11-22T10:00:00.000Z"}
+    )
     assert last_sender.record(seed.table(), newer) is True
     assert last_sender.record(seed.table(), older) is False
     assert last_sender.get(seed.table(), "smsgate", NUMBER).tenant_id == OTHER
@@ -258,7 +265,9 @@ def test_given_put_get_delete_then_the_list_changes_and_national_numbers_are_nor
     assert (status, put["phone"], put["source"], put["opted_out"]) == (200, NUMBER, "api", True)
     assert api("GET", "/v1/opt-outs/%2B224622000001")[1]["phone"] == NUMBER
     assert api("PUT", "/v1/opt-outs/+224622000001")[1]["created_at"] == put["created_at"]  # kept
-    assert api("POST", "/v1/messages", body={"to": "622000001", "text": "hi"})[1]["error"]["code"] == "recipient_opted_out"
+    assert (
+        api("POST", "/v1/messages", body={"to": "622000001", "text": "hi"})[1]["error"]["code"] == "recipient_opted_out"
+    )
     assert api("DELETE", "/v1/opt-outs/+224622000001") == (200, {"phone": NUMBER, "opted_out": False})
     assert api("GET", "/v1/opt-outs/+224622000001")[0] == 404
     assert api("DELETE", "/v1/opt-outs/+224622000001")[1]["error"]["code"] == "not_found"
@@ -363,7 +372,9 @@ def test_given_many_inbound_then_pages_follow_the_cursor_and_filter_by_sender_an
     status, refused = api("GET", "/v1/inbound", query={"cursor": "bm90LWEtY3Vyc29y"})
     assert (status, refused["error"]["code"]) == (422, "invalid_cursor")
     other_cursor = api("GET", "/v1/inbound", query={"limit": "1"})[1]["cursor"]
-    assert api("GET", "/v1/inbound", tenant=OTHER, query={"cursor": other_cursor})[1]["error"]["code"] == "invalid_cursor"
+    assert (
+        api("GET", "/v1/inbound", tenant=OTHER, query={"cursor": other_cursor})[1]["error"]["code"] == "invalid_cursor"
+    )
 
 
 def test_given_the_inbound_items_then_their_keys_are_the_tenants_partition(provisioned):

@@ -43,7 +43,9 @@ def dlq_url() -> str:
 def purge(url: str) -> None:
     sqs = aws.client("sqs")
     while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        )
 
 
 @pytest.fixture
@@ -59,8 +61,13 @@ def receive_all(url: str, count: int, *, attributes: bool = False) -> list[dict]
     """`count` messages of queue `url` (waiting up to 10 s), deleted from it."""
     sqs, got, deadline = aws.client("sqs"), [], time.monotonic() + 10
     while len(got) < count and time.monotonic() < deadline:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                     MessageAttributeNames=["All"] if attributes else [], MessageSystemAttributeNames=["All"])
+        answer = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"] if attributes else [],
+            MessageSystemAttributeNames=["All"],
+        )
         got += answer.get("Messages", [])
     for message in got:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -71,7 +78,9 @@ def receive_all(url: str, count: int, *, attributes: bool = False) -> list[dict]
 def run_ingest(received: list[dict], *, direct_sender: str = ORDERS_SESSION) -> dict:
     """The ingest function invoked with what the queue held, as the event source mapping would;
     a message put on the queue directly (not an event) carries `direct_sender` as its SenderId."""
-    arn = aws.client("sqs").get_queue_attributes(QueueUrl=ingest_url(), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = aws.client("sqs").get_queue_attributes(
+        QueueUrl=ingest_url(), AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
     records = [sqs_record(m, arn) for m in received]
     for record in records:
         if not _is_event(record["body"]):
@@ -145,12 +154,31 @@ def test_given_the_same_request_delivered_twice_then_it_is_accepted_once(tenant)
     ("body", "reason", "field"),
     [
         ("{not json", "invalid_json", None),
-        (json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+2246", "text": "hi"}}), "invalid_phone", "request.to"),
-        (json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+224622000001"}}), "missing_field", "request.text"),
-        (json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+224622000001", "text": "x" * 1531}}), "text_too_long", "request.text"),
-        (json.dumps({"tenant_id": "ten_nobody", "request": {"to": "+224622000001", "text": "hi"}}), "unknown_tenant", "tenant_id"),
-        (json.dumps({"tenant_id": seed.EVENTS_TENANT, "kind": "bulk", "request": {"to": ["hello"], "text": "hi"}}),
-         "no_valid_recipient", "request.to"),
+        (
+            json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+2246", "text": "hi"}}),
+            "invalid_phone",
+            "request.to",
+        ),
+        (
+            json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+224622000001"}}),
+            "missing_field",
+            "request.text",
+        ),
+        (
+            json.dumps({"tenant_id": seed.EVENTS_TENANT, "request": {"to": "+224622000001", "text": "x" * 1531}}),
+            "text_too_long",
+            "request.text",
+        ),
+        (
+            json.dumps({"tenant_id": "ten_nobody", "request": {"to": "+224622000001", "text": "hi"}}),
+            "unknown_tenant",
+            "tenant_id",
+        ),
+        (
+            json.dumps({"tenant_id": seed.EVENTS_TENANT, "kind": "bulk", "request": {"to": ["hello"], "text": "hi"}}),
+            "no_valid_recipient",
+            "request.to",
+        ),
     ],
 )
 def test_given_a_request_that_can_never_succeed_then_it_is_dead_lettered_with_its_reason_and_not_retried(
@@ -190,7 +218,11 @@ def test_given_a_bulk_request_on_the_bus_then_its_batch_is_sent(tenant, sandbox)
         "DetailType": "Send Bulk Requested", "Detail": json.dumps(detail),
     }])
     assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}
-    [batch_id] = [i["pk"].removeprefix("BATCH#") for i in seed.table().scan()["Items"] if i["pk"].startswith("BATCH#") and i["sk"] == "BATCH"]
+    [batch_id] = [
+        i["pk"].removeprefix("BATCH#")
+        for i in seed.table().scan()["Items"]
+        if i["pk"].startswith("BATCH#") and i["sk"] == "BATCH"
+    ]
     assert fan_out(batch_id, then_send=True) == []
     assert sorted(o["to"] for o in sandbox.sandbox.outbox_items()) == ["+224622000010", "+224622000011"]
     assert batches.get_batch(seed.table(), batch_id).rejected == 1
@@ -200,7 +232,9 @@ def test_given_a_send_then_its_status_changes_are_published_on_the_bus(tenant, s
     events, sqs, bus = aws.client("events"), aws.client("sqs"), get_settings().event_bus_name
     copy_url = sqs.create_queue(QueueName="test-status-events")["QueueUrl"]
     copy_arn = sqs.get_queue_attributes(QueueUrl=copy_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="test-status-copy", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Message Status Changed"]}))
+    events.put_rule(
+        Name="test-status-copy", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Message Status Changed"]})
+    )
     events.put_targets(Rule="test-status-copy", EventBusName=bus, Targets=[{"Id": "copy", "Arn": copy_arn}])
     try:
         assert invoke("ingest", event("ingest/sqs_request")) == {"batchItemFailures": []}
@@ -250,7 +284,11 @@ def test_given_a_bus_request_for_a_tenant_its_source_may_not_use_then_it_is_dead
                 "Send Bulk Requested")
     assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}
     attributes = dead_letter_attributes()
-    assert (attributes["reason"], attributes["field"], attributes["source"]) == ("tenant_not_allowed", "tenant_id", "acme.crm")
+    assert (attributes["reason"], attributes["field"], attributes["source"]) == (
+        "tenant_not_allowed",
+        "tenant_id",
+        "acme.crm",
+    )
     assert [i for i in seed.table().scan()["Items"] if i["pk"].startswith(("MSG#", "BATCH#"))] == []
 
 
@@ -267,13 +305,24 @@ def test_given_a_direct_request_from_a_sender_that_is_not_configured_then_it_is_
 
 def test_given_a_configured_sender_that_names_another_source_then_it_is_dead_lettered(tenant):
     """The orders service may not pass its requests off as the CRM's by shaping them as events."""
-    forged = json.dumps({"version": "0", "id": "forged-1", "detail-type": "Send Message Requested", "source": "acme.crm",
-                         "detail": {"tenant_id": tenant, "request": {"to": "+224622000001", "text": "hi"}}})
+    forged = json.dumps(
+        {
+            "version": "0",
+            "id": "forged-1",
+            "detail-type": "Send Message Requested",
+            "source": "acme.crm",
+            "detail": {"tenant_id": tenant, "request": {"to": "+224622000001", "text": "hi"}},
+        }
+    )
     record = event("ingest/sqs_request")
     record["Records"][0]["body"] = forged
     assert invoke("ingest", record) == {"batchItemFailures": []}
     attributes = dead_letter_attributes()
-    assert (attributes["reason"], attributes["field"], attributes["source"]) == ("source_mismatch", "source", "acme.orders")
+    assert (attributes["reason"], attributes["field"], attributes["source"]) == (
+        "source_mismatch",
+        "source",
+        "acme.orders",
+    )
     assert stored_ids() == set()
 
 
@@ -297,14 +346,18 @@ def test_given_a_reference_and_a_callback_url_then_the_ingest_door_carries_them_
 
     request = {"to": "+224622000002", "text": "Out for delivery", "reference": "order-1042",
                "callback_url": "https://93.184.216.34/tamtam/status"}
-    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request}))
+    aws.client("sqs").send_message(
+        QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request})
+    )
     run_ingest(receive_all(ingest_url(), 1))
     # no callback secret yet: refused for good, like the API's 422
     assert dead_letter_attributes()["reason"] == "callback_secret_missing"
     assert stored_ids() == set()
 
     endpoints.new_callback_secret(seed.table(), tenant)
-    aws.client("sqs").send_message(QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request}))
+    aws.client("sqs").send_message(
+        QueueUrl=ingest_url(), MessageBody=json.dumps({"tenant_id": tenant, "request": request})
+    )
     assert run_ingest(receive_all(ingest_url(), 1)) == {"batchItemFailures": []}
     [message_id] = stored_ids()
     stored = messages.get(seed.table(), message_id)

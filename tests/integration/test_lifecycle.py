@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.stack.invoker import FunctionError
 from tamtam import aws, failpoints
 from tamtam.messaging.accept import SendRequest, build_message
 from tamtam.settings import get_settings
@@ -21,7 +22,6 @@ from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
 from tests.integration import seed, stream
 from tests.integration.lambdas import _invoker, event
-from local.stack.invoker import FunctionError
 
 BATCH = "bat_lifecycle000000000000001"
 
@@ -32,7 +32,11 @@ def bus_copy(provisioned) -> Iterator[str]:
     events, sqs, bus = aws.client("events"), aws.client("sqs"), get_settings().event_bus_name
     url = sqs.create_queue(QueueName=f"test-lifecycle-{time.monotonic_ns()}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="test-lifecycle-copy", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Message Status Changed"]}))
+    events.put_rule(
+        Name="test-lifecycle-copy",
+        EventBusName=bus,
+        EventPattern=json.dumps({"detail-type": ["Message Status Changed"]}),
+    )
     events.put_targets(Rule="test-lifecycle-copy", EventBusName=bus, Targets=[{"Id": "copy", "Arn": arn}])
     try:
         yield url
@@ -49,7 +53,9 @@ def published(url: str) -> list[dict[str, Any]]:
         if not got:
             return out
         out += [json.loads(m["Body"])["detail"] for m in got]
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        )
 
 
 def a_batch(total: int) -> BatchItem:
@@ -93,7 +99,9 @@ def test_given_the_events_file_then_one_event_per_history_entry_with_its_id(prov
         ("msg_events00000000000000000001_000000:2", "sending", "sent")]
 
 
-def test_given_a_writer_that_dies_right_after_its_transitions_then_events_and_counts_still_follow(provisioned, bus_copy):
+def test_given_a_writer_that_dies_right_after_its_transitions_then_events_and_counts_still_follow(
+    provisioned, bus_copy
+):
     """Before: transitions buffered their event and count in the process, flushed at the end of
     the invocation; a writer dying in between lost both."""
     a_batch(total=2)
@@ -194,7 +202,9 @@ def test_given_eventbridge_refusing_entries_then_they_are_published_again(provis
         if model.name == "PutEvents" and not state["refused"]:
             state["refused"] = True
             parsed["FailedEntryCount"] = len(parsed["Entries"])
-            parsed["Entries"] = [{"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} for _ in parsed["Entries"]]
+            parsed["Entries"] = [
+                {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} for _ in parsed["Entries"]
+            ]
 
     events_client.meta.events.register("after-call.events.PutEvents", refuse_first)
     try:

@@ -1,6 +1,7 @@
 """Bulk recipients of one text share a provider request where the provider takes lists and
-still answers or reports each recipient (SMSGate `phoneNumbers`, FLOW SMS `phone_numbers`): each is still claimed, recorded and
-reported on its own, and nothing is sent twice when a queue delivers again or an answer is lost."""
+still answers or reports each recipient (SMSGate `phoneNumbers`, FLOW SMS `phone_numbers`):
+each is still claimed, recorded and reported on its own, and nothing is sent twice when a queue
+delivers again or an answer is lost."""
 
 from __future__ import annotations
 
@@ -152,7 +153,9 @@ FLOW_NUMBERS = [f"+3361234{i:04d}" for i in range(10)]
 
 
 def test_given_a_bulk_through_flow_then_one_request_and_each_recipient_final_with_its_own_id(provisioned, sandbox):
-    status, accepted = api("POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS, "text": "flow list", "provider": "flowsms"})
+    status, accepted = api(
+        "POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS, "text": "flow list", "provider": "flowsms"}
+    )
     assert status == 202, accepted
     fan_out(accepted["batch_id"])
     assert send_all() == 10
@@ -165,8 +168,8 @@ def test_given_a_bulk_through_flow_then_one_request_and_each_recipient_final_wit
 
 
 def test_given_flow_refusing_one_number_of_a_list_then_the_others_go_on_their_own(provisioned, sandbox):
-    status, accepted = api("POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS[:3], "text": "flow bad number",
-                                                         "provider": "flowsms"})
+    _status, accepted = api("POST", "/v1/messages/bulk", {"to": FLOW_NUMBERS[:3], "text": "flow bad number",
+                                                          "provider": "flowsms"})
     fan_out(accepted["batch_id"])
     sandbox.sandbox.set_fault("flowsms", Fault(mode="reject", reason="invalid_number", times=1, match="send-sms"))
     send_all()

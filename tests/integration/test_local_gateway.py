@@ -64,8 +64,11 @@ class FakeInvoker:
     def authorizer(event: dict[str, Any]) -> dict[str, Any]:
         token = next(v for k, v in event["headers"].items() if k.lower() == "authorization")
         effect = "Deny" if token == "Bearer deny" else "Allow"
-        answer = {"principalId": "ten_1", "context": {"tenant_id": "ten_1"},
-                  "policyDocument": {"Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": "*"}]}}
+        answer = {
+            "principalId": "ten_1",
+            "context": {"tenant_id": "ten_1"},
+            "policyDocument": {"Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": "*"}]},
+        }
         if token != "Bearer no-usage-key":
             answer["usageIdentifierKey"] = "usage-key"
         return answer
@@ -280,7 +283,12 @@ def test_given_a_client_that_stops_sending_its_body_then_408_in_json_and_the_con
 
     status, headers, body, closed = raw(gateway.url, _HEAD + b"Content-Length: 10\r\n\r\nabc")
 
-    assert (status, headers["Content-Type"], error(body)["code"], closed) == (408, "application/json", "bad_request", True)
+    assert (status, headers["Content-Type"], error(body)["code"], closed) == (
+        408,
+        "application/json",
+        "bad_request",
+        True,
+    )
     assert invoker.calls == []
 
 
@@ -367,7 +375,9 @@ def test_given_header_names_in_any_case_then_the_key_and_the_idempotency_key_wor
     spellings = [("authorization", "idempotency-key"), ("AUTHORIZATION", "IDEMPOTENCY-KEY"),
                  ("Authorization", "Idempotency-Key")]
 
-    answers = [web.post(url, json=body, headers={auth: f"Bearer {key}", idem: "order-1001"}) for auth, idem in spellings]
+    answers = [
+        web.post(url, json=body, headers={auth: f"Bearer {key}", idem: "order-1001"}) for auth, idem in spellings
+    ]
 
     assert [a.status_code for a in answers] == [202, 202, 202], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1  # one message: the key was seen every time

@@ -77,10 +77,16 @@ def test_given_a_small_limit_then_the_cursor_walks_every_message_once(provisione
 
 @pytest.mark.parametrize(
     ("query", "code", "field"),
-    [({"limit": "0"}, "invalid_value", "limit"), ({"limit": "101"}, "invalid_value", "limit"),
-     ({"limit": "many"}, "invalid_type", "limit"), ({"status": "lost"}, "invalid_value", "status"),
-     ({"to": "hello"}, "invalid_phone", "to"), ({"since": "yesterday"}, "invalid_value", "since"),
-     ({"since": "2026-05-01T09:00:00"}, "invalid_value", "since"), ({"cursor": "not-a-cursor"}, "invalid_cursor", "cursor")],
+    [
+        ({"limit": "0"}, "invalid_value", "limit"),
+        ({"limit": "101"}, "invalid_value", "limit"),
+        ({"limit": "many"}, "invalid_type", "limit"),
+        ({"status": "lost"}, "invalid_value", "status"),
+        ({"to": "hello"}, "invalid_phone", "to"),
+        ({"since": "yesterday"}, "invalid_value", "since"),
+        ({"since": "2026-05-01T09:00:00"}, "invalid_value", "since"),
+        ({"cursor": "not-a-cursor"}, "invalid_cursor", "cursor"),
+    ],
 )
 def test_given_bad_parameters_then_422_in_the_one_error_shape(provisioned, query, code, field):
     status, body = call("GET", "/v1/messages", query=query)

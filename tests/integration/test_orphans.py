@@ -178,11 +178,13 @@ def test_given_the_scheduler_killed_around_its_enqueue_then_the_next_sweep_deliv
     assert [o["text"] for o in sandbox.sandbox.outbox_items()] == ["Rappel"]
 
 
-def test_given_a_due_message_cancelled_between_the_enqueue_and_the_release_then_never_sent(frozen, sandbox, monkeypatch):
+def test_given_a_due_message_cancelled_between_the_enqueue_and_the_release_then_never_sent(
+    frozen, sandbox, monkeypatch
+):
     from tamtam.bulk import schedule
 
-    status, accepted = api("POST", "/v1/messages", {"to": "+224622000001", "text": "annulé",
-                                                    "schedule_at": datetime.fromtimestamp(NOW + 120, UTC).isoformat()})
+    _status, accepted = api("POST", "/v1/messages", {"to": "+224622000001", "text": "annulé",
+                                                     "schedule_at": datetime.fromtimestamp(NOW + 120, UTC).isoformat()})
     frozen(121)
     real = schedule.messages.transition
 

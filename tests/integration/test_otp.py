@@ -39,7 +39,9 @@ def otp(provisioned, monkeypatch) -> Iterator[dict[str, str]]:
     from aws_lambda_powertools.utilities import parameters
 
     env = provisioned.function_env
-    key_id = env.get("OTP_KEY_ID") or aws.client("kms").create_key(Description="tamtam otp (test)")["KeyMetadata"]["Arn"]
+    key_id = (
+        env.get("OTP_KEY_ID") or aws.client("kms").create_key(Description="tamtam otp (test)")["KeyMetadata"]["Arn"]
+    )
     pepper_id = env.get("OTP_PEPPER_SECRET") or provisioned.otp_pepper_secret_id
     pepper = secrets.token_hex(32)
     aws.client("secretsmanager").put_secret_value(SecretId=pepper_id, SecretString=json.dumps({"pepper": pepper}))
@@ -85,7 +87,7 @@ def otp_record(otp_id: str) -> dict[str, Any]:
     return seed.table().get_item(Key={"pk": f"OTP#{otp_id}", "sk": "OTP"})["Item"]
 
 
-def last_message(otp_id: str):  # noqa: ANN201
+def last_message(otp_id: str):
     return messages.get(seed.table(), otp_record(otp_id)["message_ids"][-1])
 
 
@@ -305,7 +307,14 @@ def test_given_openapi_then_the_otp_routes_and_answers_are_documented(otp):
     doc = json.loads(invoke("api", event("api/openapi"))["body"])
     assert {"/v1/otp", "/v1/otp/{otp_id}/verify", "/v1/otp/{otp_id}/resend"} <= set(doc["paths"])
     assert {"OtpSendIn", "OtpAccepted", "OtpVerifyIn", "OtpVerified"} <= set(doc["components"]["schemas"])
-    assert set(doc["paths"]["/v1/otp/{otp_id}/verify"]["post"]["responses"]) >= {"200", "404", "409", "410", "422", "429"}
+    assert set(doc["paths"]["/v1/otp/{otp_id}/verify"]["post"]["responses"]) >= {
+        "200",
+        "404",
+        "409",
+        "410",
+        "422",
+        "429",
+    }
 
 
 def test_given_a_failed_first_message_then_the_resend_goes_through_the_next_provider_with_the_same_code(
@@ -320,7 +329,11 @@ def test_given_a_failed_first_message_then_the_resend_goes_through_the_next_prov
     status, body, _ = api.resend(otp_id)
     assert (status, body["id"], body["status"]) == (202, otp_id, "pending")
     again = last_message(otp_id)
-    assert (again.provider, again.route, again.text) == ("messagepro", ["messagepro", "smsgate", "passeinfo"], "Code Acme: {{code}}")
+    assert (again.provider, again.route, again.text) == (
+        "messagepro",
+        ["messagepro", "smsgate", "passeinfo"],
+        "Code Acme: {{code}}",
+    )
     assert delivered_code(otp_id, sandbox) == first
     assert [o["provider"] for o in sandbox.sandbox.outbox_items()] == ["passeinfo", "messagepro"]
     assert api.verify(otp_id, first)[0] == 200
@@ -431,7 +444,9 @@ def test_given_a_whole_otp_flow_then_the_code_is_in_no_log_item_queue_event_or_a
     found = {
         "log lines": all_logs.lines + [r.getMessage() for r in caplog.records] + list(capfd.readouterr()),
         "stored items": [json.dumps(i, default=str) for i in seed.table().scan()["Items"]],
-        "queue bodies": [b for url in {**get_settings().queue_urls, **provisioned.queue_urls}.values() for b in _drain(url)],
+        "queue bodies": [
+            b for url in {**get_settings().queue_urls, **provisioned.queue_urls}.values() for b in _drain(url)
+        ],
         "bus events": _drain(bus_copy),
         "api answers": [json.dumps(a) for a in api.answers],
     }

@@ -40,7 +40,9 @@ def emf_balances(stdout: str) -> dict[str, float]:
             if any(m["Name"] == "ProviderBalance" for m in directive["Metrics"]):
                 assert directive["Dimensions"] == [["Provider", "service"]]
                 assert directive["Namespace"] == "tamtam"
-                found[doc["Provider"]] = doc["ProviderBalance"][0] if isinstance(doc["ProviderBalance"], list) else doc["ProviderBalance"]
+                found[doc["Provider"]] = (
+                    doc["ProviderBalance"][0] if isinstance(doc["ProviderBalance"], list) else doc["ProviderBalance"]
+                )
     return found
 
 

@@ -125,7 +125,9 @@ def test_given_a_failing_test_step_then_current_stays_and_senders_still_send_wit
     assert messages.get(seed.table(), msg.id).status == Status.SENT
 
 
-def test_given_a_sender_holding_the_old_key_when_the_rotation_finished_then_it_refetches_and_sends(provisioned, sandbox):
+def test_given_a_sender_holding_the_old_key_when_the_rotation_finished_then_it_refetches_and_sends(
+    provisioned, sandbox
+):
     first = seed.message(provider="passeinfo")
     invoke("sender", seed.sqs_event([body(first)]))  # the sender now holds the key (cached)
     rotate(provisioned, "passeinfo")
@@ -138,7 +140,9 @@ def test_given_a_sender_holding_the_old_key_when_the_rotation_finished_then_it_r
         messages.get(seed.table(), later.id).provider_message_id)
 
 
-def test_given_a_rotation_in_flight_when_a_sender_holds_the_old_key_then_it_sends_with_the_pending_one(provisioned, sandbox):
+def test_given_a_rotation_in_flight_when_a_sender_holds_the_old_key_then_it_sends_with_the_pending_one(
+    provisioned, sandbox
+):
     first = seed.message(provider="passeinfo")
     invoke("sender", seed.sqs_event([body(first)]))
     old_version = current_version(provisioned, "passeinfo")
@@ -186,7 +190,9 @@ def test_given_smsgate_tokens_then_a_new_pair_becomes_current_and_the_old_pair_i
     tokens = sandbox.sandbox.sims["smsgate"].tokens
     assert tokens[old["token_id"]]["revoked"] and not tokens[new["token_id"]]["revoked"]
     with pytest.raises(AuthError):
-        SmsGateClient.from_secret({k: v for k, v in old.items() if k not in ("username", "password")}).check_credentials()
+        SmsGateClient.from_secret(
+            {k: v for k, v in old.items() if k not in ("username", "password")}
+        ).check_credentials()
     msg = seed.message(provider="smsgate")
     assert invoke("sender", seed.sqs_event([body(msg)])) == {"batchItemFailures": []}
     assert messages.get(seed.table(), msg.id).status == Status.SENT
@@ -204,7 +210,9 @@ def test_given_smsgate_with_basic_credentials_only_then_the_rotation_rechecks_th
 
 
 @pytest.mark.parametrize("provider", ["flowsms", "ventis", "messagepro"])
-def test_given_working_credentials_then_the_recheck_passes_and_the_same_value_is_current(provisioned, sandbox, provider):
+def test_given_working_credentials_then_the_recheck_passes_and_the_same_value_is_current(
+    provisioned, sandbox, provider
+):
     before = value(provisioned, provider)
     token = rotate(provisioned, provider)
     assert current_version(provisioned, provider) == token

@@ -74,7 +74,9 @@ def test_given_a_message_due_within_the_minute_then_it_is_released_with_the_rema
     frozen(45)  # due in 45 s: inside the scheduler's one-minute look-ahead
     assert run_scheduler()["released"] == 1
     url = get_settings().queue_urls["passeinfo-tx"]
-    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
     assert int(attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"]) >= 1
     assert messages.get(seed.table(), accepted["id"]).status == "queued"
 
@@ -127,7 +129,9 @@ def test_given_a_sent_message_then_delete_is_409_not_cancellable_and_an_unknown_
 
 def test_given_a_scheduled_bulk_then_its_messages_wait_and_are_released_on_the_bulk_queues(frozen, sandbox):
     numbers = [f"+2246220{i:05d}" for i in range(15)]
-    status, accepted = api("POST", "/v1/messages/bulk", {"to": numbers, "text": "Soldes", "schedule_at": iso(NOW + 3600)})
+    status, accepted = api(
+        "POST", "/v1/messages/bulk", {"to": numbers, "text": "Soldes", "schedule_at": iso(NOW + 3600)}
+    )
     assert status == 202
     batch_id = accepted["batch_id"]
     fan_out(batch_id)

@@ -184,7 +184,9 @@ def test_given_an_unconfirmed_message_later_reported_failed_then_it_is_counted_o
     assert failures_counted(capsys) == [("passeinfo", unconfirmed.reason)]
 
 
-def test_given_a_provider_failing_repeatedly_then_its_breaker_opens_and_messages_fail_over(provisioned, sandbox, monkeypatch):
+def test_given_a_provider_failing_repeatedly_then_its_breaker_opens_and_messages_fail_over(
+    provisioned, sandbox, monkeypatch
+):
     from local.sandbox.core import Fault
     from tamtam import health
 

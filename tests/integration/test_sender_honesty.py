@@ -94,7 +94,9 @@ def _breaker_unreadable(monkeypatch) -> None:
     monkeypatch.setattr(health, "is_open", unreadable)
 
 
-@pytest.mark.parametrize("fault", [_secret_throttled, _breaker_unreadable], ids=["secret_throttled", "breaker_unreadable"])
+@pytest.mark.parametrize(
+    "fault", [_secret_throttled, _breaker_unreadable], ids=["secret_throttled", "breaker_unreadable"]
+)
 def test_given_a_preparation_failing_after_the_claim_then_the_message_is_queued_again_never_unconfirmed(
     provisioned, sandbox, monkeypatch, later, fault
 ):
@@ -143,9 +145,9 @@ def test_given_no_pacing_slot_before_the_deadline_then_nothing_is_sent_and_the_m
         while pacing.reserve(table, "passeinfo", "tx", 100):  # another sender holds the whole horizon
             pass
         pool = pacing.Pool(table, "passeinfo", "tx", 1, deadline=clock.now() + 0.5)
-        with pacing.turn(pool):
+        with pacing.turn(pool) as ticket:
             outcome = process(QueueBody(**body(msg)), table=table, sqs=aws.client("sqs"),
-                              clients=ClientCache(provider_secret))
+                              clients=ClientCache(provider_secret), ticket=ticket)
     finally:
         pacing.reset_cache()
     assert outcome.retry_after is not None and outcome.retry_after <= 10

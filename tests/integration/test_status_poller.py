@@ -35,7 +35,9 @@ def later(sandbox, seconds: float) -> None:
     sandbox.sandbox.clock = lambda: time.time() + seconds
 
 
-def test_given_a_passeinfo_message_when_passeinfo_reports_it_delivered_then_the_poller_delivers_it(provisioned, sandbox):
+def test_given_a_passeinfo_message_when_passeinfo_reports_it_delivered_then_the_poller_delivers_it(
+    provisioned, sandbox
+):
     sandbox.sandbox.sims["passeinfo"].configure({"delivered_after": 600.0})
     msg = send()
     first = poll()
@@ -74,7 +76,9 @@ def test_given_a_message_sent_before_the_window_then_it_expires_without_asking(p
     old = seed.message(provider="passeinfo")
     monkeypatch.setattr(clock, "now", lambda: real_now() - 73 * 3600)
     messages.transition(seed.table(), old.id, Status.SENDING, expect={Status.QUEUED})
-    messages.transition(seed.table(), old.id, Status.SENT, expect={Status.SENDING}, fields={"provider_message_id": "gone"})
+    messages.transition(
+        seed.table(), old.id, Status.SENT, expect={Status.SENDING}, fields={"provider_message_id": "gone"}
+    )
     monkeypatch.setattr(clock, "now", real_now)
     sandbox.sandbox.sims["passeinfo"].configure({"delivered_after": 600.0})
     fresh = send()
@@ -111,7 +115,9 @@ def test_given_more_sent_messages_than_one_run_takes_then_the_next_run_continues
 def test_given_a_provider_that_answers_no_status_queries_then_its_messages_wait(provisioned, sandbox):
     msg = seed.message(to="+33612345678", provider="flowsms")
     messages.transition(seed.table(), msg.id, Status.SENDING, expect={Status.QUEUED})
-    messages.transition(seed.table(), msg.id, Status.SENT, expect={Status.SENDING}, fields={"provider_message_id": "f1"})
+    messages.transition(
+        seed.table(), msg.id, Status.SENT, expect={Status.SENDING}, fields={"provider_message_id": "f1"}
+    )
     summary = poll()
     assert (summary["considered"], summary["not_asked"]) == (1, 1)
     assert messages.get(seed.table(), msg.id).status == Status.SENT

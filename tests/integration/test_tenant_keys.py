@@ -20,7 +20,7 @@ from tests.integration import seed
 from tests.integration.lambdas import event, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
-_admin = Invoker([FunctionConfig(logical_id="tenant_admin", code_dir=ROOT / "functions" / "tenant_admin")])
+_admin = Invoker([FunctionConfig.package("tenant_admin", ROOT / "functions")])
 T0 = 1_795_346_400.0  # 2026-11-22T10:00:00Z
 
 
@@ -56,14 +56,18 @@ def admin(name: str, *, tenant_id: str | None = None, key_id: str | None = None,
 
 
 def items_of(tenant_id: str) -> list[dict[str, Any]]:
-    return [i for i in seed.table().scan()["Items"] if tenant_id in (i.get("tenant_id"), i["pk"].removeprefix("TENANT#"))]
+    return [
+        i for i in seed.table().scan()["Items"] if tenant_id in (i.get("tenant_id"), i["pk"].removeprefix("TENANT#"))
+    ]
 
 
 # ---- several named keys -----------------------------------------------------------------------
 
 
 def test_given_two_more_named_keys_then_all_three_open_the_api_as_the_tenant_with_its_one_usage_plan_key(provisioned):
-    plan = aws.client("apigateway").create_usage_plan(name="keys-test", throttle={"rateLimit": 5, "burstLimit": 10})["id"]
+    plan = aws.client("apigateway").create_usage_plan(
+        name="keys-test", throttle={"rateLimit": 5, "burstLimit": 10}
+    )["id"]
     tenant = create_tenant("acme", seed.table(), usage_plan_id=plan)
 
     billing = tenant_keys.create_key(seed.table(), tenant.tenant_id, "billing")
@@ -158,7 +162,9 @@ def test_given_a_rotated_key_then_its_old_value_works_until_the_grace_period_end
     assert authorize(new.api_key)["context"]["tenant_id"] == tenant.tenant_id
     assert [k.status for k in tenant_keys.list_keys(seed.table(), tenant.tenant_id)] == ["expired", "active"]
     # the table's TTL removes both items of the old key after its grace period
-    old_items = [i for i in items_of(tenant.tenant_id) if tenant.key_id in (i.get("key_id"), i["sk"].removeprefix("KEY#"))]
+    old_items = [
+        i for i in items_of(tenant.tenant_id) if tenant.key_id in (i.get("key_id"), i["sk"].removeprefix("KEY#"))
+    ]
     assert len(old_items) == 2 and {int(i["expires_at"]) for i in old_items} == {int(T0) + 3600}
 
 
@@ -216,13 +222,17 @@ def test_a_keys_use_is_recorded_at_most_every_15_minutes(provisioned, at):
 
 def _legacy_tenant(api_key: str, **extra: Any) -> str:
     tenant_id = "ten_legacy00000000000000000001"
-    seed.table().put_item(Item={"pk": f"TENANT#{tenant_id}", "sk": "TENANT", "name": "old", "created_at": clock.iso(T0)})
+    seed.table().put_item(
+        Item={"pk": f"TENANT#{tenant_id}", "sk": "TENANT", "name": "old", "created_at": clock.iso(T0)}
+    )
     seed.table().put_item(Item={"pk": f"KEY#{hash_key(api_key)}", "sk": "KEY", "tenant_id": tenant_id,
                                 "created_at": clock.iso(T0), **extra})
     return tenant_id
 
 
-def test_given_keys_made_before_key_ids_then_they_work_until_adopted_and_then_are_managed_like_the_others(provisioned, at):
+def test_given_keys_made_before_key_ids_then_they_work_until_adopted_and_then_are_managed_like_the_others(
+    provisioned, at
+):
     old_key, flagged = "tt_made_before_key_ids_0000000000000", "tt_revoked_with_the_old_flag_000000"
     tenant_id = _legacy_tenant(old_key, usage_key="usage-value", usage_key_id="usage-id")
     seed.table().put_item(Item={"pk": f"KEY#{hash_key(flagged)}", "sk": "KEY", "tenant_id": tenant_id,
@@ -238,7 +248,10 @@ def test_given_keys_made_before_key_ids_then_they_work_until_adopted_and_then_ar
     assert tenant_keys.adopt_legacy_keys(seed.table()) == (0, 0)  # once only
 
     keys = tenant_keys.list_keys(seed.table(), tenant_id)
-    assert sorted((k.name, k.status, k.prefix) for k in keys) == [("default", "active", None), ("default", "revoked", None)]
+    assert sorted((k.name, k.status, k.prefix) for k in keys) == [
+        ("default", "active", None),
+        ("default", "revoked", None),
+    ]
     created = tenant_keys.create_key(seed.table(), tenant_id, "new")
     assert authorize(created.api_key)["usageIdentifierKey"] == "usage-value"  # the tenant's, copied at adoption
     active = next(k for k in keys if k.status == "active")
@@ -296,8 +309,11 @@ def test_the_operator_api_refuses_bad_bodies_in_the_one_error_shape(provisioned,
 def test_the_operator_api_answers_404_for_unknown_tenants_and_keys(provisioned):
     tenant = seed.events_tenant()
     assert admin("list_keys", tenant_id="ten_nobody000000000000000000")[0] == 404
-    assert admin("revoke_key", tenant_id=tenant.tenant_id)[1]["error"] == {"code": "not_found", "message": "no such key for this tenant",
-                                               "field": "key_id"}
+    assert admin("revoke_key", tenant_id=tenant.tenant_id)[1]["error"] == {
+        "code": "not_found",
+        "message": "no such key for this tenant",
+        "field": "key_id",
+    }
 
 
 def test_given_a_call_without_an_iam_caller_or_with_a_tenants_context_then_the_operator_api_refuses_it(provisioned):

@@ -13,10 +13,14 @@ from tests.integration.lambdas import event, invoke
 
 @pytest.fixture
 def usage_plan(provisioned) -> str:
-    return aws.client("apigateway").create_usage_plan(name="tamtam-test-tenants", throttle={"rateLimit": 5, "burstLimit": 10})["id"]
+    return aws.client("apigateway").create_usage_plan(
+        name="tamtam-test-tenants", throttle={"rateLimit": 5, "burstLimit": 10}
+    )["id"]
 
 
-def test_given_a_usage_plan_when_a_tenant_is_created_then_its_key_is_in_the_plan_and_the_authorizer_answers_it(usage_plan):
+def test_given_a_usage_plan_when_a_tenant_is_created_then_its_key_is_in_the_plan_and_the_authorizer_answers_it(
+    usage_plan,
+):
     tenant = create_tenant("acme", seed.table(), usage_plan_id=usage_plan)
 
     owner = key_owner(seed.table(), tenant.api_key)
@@ -40,7 +44,7 @@ def test_given_no_usage_plan_then_no_api_gateway_key_and_no_usage_identifier(pro
 def test_given_the_tenant_cannot_be_stored_then_its_api_gateway_key_is_deleted(usage_plan):
     seed.events_tenant()  # holds seed.EVENTS_KEY already
     before = {k["id"] for k in aws.client("apigateway").get_api_keys()["items"]}
-    with pytest.raises(Exception, match="ConditionalCheckFailed|TransactionCanceled"):
+    with pytest.raises(Exception, match=r"ConditionalCheckFailed|TransactionCanceled"):
         create_tenant("twin", seed.table(), api_key=seed.EVENTS_KEY, usage_plan_id=usage_plan)
     assert {k["id"] for k in aws.client("apigateway").get_api_keys()["items"]} == before
     assert aws.client("apigateway").get_usage_plan_keys(usagePlanId=usage_plan)["items"] == []

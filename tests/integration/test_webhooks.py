@@ -46,7 +46,9 @@ def call(ev: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def signed(kind: str, payload: dict[str, Any], *, timestamp: int | None = None, key: str = KEY) -> dict[str, Any]:
     """A webhook call for `kind` signed the way the SMSGate app signs it."""
-    body = json.dumps({"id": "evt1", "webhookId": webhook_id(kind), "event": kind, "deviceId": "dev", "payload": payload})
+    body = json.dumps(
+        {"id": "evt1", "webhookId": webhook_id(kind), "event": kind, "deviceId": "dev", "payload": payload}
+    )
     stamp = str(int(clock.now()) if timestamp is None else timestamp)
     ev = event("webhooks/smsgate_delivered")
     ev["body"] = body
@@ -202,7 +204,7 @@ def receiver() -> Iterator[str]:
     template = event("webhooks/smsgate_delivered")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             ev = dict(template, body=raw.decode("utf-8"), headers=dict(self.headers.items()))
             ev["multiValueHeaders"] = {k: [v] for k, v in self.headers.items()}

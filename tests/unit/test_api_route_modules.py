@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHECK = r"""
 import json, re, sys
-sys.path[:0] = ["functions/api", "layers/shared"]
-import handler
-from api_router import OPERATIONS
+sys.path[:0] = ["functions", "layers/shared"]
+from api import handler
+from api.router import OPERATIONS
 handler.load_all_routes()
 misses = []
 for op in OPERATIONS:
@@ -30,11 +30,11 @@ print(json.dumps({"operations": len(OPERATIONS), "misses": misses}))
 
 FRESH = r"""
 import json, sys
-sys.path[:0] = ["functions/api", "layers/shared"]
+sys.path[:0] = ["functions", "layers/shared"]
 before = set(sys.modules)
-import handler
+from api import handler
 handler.load_routes("/v1/messages")
-print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith("api_"))))
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith("api."))))
 """
 
 
@@ -53,5 +53,5 @@ def test_given_any_route_when_its_path_is_requested_then_every_module_with_a_mat
 
 def test_given_a_cold_start_when_a_send_arrives_then_only_the_messages_routes_are_imported():
     loaded = _run(FRESH)
-    assert "api_messages" in loaded
-    assert not {"api_batches", "api_webhook_endpoints", "api_opt_outs", "api_inbound", "api_otp"} & set(loaded)
+    assert "api.messages" in loaded
+    assert not {"api.batches", "api.webhook_endpoints", "api.opt_outs", "api.inbound", "api.otp"} & set(loaded)

@@ -89,7 +89,9 @@ def test_given_a_malformed_tenant_setting_then_only_that_one_is_ignored():
     assert (settings.messages_per_minute, settings.routes) == (50, {"+33": ["flowsms"]})
 
 
-@pytest.mark.parametrize(("to", "digits", "expected"), [("+224622001234", 3, "+224622001"), ("+33612345678", 4, "+3361234")])
+@pytest.mark.parametrize(
+    ("to", "digits", "expected"), [("+224622001234", 3, "+224622001"), ("+33612345678", 4, "+3361234")]
+)
 def test_given_a_number_then_its_range_is_the_number_without_its_last_digits(to, digits, expected):
     assert otp_limits.number_range(to, digits) == expected
 

@@ -40,15 +40,16 @@ def _settings(monkeypatch: pytest.MonkeyPatch):
 
 
 def _api_module(name: str) -> ModuleType:
-    if str(API) not in sys.path:
-        sys.path.append(str(API))
-    return importlib.import_module(name)
+    """A module of the api function's package (functions/ is its code root, as in Lambda)."""
+    if str(API.parent) not in sys.path:
+        sys.path.append(str(API.parent))
+    return importlib.import_module(f"api.{name}")
 
 
 def _route_body(method: str, path: str) -> type[BaseModel]:
-    for module in ("api_messages", "api_batches"):  # each registers its routes on import
+    for module in ("messages", "batches"):  # each registers its routes on import
         _api_module(module)
-    router = _api_module("api_router")
+    router = _api_module("router")
     return next(op.body for op in router.OPERATIONS if (op.method, op.path) == (method, path))
 
 
@@ -77,7 +78,11 @@ def test_given_every_door_module_then_none_defines_a_request_model_of_its_own():
     own = []
     for module in _modules_of_doors():
         for name, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, BaseModel) and cls.__module__ == module.__name__ and cls.model_config.get("extra") == "forbid":
+            if (
+                issubclass(cls, BaseModel)
+                and cls.__module__ == module.__name__
+                and cls.model_config.get("extra") == "forbid"
+            ):
                 fields = set(cls.model_fields)
                 own += [f"{module.__name__}.{name}" for shape in REQUEST_SHAPES if shape <= fields]
     assert own == []
@@ -97,10 +102,22 @@ CASES = [
     ({"to": "+2246", "text": "hi"}, 422, "invalid_phone", "invalid_phone", "to"),
     ({"to": "+224622000001", "text": ""}, 422, "too_short", "too_short", "text"),
     ({"to": "+224622000001", "text": "hi", "sender": "x" * 12}, 422, "too_long", "too_long", "sender"),
-    ({"to": "+224622000001", "text": "hi", "provider": "twilio"}, 422, "unknown_provider", "unknown_provider", "provider"),
+    (
+        {"to": "+224622000001", "text": "hi", "provider": "twilio"},
+        422,
+        "unknown_provider",
+        "unknown_provider",
+        "provider",
+    ),
     ({"to": "+224622000001", "text": "hi", "channel": "pigeon"}, 422, "invalid_value", "invalid_value", "channel"),
     ({"to": 224622000001, "text": "hi"}, 422, "invalid_type", "invalid_value", "to"),
-    ({"to": "+224622000001", "text": "hi", "transactional": "maybe"}, 422, "invalid_type", "invalid_value", "transactional"),
+    (
+        {"to": "+224622000001", "text": "hi", "transactional": "maybe"},
+        422,
+        "invalid_type",
+        "invalid_value",
+        "transactional",
+    ),
 ]
 BULK_CASES = [
     ({"to": "+224622000001", "text": "hi"}, 422, "invalid_type", "invalid_value", "to"),
@@ -120,7 +137,7 @@ def test_given_an_invalid_request_then_each_door_answers_its_stable_code_from_th
 ):
     with pytest.raises(ValidationError) as by_api:  # the API validates the body's JSON text
         model.model_validate_json(json.dumps(request_))
-    answer = _api_module("api_errors").from_validation(by_api.value)
+    answer = _api_module("errors").from_validation(by_api.value)
     assert (answer.status, answer.body["error"]["code"]) == (status, code)
     assert answer.body["error"]["field"] == (field if status == 422 else None)
     with pytest.raises(ValidationError) as by_ingest:  # the ingest door, the request the envelope held
@@ -133,4 +150,4 @@ def test_given_an_invalid_request_then_each_door_answers_its_stable_code_from_th
 def test_given_a_model_of_the_contract_then_it_is_built_on_first_use_not_at_import():
     for model in (bodies.SendMessageIn, bodies.Recipient, bodies.GroupTarget, bodies.BulkSendIn):
         assert model.model_config.get("defer_build") is True
-    assert _api_module("api_model_base").ApiModel.model_config.get("defer_build") is True
+    assert _api_module("model_base").ApiModel.model_config.get("defer_build") is True

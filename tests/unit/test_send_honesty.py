@@ -69,13 +69,22 @@ def writes(slept):
 
 
 def _error(code: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "UpdateItem")
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "UpdateItem"
+    )
 
 
-@pytest.mark.parametrize("fault", [
-    _error("ProvisionedThroughputExceededException"), _error("ThrottlingException"), _error("InternalServerError", 500),
-    _error("TransactionConflictException"), _error("ServiceUnavailable", 503), EndpointConnectionError(endpoint_url="x"),
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        _error("ProvisionedThroughputExceededException"),
+        _error("ThrottlingException"),
+        _error("InternalServerError", 500),
+        _error("TransactionConflictException"),
+        _error("ServiceUnavailable", 503),
+        EndpointConnectionError(endpoint_url="x"),
+    ],
+)
 def test_given_aws_side_faults_then_the_write_is_retried_until_it_lands(fault, writes):
     calls = []
 

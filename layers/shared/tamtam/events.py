@@ -66,8 +66,10 @@ def publish(client: Any, entries: list[dict[str, Any]]) -> int:
         for attempt in range(_TRIES):
             try:
                 answer = client.put_events(Entries=pending)
-            except Exception as exc:  # throttled, 5xx, connection: all retried alike
-                logger.warning("status events not published; retrying", extra={"count": len(pending), "error": type(exc).__name__})
+            except Exception as exc:  # noqa: BLE001 - throttled, 5xx, connection: all retried alike
+                logger.warning(
+                    "status events not published; retrying", extra={"count": len(pending), "error": type(exc).__name__}
+                )
             else:
                 results = answer.get("Entries") or []
                 refused = [e for e, r in zip(pending, results, strict=False) if r.get("ErrorCode")]

@@ -8,21 +8,20 @@ partition, not the whole table's), sk `<scope>#<sha256 of the key>`, TTL on `exp
 refused (`KeyReused`), and a key whose first call is still running is refused (`InFlight`).
 A call that raises leaves no record: the caller may retry it with the same key.
 
-Powertools' idempotency costs ~265 ms of imports, so it is imported on the first keyed call.
+The records and Powertools' persistence layer that keeps them: tamtam.store.idempotency_records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from tamtam import aws
 from tamtam.errors import Conflict, InvalidRequest
 from tamtam.settings import get_settings
+from tamtam.store import idempotency_records
 
 EXPIRY_SECONDS = 24 * 3600
-PK_PREFIX = "IDEMPOTENCY#"
 
 
 class KeyReused(InvalidRequest):
@@ -31,21 +30,6 @@ class KeyReused(InvalidRequest):
 
 class InFlight(Conflict):
     code = "request_in_flight"
-
-
-@lru_cache(maxsize=1024)
-def _persistence(table_name: str, tenant_id: str, client: Any) -> Any:
-    """One persistence layer per tenant and client (each registers a hook on the client once)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
-
-    return DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=f"{PK_PREFIX}{tenant_id}",
-        expiry_attr="expires_at",
-        boto3_client=client,
-    )
 
 
 def run_once(
@@ -78,17 +62,20 @@ def run_once(
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(
-        data_keyword_argument="request",
-        persistence_store=_persistence(get_settings().table_name, tenant_id, aws.client("dynamodb")),
-        config=config,
-        key_prefix=scope,
-    )
     def once(request: dict[str, Any]) -> Any:
         return fn()
 
+    # Applied by hand rather than as `@idempotent_function(...)`: Powertools types the
+    # decorator's result as Any, and mypy refuses an untyped decorator on a typed function.
+    idempotent_once: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=idempotency_records.persistence(get_settings().table_name, tenant_id, aws.client("dynamodb")),
+        config=config,
+        key_prefix=scope,
+    )(once)
+
     try:
-        return once(request={"key": key, "payload": payload})
+        return idempotent_once(request={"key": key, "payload": payload})
     except IdempotencyAlreadyInProgressError:
         raise InFlight("a request with this idempotency key is still in progress; retry later", field=field) from None
     except IdempotencyValidationError:
@@ -97,4 +84,4 @@ def run_once(
 
 def reset_cache() -> None:
     """For tests that switch tables or endpoints."""
-    _persistence.cache_clear()
+    idempotency_records.persistence.cache_clear()

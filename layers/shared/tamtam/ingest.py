@@ -41,8 +41,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tamtam import idempotency
 from tamtam.bulk.intake import BulkRequest, accept_bulk
-from tamtam.bulk.schedule import parse_schedule
-from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.contract.bodies import BulkSendIn, SendMessageIn
 from tamtam.contract.violations import first_violation
 from tamtam.errors import InvalidRequest
@@ -84,7 +82,8 @@ class Door(BaseModel):
 
     sources: dict[str, list[str]] = Field(default_factory=dict, description="source name -> tenant ids it may use")
     senders: dict[str, str] = Field(
-        default_factory=dict, description="IAM unique id of a role or user (AROA..., AIDA...) -> the source it speaks for"
+        default_factory=dict,
+        description="IAM unique id of a role or user (AROA..., AIDA...) -> the source it speaks for",
     )
 
     def source_of(self, sender_id: str | None) -> str | None:
@@ -147,24 +146,13 @@ def parse(body: str, *, message_id: str) -> Ingest:
 
 def _send_message(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any) -> dict[str, Any]:
     body = SendMessageIn.model_validate(request)
-    send = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
-                       schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
-                       callback_url=accept_callback_url(table, tenant_id, body.callback_url),
-                       transactional=body.transactional)
-    message = accept_message(send, tenant_id, table=table, sqs=sqs)
+    message = accept_message(SendRequest.from_body(body, tenant_id, table=table), tenant_id, table=table, sqs=sqs)
     return {"kind": "message", "id": message.id, "status": message.status}
 
 
 def _send_bulk(request: dict[str, Any], tenant_id: str, *, table: Any, sqs: Any) -> dict[str, Any]:
     body = BulkSendIn.model_validate(request)
-    bulk = BulkRequest(
-        text=body.text, to=body.to,
-        recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
-        group_provider=body.group.provider if body.group else None, group_id=body.group.group_id if body.group else None,
-        sender=body.sender, provider=body.provider, channel=body.channel, schedule_at=parse_schedule(body.schedule_at),
-        reference=body.reference, callback_url=accept_callback_url(table, tenant_id, body.callback_url),
-    )
-    result = accept_bulk(bulk, tenant_id, table=table, sqs=sqs)
+    result = accept_bulk(BulkRequest.from_body(body, tenant_id, table=table), tenant_id, table=table, sqs=sqs)
     return {"kind": "bulk", "batch_id": result.batch_id, "accepted": result.accepted, "rejected": len(result.rejected)}
 
 
@@ -179,11 +167,12 @@ def accept(ingest: Ingest, *, table: Any, sqs: Any, lambda_context: Any = None) 
         return send(envelope.request, envelope.tenant_id, table=table, sqs=sqs)
 
     try:
-        return idempotency.run_once(
+        accepted: dict[str, Any] = idempotency.run_once(
             first_time, tenant_id=envelope.tenant_id, scope="ingest", key=ingest.key,
             payload={"kind": envelope.kind, "request": envelope.request}, field="idempotency_key",
             lambda_context=lambda_context,
         )
+        return accepted
     except ValidationError as exc:
         raise _rejected(exc, "request.") from None
     except idempotency.KeyReused as exc:

@@ -32,4 +32,7 @@ def national_digits(e164: str) -> str:
 
 
 def country_code(e164: str) -> int:
-    return phonenumbers.parse(e164).country_code
+    code = phonenumbers.parse(e164).country_code
+    if code is None:  # parse() always sets it; the stubs type the attribute as optional
+        raise InvalidPhoneNumber("no country code")
+    return code

@@ -30,7 +30,9 @@ def provider_secret(provider: str, *, force: bool = False, stage: str = CURRENT)
     if stage == CURRENT:
         # The stage is explicit: a read without one may still see the previous version right
         # after a rotation moved AWSCURRENT (moto does; the API contract does not promise).
-        value = parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force, VersionStage=stage)
+        value: object = parameters.get_secret(
+            secret_id, transform="json", max_age=max_age, force_fetch=force, VersionStage=stage
+        )
     else:
         from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415
             GetParameterError,

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
         600, ge=60, description="a batch still `accepting` this long after its creation is aborted by the sweeper"
     )
     fanout_orphan_seconds: int = Field(
-        60, ge=0, description="a `queued` record older than this, seen by a later delivery of its chunk, is enqueued again"
+        60,
+        ge=0,
+        description="a `queued` record older than this, seen by a later delivery of its chunk, is enqueued again",
     )
     # Send limits per tenant (tamtam.limits); a tenant setting replaces them for that tenant; 0 = no limit.
     send_limit_messages_per_minute: int = Field(
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]
+    return Settings()
 
 
 def reset_settings() -> None:

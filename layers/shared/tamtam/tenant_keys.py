@@ -106,8 +106,14 @@ def rotate_key(table: Any, tenant_id: str, key_id: str, grace_seconds: int = DEF
                *, now: float | None = None) -> Rotation:
     """A new key under the old one's name; the old one works `grace_seconds` more."""
     now = clock.now() if now is None else now
-    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int) or not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-        raise InvalidRequest(f"grace_seconds must be a whole number from 0 to {MAX_GRACE_SECONDS}", field="grace_seconds")
+    if (
+        isinstance(grace_seconds, bool)
+        or not isinstance(grace_seconds, int)
+        or not 0 <= grace_seconds <= MAX_GRACE_SECONDS
+    ):
+        raise InvalidRequest(
+            f"grace_seconds must be a whole number from 0 to {MAX_GRACE_SECONDS}", field="grace_seconds"
+        )
     old = _key(table, tenant_id, key_id)
     if old.get("revoked_at") or old.get("revoked"):
         raise Conflict("the key is revoked: create a new one instead", code="key_revoked", field="key_id")

@@ -74,8 +74,10 @@ def _read(table: Any, tenant_id: str) -> TenantSettings:
             return TenantSettings.model_validate(given)
         except ValidationError as exc:
             wrong = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")} & set(given)
-            logger.error("tenant settings ignored", extra={"tenant_id": tenant_id, "settings": sorted(wrong) or sorted(given),
-                                                           "error": str(exc)})
+            logger.error(
+                "tenant settings ignored",
+                extra={"tenant_id": tenant_id, "settings": sorted(wrong) or sorted(given), "error": str(exc)},
+            )
             if not wrong:
                 return TenantSettings()
             given = {k: v for k, v in given.items() if k not in wrong}

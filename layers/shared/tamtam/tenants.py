@@ -156,7 +156,9 @@ def record_use(table: Any, api_key: str, owner: TenantKey, now: float | None = N
         return tenant_items.mark_key_used(table, hash_key(api_key), at=clock.iso(now), stale=stale)
     except ClientError as exc:  # not the condition (that one answers False: another call recorded it first)
         code = exc.response.get("Error", {}).get("Code")
-        logger.warning("key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id, "error": code})
+        logger.warning(
+            "key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id, "error": code}
+        )
         return False
     except BotoCoreError as exc:
         logger.warning("key use not recorded", extra={"tenant_id": owner.tenant_id, "key_id": owner.key_id,

@@ -146,7 +146,7 @@ def canned_server() -> Iterator[CannedServer]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
+        do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815 - the method names http.server dispatches to
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass

@@ -174,7 +174,9 @@ def test_given_time_passing_then_the_status_goes_pending_sent_delivered(sandbox:
 
 
 def test_given_a_failing_delivery_then_the_status_is_failed_with_the_provider_text(sandbox: SandboxServer, control):
-    control.configure("passeinfo", sent_after=0, delivered_after=0, final_status="failed", failure_message="Number unreachable")
+    control.configure(
+        "passeinfo", sent_after=0, delivered_after=0, final_status="failed", failure_message="Number unreachable"
+    )
     client = make_client(sandbox.url)
     report = client.status(client.send(message()).provider_message_id)
     assert (report.status, report.raw_text, report.reason) == ("failed", "Number unreachable", Reason.INVALID_NUMBER)

@@ -43,7 +43,9 @@ def basic_client(url: str, settings: SmsGateSettings = FAST, **secret: str) -> S
 def jwt_client(url: str, pair: TokenPair | None = None, **tokens: str) -> SmsGateClient:
     values = {"base_url": base_url(url), **tokens}
     if pair is not None:
-        values.update(access_token=pair.access_token.get_secret_value(), refresh_token=pair.refresh_token.get_secret_value())
+        values.update(
+            access_token=pair.access_token.get_secret_value(), refresh_token=pair.refresh_token.get_secret_value()
+        )
     return SmsGateClient(SmsGateSecret.model_validate(values), settings=FAST)
 
 
@@ -267,17 +269,25 @@ def test_given_a_delivered_webhook_then_it_is_signed_over_body_and_timestamp(san
     client.send(message())
 
     [call] = webhook_receiver.wait_for(1)
-    expected = hmac.new(SIGNING_KEY.encode(), call.body + call.headers["x-timestamp"].encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        SIGNING_KEY.encode(), call.body + call.headers["x-timestamp"].encode(), hashlib.sha256
+    ).hexdigest()
     assert call.headers["x-signature"] == expected
     assert abs(int(call.headers["x-timestamp"]) - time.time()) < 60
     assert verify_webhook_signature(SIGNING_KEY, call.body, call.headers["x-timestamp"], call.headers["x-signature"])
-    assert not verify_webhook_signature("other-key", call.body, call.headers["x-timestamp"], call.headers["x-signature"])
+    assert not verify_webhook_signature(
+        "other-key", call.body, call.headers["x-timestamp"], call.headers["x-signature"]
+    )
     # a header can carry any Latin-1 text: a signature that is not hex is refused, never an error
     assert not verify_webhook_signature(SIGNING_KEY, call.body, call.headers["x-timestamp"], "é" * 64)
     signed = basic_client(sandbox.url, webhook_signing_key=SIGNING_KEY)
     assert signed.verify_webhook(call.body, call.headers["x-timestamp"], call.headers["x-signature"])
     body = call.json()
-    assert (body["event"], body["webhookId"], body["deviceId"]) == ("sms:delivered", "tamtam-delivered", "sandboxdevice00000001")
+    assert (body["event"], body["webhookId"], body["deviceId"]) == (
+        "sms:delivered",
+        "tamtam-delivered",
+        "sandboxdevice00000001",
+    )
     assert body["payload"]["messageId"] == "01JTAMTAM0000000000000001"
     assert body["payload"]["recipient"] == "+224622000001" and "deliveredAt" in body["payload"]
 
@@ -308,7 +318,10 @@ def test_given_a_stale_or_tampered_signature_then_verification_fails():
 
 def test_given_raw_token_endpoints_then_the_wire_is_snake_case_and_201(sandbox: SandboxServer):
     answer = requests.post(
-        f"{base_url(sandbox.url)}/auth/token", json={"scopes": ["messages:send"]}, auth=("sandbox", "sandbox-password"), timeout=5
+        f"{base_url(sandbox.url)}/auth/token",
+        json={"scopes": ["messages:send"]},
+        auth=("sandbox", "sandbox-password"),
+        timeout=5,
     )
     assert answer.status_code == 201
     assert set(answer.json()) == {"id", "token_type", "access_token", "refresh_token", "expires_at"}

@@ -21,7 +21,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.p
 
 def send_passeinfo(url: str, contact: str = "622000001", timeout: float = 5.0) -> requests.Response:
     body = {"message": "hello", "contact": contact, "senderName": "TAMTAM"}
-    return requests.post(f"{url}/passeinfo/v1/message/single_message", json=body, headers=PASSEINFO_HEADERS, timeout=timeout)
+    return requests.post(
+        f"{url}/passeinfo/v1/message/single_message", json=body, headers=PASSEINFO_HEADERS, timeout=timeout
+    )
 
 
 def send_smsgate(url: str, to: str = "+224622000002", message_id: str | None = None) -> requests.Response:

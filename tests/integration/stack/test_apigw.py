@@ -95,7 +95,9 @@ def web() -> requests.Session:
     return session
 
 
-def test_given_an_allowed_key_when_calling_then_the_proxy_event_carries_the_authorizer_context(api, web, functions, read_log):
+def test_given_an_allowed_key_when_calling_then_the_proxy_event_carries_the_authorizer_context(
+    api, web, functions, read_log
+):
     resp = web.get(f"{api.url}/v1/items/42?x=1&x=2&y=", headers={"Authorization": "Bearer good"})
 
     assert resp.status_code == 201
@@ -120,7 +122,11 @@ def test_given_an_allowed_key_when_calling_then_the_proxy_event_carries_the_auth
     (auth_event,) = read_log(functions["Authorizer"])
     assert auth_event["type"] == "REQUEST"
     assert auth_event["methodArn"] == f"arn:aws:execute-api:eu-west-1:123456789012:{api.api_id}/local/GET/v1/items/42"
-    assert (auth_event["resource"], auth_event["path"], auth_event["httpMethod"]) == ("/v1/items/{id}", "/v1/items/42", "GET")
+    assert (auth_event["resource"], auth_event["path"], auth_event["httpMethod"]) == (
+        "/v1/items/{id}",
+        "/v1/items/42",
+        "GET",
+    )
     assert auth_event["pathParameters"] == {"id": "42"}
     assert auth_event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
     assert auth_event["requestContext"]["requestId"] == ctx["requestId"]
@@ -153,7 +159,9 @@ def test_given_an_allow_policy_that_does_not_cover_the_method_then_403(api, web)
     assert resp.json()["error"]["message"] == "User is not authorized to access this resource"
 
 
-def test_given_an_unauthorized_error_or_no_header_then_401_and_no_header_skips_the_authorizer(api, web, functions, read_log):
+def test_given_an_unauthorized_error_or_no_header_then_401_and_no_header_skips_the_authorizer(
+    api, web, functions, read_log
+):
     resp = web.get(f"{api.url}/v1/items/1", headers={"Authorization": "Bearer bad"})
     assert resp.status_code == 401
     assert resp.json() == {"error": {"code": "unauthorized", "message": "Unauthorized"}}

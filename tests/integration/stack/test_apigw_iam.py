@@ -51,10 +51,22 @@ class FakeInvoker:
                 from local.stack.invoker import FunctionError
 
                 raise FunctionError(logical_id, "Exception", "Unauthorized", "req-1")
-            return {"principalId": "ten_1", "context": {"tenant_id": "ten_1"}, "usageIdentifierKey": "usage",
-                    "policyDocument": {"Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]}}
-        return {"statusCode": 200, "body": json.dumps({"identity": event["requestContext"]["identity"],
-                                                        "body": event["body"], "query": event["queryStringParameters"]})}
+            return {
+                "principalId": "ten_1",
+                "context": {"tenant_id": "ten_1"},
+                "usageIdentifierKey": "usage",
+                "policyDocument": {"Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]},
+            }
+        return {
+            "statusCode": 200,
+            "body": json.dumps(
+                {
+                    "identity": event["requestContext"]["identity"],
+                    "body": event["body"],
+                    "query": event["queryStringParameters"],
+                }
+            ),
+        }
 
 
 @pytest.fixture
@@ -246,8 +258,10 @@ def test_the_templates_admin_routes_are_read_as_aws_iam_routes_without_api_key()
     routes = routes_from(SimpleNamespace(functions={"TenantAdminFunction": SimpleNamespace(api_events=events)}))
 
     assert {(r.method, r.path) for r in routes} == {
-        ("GET", "/admin/tenants/{tenant_id}/keys"), ("POST", "/admin/tenants/{tenant_id}/keys"),
-        ("POST", "/admin/tenants/{tenant_id}/keys/{key_id}/rotate"), ("DELETE", "/admin/tenants/{tenant_id}/keys/{key_id}"),
+        ("GET", "/admin/tenants/{tenant_id}/keys"),
+        ("POST", "/admin/tenants/{tenant_id}/keys"),
+        ("POST", "/admin/tenants/{tenant_id}/keys/{key_id}/rotate"),
+        ("DELETE", "/admin/tenants/{tenant_id}/keys/{key_id}"),
     }
     assert all(r.iam and not r.authorized and not r.api_key_required for r in routes)
 
@@ -264,7 +278,9 @@ def test_given_an_aws_iam_route_invoked_with_the_callers_credentials_then_the_te
 # ---- the authorizer cache: the template's period, on the gateway's clock ------------------------
 
 
-def test_given_a_key_refused_after_its_answer_was_cached_then_it_is_refused_once_reauthorize_every_has_passed(start, web):
+def test_given_a_key_refused_after_its_answer_was_cached_then_it_is_refused_once_reauthorize_every_has_passed(
+    start, web
+):
     moment = {"now": 1000.0}
     gateway, invoker = start(clock=lambda: moment["now"])
     ttl = AUTHORIZER_SPEC.reauthorize_every

@@ -109,7 +109,9 @@ def test_given_a_broken_module_when_invoked_then_import_error_and_a_retry_on_nex
         assert info.value.error_type == "Runtime.ImportModuleError"
 
 
-def test_given_concurrent_invocations_then_the_module_is_loaded_once_and_all_are_counted(make_function, recorder, read_log):
+def test_given_concurrent_invocations_then_the_module_is_loaded_once_and_all_are_counted(
+    make_function, recorder, read_log
+):
     cfg = make_function("Concurrent", recorder + """
 record("init")
 

@@ -136,11 +136,19 @@ def test_given_items_of_every_type_then_the_fast_answers_are_moto_s_own(tmp_path
     process = MotoProcess(log_dir=tmp_path).start()
     try:
         ddb = _client(process, "dynamodb")
-        ddb.create_table(TableName="typed", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-                         GlobalSecondaryIndexes=[{"IndexName": "gidx", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                                  "Projection": {"ProjectionType": "ALL"}}])
+        ddb.create_table(
+            TableName="typed",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gidx",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
         item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "g": {"S": "G"}, "n": {"N": "1.5"}, "i": {"N": "7"},
                 "b": {"B": b"\x00\xffbytes"}, "t": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["a", "b"]},
                 "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"x", b"y"]},
@@ -154,8 +162,13 @@ def test_given_items_of_every_type_then_the_fast_answers_are_moto_s_own(tmp_path
                                   ExpressionAttributeValues={":x": {"L": [{"S": "y"}]}, ":one": {"N": "1"}},
                                   ReturnValues="ALL_NEW")["Attributes"]
         assert updated["i"] == {"N": "8"} and updated["l"]["L"][-1] == {"S": "y"} and updated["b"] == item["b"]
-        assert ddb.update_item(TableName="typed", Key=key, UpdateExpression="SET i = :i",
-                               ExpressionAttributeValues={":i": {"N": "9"}}, ReturnValues="UPDATED_OLD")["Attributes"] == {"i": {"N": "8"}}
+        assert ddb.update_item(
+            TableName="typed",
+            Key=key,
+            UpdateExpression="SET i = :i",
+            ExpressionAttributeValues={":i": {"N": "9"}},
+            ReturnValues="UPDATED_OLD",
+        )["Attributes"] == {"i": {"N": "8"}}
         page = ddb.query(TableName="typed", IndexName="gidx", KeyConditionExpression="g = :g",
                          ExpressionAttributeValues={":g": {"S": "G"}}, Limit=1)
         assert page["Count"] == 1 and page["Items"][0]["b"] == item["b"]

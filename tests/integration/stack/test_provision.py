@@ -120,7 +120,9 @@ def test_bus_topic_and_alarms(stack: Provisioned, aws) -> None:
     assert stack.bus_name == f"tamtam-{ENVIRONMENT}"
     assert _ssm(stack, "bus/arn") == bus["Arn"]
     topic_arn = _ssm(stack, "alarms/topic_arn")
-    assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["KmsMasterKeyId"] == _ssm(stack, "kms/key_arn")
+    assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["KmsMasterKeyId"] == _ssm(
+        stack, "kms/key_arn"
+    )
     alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"tamtam-{ENVIRONMENT}-", MaxRecords=100)["MetricAlarms"]
     for alarm in alarms:
         assert alarm["AlarmActions"] == [topic_arn]
@@ -156,8 +158,8 @@ def test_function_env_points_at_the_created_resources(stack: Provisioned) -> Non
 
 def test_functions_and_their_triggers(stack: Provisioned) -> None:
     sender = stack.functions["VentisSenderFunction"]
-    assert sender.code_dir.name == "sender" and sender.handler == "handler.lambda_handler"
-    assert sender.handler_file == sender.code_dir / "handler.py"
+    assert sender.code_dir.name == "functions" and sender.handler == "sender.handler.lambda_handler"
+    assert sender.package == "sender" and sender.handler_file == sender.code_dir / "sender" / "handler.py"
     assert sender.timeout == 30 and sender.memory_mb == 256
     assert {e.queue_key: e.queue_url for e in sender.sqs_events} == {
         "ventis-tx": stack.queue_urls["ventis-tx"], "ventis-bulk": stack.queue_urls["ventis-bulk"]}
@@ -171,10 +173,15 @@ def test_functions_and_their_triggers(stack: Provisioned) -> None:
     assert routes == {("ANY", "/v1/{proxy+}"): ("TenantAuthorizer", True),
                       ("GET", "/openapi.json"): (None, False), ("GET", "/docs"): (None, False)}
     assert stack.authorizer is not None
-    assert (stack.authorizer.function_logical_id, stack.authorizer.identity_header) == ("AuthorizerFunction", "Authorization")
+    assert (stack.authorizer.function_logical_id, stack.authorizer.identity_header) == (
+        "AuthorizerFunction",
+        "Authorization",
+    )
     denied = stack.gateway_responses["UNAUTHORIZED"]
     assert denied.status_code == 401
-    assert json.loads(denied.render('no "key"')) == {"error": {"code": "unauthorized", "message": 'no "key"', "field": None}}
+    assert json.loads(denied.render('no "key"')) == {
+        "error": {"code": "unauthorized", "message": 'no "key"', "field": None}
+    }
     assert stack.gateway_responses["DEFAULT_5XX"].status_code is None
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from local.stack.invoker import FunctionError, Invoker
-from local.stack.schedules import Cron, ScheduleSpec, Schedules, rate_seconds
+from local.stack.schedules import Cron, Schedules, ScheduleSpec, rate_seconds
 
 RECORD_EVENT = "def lambda_handler(event, context):\n    record(event)\n    return 'done'\n"
 
@@ -34,7 +34,9 @@ def test_given_a_schedule_when_triggered_then_the_function_gets_a_scheduled_even
     assert schedules.fired["StatusPoll"] == 1
 
 
-def test_given_an_input_or_schedule_v2_then_the_event_is_the_input_or_names_the_schedule(make_function, recorder, read_log):
+def test_given_an_input_or_schedule_v2_then_the_event_is_the_input_or_names_the_schedule(
+    make_function, recorder, read_log
+):
     fn = make_function("Multi", recorder + RECORD_EVENT)
     schedules = Schedules(Invoker([fn]), [
         ScheduleSpec("Multi", "WithInput", "rate(1 hour)", input='{"job": "balances"}'),
@@ -69,7 +71,9 @@ def test_given_a_speedup_then_a_rate_schedule_fires_repeatedly_and_stops_cleanly
 
 
 def test_given_a_failing_scheduled_run_then_it_is_retried_twice_with_the_same_event(make_function, recorder, read_log):
-    fn = make_function("Failing", recorder + "def lambda_handler(event, context):\n    record(event)\n    raise RuntimeError('x')\n")
+    fn = make_function(
+        "Failing", recorder + "def lambda_handler(event, context):\n    record(event)\n    raise RuntimeError('x')\n"
+    )
     schedules = Schedules(Invoker([fn]), [ScheduleSpec("Failing", "Fail", "rate(10 minutes)")], speedup=6000).start()
     try:
         wait_for(lambda: len(read_log(fn)) >= 3)

@@ -5,7 +5,6 @@ sent to the on-failure queue, as Lambda does."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import threading
 import time
@@ -52,10 +51,15 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     kw = {"region_name": REGION, "endpoint_url": url, "aws_access_key_id": "x", "aws_secret_access_key": "x"}
     ddb = boto3.client("dynamodb", **kw)
     table = ddb.create_table(
-        TableName=f"t{time.monotonic_ns()}", BillingMode="PAY_PER_REQUEST",
+        TableName=f"t{time.monotonic_ns()}",
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
     sqs = boto3.client("sqs", **kw)
     queue = sqs.create_queue(QueueName="failures")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -146,8 +150,10 @@ def test_the_fast_stream_answer_reads_back_as_motos_own(moto):
 
     from local.stack import moto_server
 
-    moto["ddb"].put_item(TableName=moto["table"]["TableName"],
-                         Item={"pk": {"S": "MSG#1"}, "sk": {"S": "MSG"}, "n": {"N": "1.5"}, "l": {"L": [{"M": {"b": {"BOOL": True}}}]}})
+    moto["ddb"].put_item(
+        TableName=moto["table"]["TableName"],
+        Item={"pk": {"S": "MSG#1"}, "sk": {"S": "MSG"}, "n": {"N": "1.5"}, "l": {"L": [{"M": {"b": {"BOOL": True}}}]}},
+    )
     moto["ddb"].update_item(TableName=moto["table"]["TableName"], Key={"pk": {"S": "MSG#1"}, "sk": {"S": "MSG"}},
                             UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "2"}})
     streams = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=moto["url"])

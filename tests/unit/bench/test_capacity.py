@@ -12,13 +12,22 @@ from bench.capacity import Fig, Invocations, PerMessage
 def _use(**overrides) -> PerMessage:
     one = Fig(1.0, "design", "test")
     zero = Fig(0.0, "design", "test")
-    fields = dict(
-        messages=10, invocations=[Invocations("A", 10, 100, 256), Invocations("B", 5, 400, 512)],
-        apigw_requests=one, ddb_write_units=Fig(4.0, "design", "t"), ddb_read_units=Fig(2.0, "design", "t"),
-        sqs_requests=Fig(3.0, "design", "t"), putevents_calls=Fig(0.5, "design", "t"), events_entries=Fig(3.0, "design", "t"),
-        secrets_calls=zero, kms_requests=zero, log_kib=one, msg_writes=Fig(3.0, "design", "t"),
-        rate_item_writes=Fig(0.5, "design", "t"), batch_item_writes=zero,
-    )
+    fields = {
+        "messages": 10,
+        "invocations": [Invocations("A", 10, 100, 256), Invocations("B", 5, 400, 512)],
+        "apigw_requests": one,
+        "ddb_write_units": Fig(4.0, "design", "t"),
+        "ddb_read_units": Fig(2.0, "design", "t"),
+        "sqs_requests": Fig(3.0, "design", "t"),
+        "putevents_calls": Fig(0.5, "design", "t"),
+        "events_entries": Fig(3.0, "design", "t"),
+        "secrets_calls": zero,
+        "kms_requests": zero,
+        "log_kib": one,
+        "msg_writes": Fig(3.0, "design", "t"),
+        "rate_item_writes": Fig(0.5, "design", "t"),
+        "batch_item_writes": zero,
+    }
     fields.update(overrides)
     return PerMessage(**fields)
 

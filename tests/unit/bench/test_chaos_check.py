@@ -13,8 +13,12 @@ def _entry(to: str, provider: str = "passeinfo", pmid: str | None = None) -> dic
 
 
 def test_given_every_message_done_once_then_nothing_is_flagged():
-    items = {"m1": {"status": "sent"}, "m2": {"status": "delivered"}, "m3": {"status": "unconfirmed", "reason": "timeout"},
-             "m4": {"status": "failed", "reason": "rejected"}}
+    items = {
+        "m1": {"status": "sent"},
+        "m2": {"status": "delivered"},
+        "m3": {"status": "unconfirmed", "reason": "timeout"},
+        "m4": {"status": "failed", "reason": "rejected"},
+    }
     outbox = [_entry("+224620000001"), _entry("224620000002", "smsgate", "m2"), _entry("24106000003", "ventis")]
     f = check(ACCEPTED, items, outbox, queues_empty=True)
     assert (f.lost, f.stuck, f.twice, f.smsgate_twice, f.taken_but_failed, f.sent_not_taken) == ([], [], [], [], [], [])
@@ -31,13 +35,20 @@ def test_given_a_missing_record_and_an_unfinished_one_with_empty_queues_then_bot
 
 
 def test_given_duplicates_then_they_are_flagged_unless_recorded_unconfirmed():
-    items = {"m1": {"status": "sent"}, "m2": {"status": "unconfirmed"}, "m3": {"status": "sent"}, "m4": {"status": "sent"}}
+    items = {
+        "m1": {"status": "sent"},
+        "m2": {"status": "unconfirmed"},
+        "m3": {"status": "sent"},
+        "m4": {"status": "sent"},
+    }
     outbox = [_entry("+224620000001"), _entry("+224620000001", "messagepro"),
               _entry("+224620000002"), _entry("+224620000002"),
               _entry("24106000003", "smsgate", "m3"), _entry("24106000003", "smsgate", "m3"),
               _entry("+224620000004")]
     f = check(ACCEPTED, items, outbox, queues_empty=True)
-    assert sorted(f.twice) == ["m1", "m3"] and f.twice_unconfirmed == ["m2"] and f.smsgate_twice == ["m3 to 24106000003"]
+    assert (
+        sorted(f.twice) == ["m1", "m3"] and f.twice_unconfirmed == ["m2"] and f.smsgate_twice == ["m3 to 24106000003"]
+    )
 
 
 def test_given_an_smsgate_list_request_then_its_shared_id_is_not_a_duplicate():

@@ -53,7 +53,9 @@ def test_given_a_failed_condition_then_the_write_still_costs_the_item_it_checked
     meter = UnitMeter(SCHEMA)
     big = {**_item(pk="MSG#1", sk="MSG"), "text": {"S": "x" * 1500}}
     meter.observe("PutItem", {"TableName": "t", "Item": big}, {}, None)
-    meter.observe("UpdateItem", {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG")}, {}, "ConditionalCheckFailedException")
+    meter.observe(
+        "UpdateItem", {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG")}, {}, "ConditionalCheckFailedException"
+    )
     assert meter.write == 2 + 2
 
 
@@ -68,7 +70,9 @@ def test_given_a_transaction_then_it_costs_twice():
 def test_given_reads_then_queries_sum_their_items_and_eventual_reads_cost_half():
     meter = UnitMeter(SCHEMA)
     item = {**_item(pk="MSG#1", sk="MSG"), "text": {"S": "x" * 5000}}
-    meter.observe("GetItem", {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG"), "ConsistentRead": True}, {"Item": item}, None)
+    meter.observe(
+        "GetItem", {"TableName": "t", "Key": _item(pk="MSG#1", sk="MSG"), "ConsistentRead": True}, {"Item": item}, None
+    )
     assert meter.read == 2
     items = [{**_item(pk=f"MSG#{i}", sk="MSG"), "text": {"S": "y" * 1000}} for i in range(3)]
     meter.observe("Query", {"TableName": "t", "IndexName": "gsi2"}, {"Items": items}, None)

@@ -21,8 +21,23 @@ def test_given_a_valid_number_in_any_usual_form_then_the_quick_form_is_libphonen
     assert quick_e164(raw, "GN") == to_e164(raw, "GN")
 
 
-@pytest.mark.parametrize("raw", ["hello", "+2246", "", "+", "00", "+0224622000001", "+999123456789", "٦٢٢٠٠٠٠٠١", 622000001,
-                                 None, "+224" + "1" * 30, "+1234567890123456"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "hello",
+        "+2246",
+        "",
+        "+",
+        "00",
+        "+0224622000001",
+        "+999123456789",
+        "٦٢٢٠٠٠٠٠١",
+        622000001,
+        None,
+        "+224" + "1" * 30,
+        "+1234567890123456",
+    ],
+)
 def test_given_something_that_is_not_shaped_like_a_number_then_none(raw):
     assert quick_e164(raw, "GN") is None
 
@@ -33,7 +48,13 @@ def test_given_a_national_number_then_the_default_region_and_its_trunk_prefix_ap
 
 
 def test_given_duplicates_across_spellings_then_the_first_wins_and_the_others_are_counted():
-    entries = [("+224622000001", None), ("622 000 001", None), ("nope", None), ("00224622000001", None), ("+224622000002", None)]
+    entries = [
+        ("+224622000001", None),
+        ("622 000 001", None),
+        ("nope", None),
+        ("00224622000001", None),
+        ("+224622000002", None),
+    ]
     prepared = prepare(entries, "GN")
     assert prepared.accepted == [(0, "+224622000001", None), (4, "+224622000002", None)]
     assert prepared.duplicates == 2
@@ -43,7 +64,9 @@ def test_given_duplicates_across_spellings_then_the_first_wins_and_the_others_ar
 def test_given_a_template_then_a_recipient_missing_a_variable_is_rejected():
     needed = placeholders("Bonjour {{ name }}, code {{code}}")
     assert needed == {"name", "code"}
-    prepared = prepare([("+224622000001", {"name": "Awa", "code": "1"}), ("+224622000002", {"name": "Ali"})], "GN", needed)
+    prepared = prepare(
+        [("+224622000001", {"name": "Awa", "code": "1"}), ("+224622000002", {"name": "Ali"})], "GN", needed
+    )
     assert [a[0] for a in prepared.accepted] == [0]
     assert [(r.index, r.code) for r in prepared.rejected] == [(1, "missing_variable")]
 

@@ -20,8 +20,14 @@ class FakeSqs:
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:  # noqa: N803 (boto3 names)
         self.calls.append(Entries)
-        failed = [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in Entries if e["Id"] in self.fail_once]
-        failed += [{"Id": e["Id"], "SenderFault": True, "Code": "InvalidMessageContents"} for e in Entries if e["Id"] in self.sender_fault]
+        failed = [
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in Entries if e["Id"] in self.fail_once
+        ]
+        failed += [
+            {"Id": e["Id"], "SenderFault": True, "Code": "InvalidMessageContents"}
+            for e in Entries
+            if e["Id"] in self.sender_fault
+        ]
         self.fail_once -= {f["Id"] for f in failed}
         return {"Successful": [], "Failed": failed}
 

@@ -32,7 +32,7 @@ class Server:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.requests.append({"path": self.path, "host": self.headers["Host"], "body": body,
                                        "signature": self.headers.get("Tamtam-Signature")})

@@ -12,8 +12,8 @@ import pytest
 from tamtam.callbacks import delivery
 from tamtam.callbacks.delivery import Outcome, deliver
 from tamtam.callbacks.http import Answer
-from tamtam.queue_bodies import DeliveryBody
 from tamtam.callbacks.settings import reset_callback_settings
+from tamtam.queue_bodies import DeliveryBody
 from tamtam.settings import reset_settings
 from tamtam.store.webhook_endpoints import endpoint_key
 

@@ -30,7 +30,7 @@ def resolving_to(*addresses: str):
     ("fe80::1", "link-local"), ("febf::1", "link-local"),
     ("::ffff:10.0.0.1", "private"), ("::ffff:169.254.169.254", "link-local"), ("::ffff:127.0.0.1", "loopback"),
     ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
-    ("0.0.0.0", "unspecified"), ("::", "unspecified"),
+    ("0.0.0.0", "unspecified"), ("::", "unspecified"),  # noqa: S104 - an address the check must refuse
     ("100.64.0.1", "not public"),  # carrier-grade NAT
 ])
 def test_given_a_name_resolving_to_a_non_public_address_then_422_invalid_callback_url(address, why):

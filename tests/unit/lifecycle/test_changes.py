@@ -52,6 +52,8 @@ def test_given_a_failover_entry_with_the_same_status_then_it_moves_nothing():
 def test_given_unconfirmed_then_failed_then_the_failure_counts_once_and_refusals_at_fan_out_not_at_all():
     base = all_changes(RECORDS)
     unconfirmed = base[2].__class__(**{**base[2].__dict__, "new_status": "unconfirmed"})
-    failed_later = base[2].__class__(**{**base[2].__dict__, "sequence": 3, "old_status": "unconfirmed", "new_status": "failed"})
+    failed_later = base[2].__class__(
+        **{**base[2].__dict__, "sequence": 3, "old_status": "unconfirmed", "new_status": "failed"}
+    )
     refused = base[0].__class__(**{**base[0].__dict__, "new_status": "failed"})
     assert _first_failures([unconfirmed, failed_later, refused]) == [unconfirmed]

@@ -15,7 +15,7 @@ class FakeKms:
         self.calls.append(("encrypt", {"KeyId": KeyId, **EncryptionContext}))
         return {"CiphertextBlob": repr(sorted(EncryptionContext.items())).encode() + b"|" + Plaintext[::-1]}
 
-    def decrypt(self, *, CiphertextBlob: bytes, EncryptionContext: dict, **kw) -> dict:  # noqa: N803, ANN003
+    def decrypt(self, *, CiphertextBlob: bytes, EncryptionContext: dict, **kw) -> dict:  # noqa: N803
         self.calls.append(("decrypt", {**kw, **EncryptionContext}))
         context, _, body = CiphertextBlob.partition(b"|")
         if context != repr(sorted(EncryptionContext.items())).encode():

@@ -55,7 +55,7 @@ def test_given_the_right_code_then_it_matches_and_a_near_miss_does_not():
 def test_given_matches_then_the_compare_is_hmac_compare_digest(monkeypatch):
     calls = []
 
-    def spy(a, b):  # noqa: ANN001, ANN202
+    def spy(a, b):
         calls.append((a, b))
         return a == b
 

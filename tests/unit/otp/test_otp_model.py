@@ -9,13 +9,24 @@ import pytest
 from tamtam.otp.model import OtpItem, OtpState
 
 
-def record(**changes) -> OtpItem:  # noqa: ANN003
-    base = dict(
-        id="otp_1", tenant_id="ten_1", to="+224622000001", channel="sms", locale="fr", text="{{code}}",
-        route=["passeinfo", "messagepro"], length=6, code_hash="ab" * 32, code_sealed="c2VhbGVk",
-        max_attempts=5, message_ids=["msg_1"], last_sent_at=1000.5, created_at="2026-01-01T00:00:00.000Z",
-        expires_at=1300,
-    )
+def record(**changes) -> OtpItem:
+    base = {
+        "id": "otp_1",
+        "tenant_id": "ten_1",
+        "to": "+224622000001",
+        "channel": "sms",
+        "locale": "fr",
+        "text": "{{code}}",
+        "route": ["passeinfo", "messagepro"],
+        "length": 6,
+        "code_hash": "ab" * 32,
+        "code_sealed": "c2VhbGVk",
+        "max_attempts": 5,
+        "message_ids": ["msg_1"],
+        "last_sent_at": 1000.5,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "expires_at": 1300,
+    }
     return OtpItem(**{**base, **changes})
 
 

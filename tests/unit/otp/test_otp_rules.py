@@ -69,7 +69,7 @@ def test_given_sends_in_the_window_then_the_wait_until_one_more_fits(recent, exp
 
 
 class _Untouchable:
-    def __getattr__(self, name):  # noqa: ANN001, ANN204
+    def __getattr__(self, name):
         raise AssertionError(f"the table was used ({name})")
 
 
@@ -98,7 +98,10 @@ def test_given_a_code_then_it_is_sealed_with_the_otp_and_tenant_as_context(monke
     sealed = keys.seal(kms, "042137", otp_id="otp_1", tenant_id="ten_1")
     assert "042137" not in sealed and b"042137" not in base64.b64decode(sealed)
     assert keys.unseal(kms, sealed, otp_id="otp_1", tenant_id="ten_1") == "042137"
-    assert kms.calls[0] == ("encrypt", {"KeyId": "alias/otp", "purpose": "tamtam-otp", "otp_id": "otp_1", "tenant_id": "ten_1"})
+    assert kms.calls[0] == (
+        "encrypt",
+        {"KeyId": "alias/otp", "purpose": "tamtam-otp", "otp_id": "otp_1", "tenant_id": "ten_1"},
+    )
     with pytest.raises(ValueError, match="InvalidCiphertext"):
         keys.unseal(kms, sealed, otp_id="otp_2", tenant_id="ten_1")
     with pytest.raises(ValueError, match="InvalidCiphertext"):

@@ -18,11 +18,20 @@ from tests.unit.otp.fakes import FakeKms, FakeTable
 
 
 def message(**changes: Any) -> MessageItem:
-    base = dict(
-        id="msg_1", tenant_id="ten_1", to="+224622000001", text="Code: {{code}}.", provider="passeinfo",
-        route=["passeinfo"], status="sending", segments=1, encoding="GSM-7", created_at="t", updated_at="t",
-        history=[{"status": "queued", "at": "t"}, {"status": "sending", "at": "t"}],
-    )
+    base = {
+        "id": "msg_1",
+        "tenant_id": "ten_1",
+        "to": "+224622000001",
+        "text": "Code: {{code}}.",
+        "provider": "passeinfo",
+        "route": ["passeinfo"],
+        "status": "sending",
+        "segments": 1,
+        "encoding": "GSM-7",
+        "created_at": "t",
+        "updated_at": "t",
+        "history": [{"status": "queued", "at": "t"}, {"status": "sending", "at": "t"}],
+    }
     return MessageItem(**{**base, **changes})
 
 
@@ -70,5 +79,7 @@ def test_given_an_unusable_code_then_refused_and_the_message_failed_without_decr
         text_for(message(otp_id="otp_1"), table=table, kms=kms)
     assert [c[0] for c in kms.calls] == ["encrypt"]  # the sealing above; never a decrypt
     (update,) = table.updates
-    assert update["ExpressionAttributeValues"][":new"] == "failed" and update["ExpressionAttributeValues"][":r"] == reason
+    assert (
+        update["ExpressionAttributeValues"][":new"] == "failed" and update["ExpressionAttributeValues"][":r"] == reason
+    )
     assert update["Key"] == {"pk": "MSG#msg_1", "sk": "MSG"}  # its event follows from the stream (tamtam.lifecycle)

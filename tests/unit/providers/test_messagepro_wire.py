@@ -24,7 +24,7 @@ class CannedAdapter(BaseAdapter):
         super().__init__()
         self.body, self.urls = body, []
 
-    def send(self, request, **kwargs):  # noqa: ANN001, ANN003 - requests' adapter interface
+    def send(self, request, **kwargs):
         self.urls.append(request.url)
         response = requests.Response()
         response.status_code, response.url, response.request = 200, request.url, request

@@ -36,7 +36,9 @@ class BatchCancel:
 
 
 def _not_cancellable(what: str, status: str) -> Conflict:
-    return Conflict(f"the {what} is already {status}; it can no longer be cancelled", field="id", code="not_cancellable")
+    return Conflict(
+        f"the {what} is already {status}; it can no longer be cancelled", field="id", code="not_cancellable"
+    )
 
 
 def cancel_message(table: Any, message_id: str, tenant_id: str) -> MessageItem:

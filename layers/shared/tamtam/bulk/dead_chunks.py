@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam.bulk import records
 from tamtam.bulk import recipients as rcpt
+from tamtam.bulk import records
 from tamtam.bulk.fanout import ChunkJob, _final, requeue_orphans
 from tamtam.bulk.intake import message_id_for
 from tamtam.observability import logger

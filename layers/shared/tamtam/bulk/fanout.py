@@ -91,8 +91,16 @@ def _build(batch: BatchItem, row: list[Any], *, table: Any) -> MessageItem:
     due = epoch(batch.schedule_at) if batch.schedule_at else None
     try:
         to = to_e164(number, get_settings().phone_default_region)
-        request = SendRequest(to=to, text=text, sender=batch.sender, provider=batch.provider, channel=batch.channel, schedule_at=due,
-                              callback_url=batch.callback_url, reference=batch.reference)
+        request = SendRequest(
+            to=to,
+            text=text,
+            sender=batch.sender,
+            provider=batch.provider,
+            channel=batch.channel,
+            schedule_at=due,
+            callback_url=batch.callback_url,
+            reference=batch.reference,
+        )
         message = build_message(request, batch.tenant_id, batch_id=batch.id, table=table)
     except InvalidPhoneNumber:
         return _final(batch, message_id, number, text, Status.FAILED, rcpt.INVALID_PHONE)
@@ -124,7 +132,9 @@ def _enqueue(table: Any, sqs: Any, batch_id: str, waiting: list[tuple[str, str, 
             continue
         unsent = send_entries(sqs, queues.provider_queue(provider, queues.BULK), ready)
         if unsent:
-            raise ServiceUnavailable(f"{len(unsent)} messages not enqueued on {provider}-bulk", code="queue_unavailable")
+            raise ServiceUnavailable(
+                f"{len(unsent)} messages not enqueued on {provider}-bulk", code="queue_unavailable"
+            )
         del entries[: len(ready)]
 
 
@@ -193,7 +203,9 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
         written, enqueued = written + len(new), enqueued + len(waiting)
         elsewhere += sum(1 for i, r in stored.items() if r.status == Status.QUEUED and i not in orphans)
     if elsewhere:  # only the delivery that enqueued every `queued` record of the chunk completes it
-        logger.info("chunk in progress elsewhere", extra={"batch_id": batch.id, "chunk": job.chunk, "records": elsewhere})
+        logger.info(
+            "chunk in progress elsewhere", extra={"batch_id": batch.id, "chunk": job.chunk, "records": elsewhere}
+        )
         raise InProgress(batch.id, window + 5)
     counted = batches.complete_chunk(table, batch.id, job.chunk, len(rows))
     logger.info("chunk fanned out", extra={"batch_id": batch.id, "chunk": job.chunk, "written": written,

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tamtam import clock, failpoints, limits, opt_outs, queues
 from tamtam.bulk import recipients as rcpt
+from tamtam.bulk.schedule import parse_schedule
 from tamtam.bulk.sqs_batch import Entry, send_entries
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.ids import new_id
 from tamtam.messaging.accept import RETENTION_SECONDS, SendRequest, build_message
@@ -31,6 +34,9 @@ from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
+
+if TYPE_CHECKING:
+    from tamtam.contract.bodies import BulkSendIn
 
 CHUNK_BYTES = 64 * 1024  # four chunks fit in one SendMessageBatch call
 GROUP_PROVIDERS = ("passeinfo", "messagepro")
@@ -49,6 +55,24 @@ class BulkRequest:
     schedule_at: float | None = None  # epoch seconds, already validated
     callback_url: str | None = None  # every message's status callbacks (already checked)
     reference: str | None = None  # carried by every message of the batch
+
+    @classmethod
+    def from_body(cls, body: BulkSendIn, tenant_id: str, *, table: Any) -> BulkRequest:
+        """The bulk a validated request asks for (`POST /v1/messages/bulk`, the ingest door): its
+        `schedule_at` read, its `callback_url` checked for the tenant (422 otherwise)."""
+        return cls(
+            text=body.text,
+            to=body.to,
+            recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
+            group_provider=body.group.provider if body.group else None,
+            group_id=body.group.group_id if body.group else None,
+            sender=body.sender,
+            provider=body.provider,
+            channel=body.channel,
+            schedule_at=parse_schedule(body.schedule_at),
+            reference=body.reference,
+            callback_url=accept_callback_url(table, tenant_id, body.callback_url),
+        )
 
 
 @dataclass
@@ -75,15 +99,23 @@ def _check_text(text: str) -> None:
         raise InvalidRequest("text is empty", field="text", code="text_empty")
     limit = get_settings().max_segments
     if info.segments > limit:
-        raise InvalidRequest(f"text is {info.segments} segments long; the limit is {limit}", field="text", code="text_too_long")
+        raise InvalidRequest(
+            f"text is {info.segments} segments long; the limit is {limit}", field="text", code="text_too_long"
+        )
 
 
 def _check_target(req: BulkRequest) -> None:
-    given = [name for name, value in (("to", req.to), ("recipients", req.recipients), ("group", req.group_id)) if value is not None]
+    given = [
+        name
+        for name, value in (("to", req.to), ("recipients", req.recipients), ("group", req.group_id))
+        if value is not None
+    ]
     if len(given) != 1:
         raise InvalidRequest("give exactly one of to, recipients or group", field="to", code="invalid_recipients")
     if req.provider and req.channel not in channels(req.provider):
-        raise InvalidRequest(f"{req.provider} does not carry {req.channel}", field="channel", code="channel_unavailable")
+        raise InvalidRequest(
+            f"{req.provider} does not carry {req.channel}", field="channel", code="channel_unavailable"
+        )
 
 
 def chunk_recipients() -> int:
@@ -131,9 +163,12 @@ def accept_bulk(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> Bu
         return _accept_group(req, tenant_id, table=table, sqs=sqs)
     needed = rcpt.placeholders(req.text)
     if needed and req.recipients is None:
-        raise InvalidRequest("the text has {{variables}}: give recipients with vars", field="text", code="missing_variable")
+        raise InvalidRequest(
+            "the text has {{variables}}: give recipients with vars", field="text", code="missing_variable"
+        )
     if not needed:
         _check_text(req.text)
+    entries: Iterable[tuple[str, dict[str, str] | None]]
     if req.to is not None:
         entries = ((to, None) for to in req.to)
     else:  # variables travel only when the text uses them
@@ -142,17 +177,21 @@ def accept_bulk(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> Bu
     requested = len(req.to if req.to is not None else req.recipients or ())
     if not prepared.accepted:
         field_name = "to" if req.to is not None else "recipients"
-        raise InvalidRequest(f"none of the {requested} recipients is valid", field=field_name, code="no_valid_recipient")
+        raise InvalidRequest(
+            f"none of the {requested} recipients is valid", field=field_name, code="no_valid_recipient"
+        )
     # the tenant's bulk limit: 429 `bulk_limit`, or 422 `too_many_recipients` (tamtam.limits)
     limits.take_recipients(table, tenant_id, len(prepared.accepted), field="to" if req.to is not None else "recipients")
     batch = _new_batch(req, tenant_id, kind="list", total=len(prepared.accepted), requested=requested)
     bodies = chunk_bodies(batch.id, tenant_id, prepared.accepted)
-    batch = batch.model_copy(update={"chunks": len(bodies), "duplicates": prepared.duplicates, "rejected": len(prepared.rejected)})
+    batch = batch.model_copy(
+        update={"chunks": len(bodies), "duplicates": prepared.duplicates, "rejected": len(prepared.rejected)}
+    )
     batches.put_batch(table, batch)
     entries_out = [Entry(id=f"c{n}", body=body) for n, body in enumerate(bodies)]
     try:
         unsent = send_entries(sqs, queues.queue_url("fanout"), entries_out)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure: the batch is aborted, not half-open
         logger.exception("fan-out enqueue failed", extra={"batch_id": batch.id})
         unsent = entries_out
     _open_or_abort(table, batch.id, failed=bool(unsent))
@@ -166,7 +205,9 @@ def _without_opted_out(prepared: rcpt.Prepared, table: Any, tenant_id: str) -> r
     blocked = opt_outs.opted_out(table, tenant_id, (number for _, number, _ in prepared.accepted))
     if not blocked:
         return prepared
-    refused = [rcpt.Rejected(index, number, opt_outs.OPTED_OUT) for index, number, _ in prepared.accepted if number in blocked]
+    refused = [
+        rcpt.Rejected(index, number, opt_outs.OPTED_OUT) for index, number, _ in prepared.accepted if number in blocked
+    ]
     prepared.accepted = [entry for entry in prepared.accepted if entry[1] not in blocked]
     prepared.rejected = sorted([*prepared.rejected, *refused], key=lambda r: r.index)
     return prepared
@@ -183,13 +224,22 @@ def _open_or_abort(table: Any, batch_id: str, *, failed: bool) -> None:
 def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> BulkResult:
     provider, group_id = req.group_provider or "", req.group_id or ""
     if provider not in GROUP_PROVIDERS:
-        raise InvalidRequest("groups are sent through passeinfo or messagepro", field="group.provider", code="unknown_provider")
+        raise InvalidRequest(
+            "groups are sent through passeinfo or messagepro", field="group.provider", code="unknown_provider"
+        )
     if provider == "passeinfo" and "," in group_id:
         raise InvalidRequest("a PasseInfo group send names one group", field="group.group_id", code="invalid_value")
     if req.channel != "sms":
         raise InvalidRequest("group sends are SMS only", field="channel", code="channel_unavailable")
-    send = SendRequest(to=f"group:{group_id}", text=req.text, sender=req.sender, provider=provider, schedule_at=req.schedule_at,
-                       callback_url=req.callback_url, reference=req.reference)
+    send = SendRequest(
+        to=f"group:{group_id}",
+        text=req.text,
+        sender=req.sender,
+        provider=provider,
+        schedule_at=req.schedule_at,
+        callback_url=req.callback_url,
+        reference=req.reference,
+    )
     batch = _new_batch(req, tenant_id, kind="group", total=1, requested=1)
     message = build_message(send, tenant_id, batch_id=batch.id)
     limits.take_recipients(table, tenant_id, 1, field="group")  # a group counts one: its size is the provider's
@@ -199,7 +249,7 @@ def _accept_group(req: BulkRequest, tenant_id: str, *, table: Any, sqs: Any) -> 
         body = QueueBody.for_message(message, queues.BULK, provider)
         try:
             queues.send(sqs, queues.provider_queue(provider, queues.BULK), body)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure aborts the batch
             logger.exception("group enqueue failed", extra={"batch_id": batch.id})
             _open_or_abort(table, batch.id, failed=True)
         failpoints.hit("accept.enqueued", message_id=message.id)

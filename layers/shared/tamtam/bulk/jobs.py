@@ -10,12 +10,18 @@ from tamtam.observability import logger
 from tamtam.queue_bodies import CancelBody
 from tamtam.store import batches
 
+
 def continue_cancel(body: CancelBody, *, table: Any, sqs: Any, deadline: float) -> int:
     """Cancel what is still waiting of the batch until `deadline` (time.monotonic()); the rest
     continues on the fan-out queue. How many this call cancelled."""
-    cancelled, position = cancel.cancel_pending(table, body.batch_id, deadline=deadline, status=body.status, cursor=body.cursor)
+    cancelled, position = cancel.cancel_pending(
+        table, body.batch_id, deadline=deadline, status=body.status, cursor=body.cursor
+    )
     batch = batches.get_batch(table, body.batch_id)
     if position is not None and batch is not None:
         cancel.continue_later(sqs, batch, position)
-    logger.info("batch cancel continued", extra={"batch_id": body.batch_id, "cancelled": cancelled, "more": position is not None})
+    logger.info(
+        "batch cancel continued",
+        extra={"batch_id": body.batch_id, "cancelled": cancelled, "more": position is not None},
+    )
     return cancelled

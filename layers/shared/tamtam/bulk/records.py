@@ -28,7 +28,7 @@ from tamtam.status import Status
 from tamtam.store import batches, chunk_records, messages
 from tamtam.store.message_item import MessageItem, message_pk
 
-TOKEN = "fanout_token"  # attribute: the delivery that created the record
+TOKEN = "fanout_token"  # noqa: S105 - attribute name: the delivery that created the record
 _workers = ThreadPoolExecutor(max_workers=16)  # one slice's puts at once; the client is thread-safe
 
 

@@ -57,7 +57,8 @@ class Result:
 
 def backoff(attempt: int, settings: CallbackSettings) -> float:
     """Seconds to wait after failed attempt number `attempt` (1, 2, ...)."""
-    ceiling = min(settings.backoff_base_seconds * 2 ** min(attempt - 1, 30), settings.backoff_max_seconds)
+    factor: float = 2 ** min(attempt - 1, 30)  # int ** int is Any to mypy (a negative power is a float)
+    ceiling = min(settings.backoff_base_seconds * factor, settings.backoff_max_seconds)
     return ceiling * random.uniform(0.75, 1.0)  # noqa: S311 (jitter)
 
 
@@ -67,7 +68,9 @@ def dead_letter_url(sqs: Any, queue_url: str) -> str:
         policy = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
         arn = json.loads(policy["RedrivePolicy"])["deadLetterTargetArn"]
         _, _, _, _, account, name = arn.split(":")
-        _dead_letter_urls[queue_url] = str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+        _dead_letter_urls[queue_url] = str(
+            sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        )
     return _dead_letter_urls[queue_url]
 
 

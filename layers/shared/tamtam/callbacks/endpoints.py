@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from tamtam import clock
 from tamtam.callbacks import signing
 from tamtam.callbacks.settings import get_callback_settings
@@ -37,8 +39,15 @@ def create(table: Any, tenant_id: str, url: str, event_types: list[str], *,
     if len(store.list_for_tenant(table, tenant_id, consistent=True)) >= store.MAX_ENDPOINTS:
         raise Conflict(f"an account has at most {store.MAX_ENDPOINTS} webhook endpoints", code="too_many_endpoints")
     at = clock.iso()
-    endpoint = EndpointItem(id=new_id("wep"), tenant_id=tenant_id, url=url, event_types=list(dict.fromkeys(event_types)),
-                            secret=signing.new_secret(), created_at=at, updated_at=at)  # type: ignore[arg-type]
+    endpoint = EndpointItem(
+        id=new_id("wep"),
+        tenant_id=tenant_id,
+        url=url,
+        event_types=list(dict.fromkeys(event_types)),
+        secret=SecretStr(signing.new_secret()),
+        created_at=at,
+        updated_at=at,
+    )
     store.put_new(table, endpoint)
     logger.info("webhook endpoint created", extra={"tenant_id": tenant_id, "endpoint_id": endpoint.id})
     return endpoint

@@ -35,7 +35,9 @@ def deliveries(changes: list[Change], endpoints_of: Callable[[str], list[Endpoin
         if not is_status_change(change):
             continue
         if change.tenant_id not in known:
-            known[change.tenant_id] = [e for e in endpoints_of(change.tenant_id) if e.state == webhook_endpoints.ENABLED]
+            known[change.tenant_id] = [
+                e for e in endpoints_of(change.tenant_id) if e.state == webhook_endpoints.ENABLED
+            ]
         event = event_of(change)
         wanted = type_of(change.new_status)
         out += [DeliveryBody(tenant_id=change.tenant_id, endpoint_id=e.id, event=event)

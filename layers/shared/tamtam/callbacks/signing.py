@@ -14,7 +14,7 @@ import hmac
 import secrets
 
 HEADER = "Tamtam-Signature"
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of generated secrets, not a secret
 
 
 def new_secret() -> str:

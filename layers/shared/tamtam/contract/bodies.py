@@ -29,8 +29,11 @@ class SendMessageIn(LazyModel):
     )
     channel: Literal["sms", "whatsapp"] = "sms"
     schedule_at: str | None = Field(
-        None, max_length=40, json_schema_extra={"format": "date-time"},
-        description="send later: ISO 8601 with an offset, at most 30 days ahead", examples=["2026-05-01T09:00:00+00:00"],
+        None,
+        max_length=40,
+        json_schema_extra={"format": "date-time"},
+        description="send later: ISO 8601 with an offset, at most 30 days ahead",
+        examples=["2026-05-01T09:00:00+00:00"],
     )
     callback_url: CallbackUrl = None
     reference: Reference = None
@@ -63,7 +66,9 @@ class BulkSendIn(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     to: list[str] | None = Field(None, max_length=MAX_RECIPIENTS, description="the same text to each number")
-    recipients: list[Recipient] | None = Field(None, max_length=MAX_RECIPIENTS, description="numbers with their {{vars}}")
+    recipients: list[Recipient] | None = Field(
+        None, max_length=MAX_RECIPIENTS, description="numbers with their {{vars}}"
+    )
     group: GroupTarget | None = Field(None, description="a provider-side group: one provider call")
     text: str = Field(min_length=1, max_length=1600, description="the text, or a template with {{name}} placeholders")
     sender: str | None = Field(None, min_length=1, max_length=11, description="sender name (provider-approved)")

@@ -1,5 +1,5 @@
 """Pydantic's validation errors -> the stable codes the send doors answer, in one table: the
-API's error `code` (functions/api/api_errors.py) and the ingest door's rejection `reason`
+API's error `code` (functions/api/errors.py) and the ingest door's rejection `reason`
 (tamtam.ingest). Only the first error of a request is reported.
 
 The two doors read the table alike but for one thing: the ingest door's reasons are the older,

@@ -93,7 +93,9 @@ def received_of(records: Iterable[Mapping[str, Any]]) -> list[InboundItem]:
     out: list[InboundItem] = []
     for record in records:
         keys = (record.get("dynamodb") or {}).get("Keys") or {}
-        if record.get("eventName") != "INSERT" or not str((keys.get("pk") or {}).get("S", "")).startswith(INBOUND_PREFIX):
+        if record.get("eventName") != "INSERT" or not str((keys.get("pk") or {}).get("S", "")).startswith(
+            INBOUND_PREFIX
+        ):
             continue
         out.append(InboundItem.from_item(_image(record, "NewImage")))
     return out

@@ -88,7 +88,11 @@ def derive(records: list[Mapping[str, Any]], *, table: Any, events_client: Any, 
         published = events.publish(events_client, [events.entry_of(c, bus) for c in changes])
     failpoints.hit("lifecycle.published", changes=len(changes))
     received = received_of(records)
-    queued = callbacks.enqueue(changes, table=table, sqs=sqs, received=received) if (changes or received) and sqs is not None else 0
+    queued = (
+        callbacks.enqueue(changes, table=table, sqs=sqs, received=received)
+        if (changes or received) and sqs is not None
+        else 0
+    )
     moved = 0
     for batch_id, (delta, token) in batch_moves(changes).items():
         if delta and batches.apply_counts(table, batch_id, delta, token):

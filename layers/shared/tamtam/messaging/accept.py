@@ -10,11 +10,13 @@ stored; the scheduler enqueues it when it is due.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from tamtam import clock, failpoints, limits, opt_outs, queues, tenant_settings
+from tamtam.bulk.schedule import parse_schedule
+from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import InvalidRequest, ServiceUnavailable
 from tamtam.ids import new_id
 from tamtam.messaging.writes import retried
@@ -27,6 +29,9 @@ from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import messages
 from tamtam.store.message_item import HistoryEntry, MessageItem
+
+if TYPE_CHECKING:
+    from tamtam.contract.bodies import SendMessageIn
 
 RETENTION_SECONDS = 90 * 24 * 3600
 
@@ -43,6 +48,16 @@ class SendRequest:
     reference: str | None = None  # the tenant's own, carried in the status callbacks
     transactional: bool = False  # may reach an opted-out number if the tenant allows it (tamtam.opt_outs)
 
+    @classmethod
+    def from_body(cls, body: SendMessageIn, tenant_id: str, *, table: Any) -> SendRequest:
+        """The send a validated request asks for (`POST /v1/messages`, the ingest door): its
+        `schedule_at` read, its `callback_url` checked for the tenant (422 otherwise)."""
+        return cls(
+            to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
+            schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
+            callback_url=accept_callback_url(table, tenant_id, body.callback_url), transactional=body.transactional,
+        )
+
 
 def build_message(
     req: SendRequest, tenant_id: str, *, batch_id: str | None = None, table: Any | None = None
@@ -58,11 +73,15 @@ def build_message(
             field="text",
             code="text_too_long",
         )
-    overrides = tenant_settings.route_overrides(table, tenant_id) if table is not None and req.provider is None else None
+    overrides = (
+        tenant_settings.route_overrides(table, tenant_id) if table is not None and req.provider is None else None
+    )
     route = route_for(req.to, pinned=req.provider, overrides=overrides)
     route = [p for p in route if req.channel in channels(p)]
     if not route:
-        raise InvalidRequest(f"no provider of the route carries {req.channel}", field="channel", code="channel_unavailable")
+        raise InvalidRequest(
+            f"no provider of the route carries {req.channel}", field="channel", code="channel_unavailable"
+        )
     at = clock.iso()
     status = Status.SCHEDULED if req.schedule_at is not None else Status.QUEUED
     return MessageItem(
@@ -126,7 +145,9 @@ def _store(table: Any, message: MessageItem) -> None:
         retried(put, what="message record")
     except Exception as exc:
         logger.exception("message record not written", extra={"message_id": message.id})
-        raise ServiceUnavailable("the message could not be stored; it will not be sent", code="table_unavailable") from exc
+        raise ServiceUnavailable(
+            "the message could not be stored; it will not be sent", code="table_unavailable"
+        ) from exc
 
 
 def build_otp_message(
@@ -159,5 +180,7 @@ def enqueue_new(message: MessageItem, *, table: Any, sqs: Any) -> MessageItem:
     _enqueue(sqs, message)
     failpoints.hit("accept.enqueued", message_id=message.id)
     _store(table, message)
-    logger.info("message accepted", extra={"message_id": message.id, "provider": message.provider, "otp_id": message.otp_id})
+    logger.info(
+        "message accepted", extra={"message_id": message.id, "provider": message.provider, "otp_id": message.otp_id}
+    )
     return message

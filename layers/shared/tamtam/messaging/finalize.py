@@ -35,8 +35,14 @@ def finalize(message_id: str, *, table: Any) -> str:
     last = Attempt(provider=current.provider, at=clock.iso(), outcome=new.value, reason=reason)
     done = retried(
         lambda: messages.transition(
-            table, message_id, new, expect={status}, reason=reason, provider=current.provider,
-            fields=dict(LEAVES_SENDING), attempt=last if status == Status.SENDING or new == Status.UNCONFIRMED else None,
+            table,
+            message_id,
+            new,
+            expect={status},
+            reason=reason,
+            provider=current.provider,
+            fields=dict(LEAVES_SENDING),
+            attempt=last if status == Status.SENDING or new == Status.UNCONFIRMED else None,
         ),
         what="finalize",
     )

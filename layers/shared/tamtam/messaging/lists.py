@@ -5,8 +5,9 @@ FLOW SMS `phone_numbers`, SMSGate `phoneNumbers`), the bulk records of one SQS b
 the same text are sent in one request. Each recipient is still claimed, prepared and paced on
 its own thread (tamtam.messaging.send); only the request is shared:
 
-1. a ready recipient (claimed, text rendered) joins the invocation's `Gather`; the gather closes when every record of the batch has joined or ended
-   without a call, or `GATHER_SECONDS` after the first joined;
+1. a ready recipient (claimed, text rendered) joins the invocation's `Gather`; the gather closes
+   when every record of the batch has joined or ended without a call, or `GATHER_SECONDS` after
+   the first joined;
 2. the joined recipients are grouped by (text, sender, channel), at most `list_max` a group and
    a number at most once, in the order they joined; a group of one is sent on its own;
 3. each member takes its own pacing slot (its share of the provider's rate limit; one with no
@@ -78,7 +79,8 @@ class Gather:
                     self._close()
                     break
                 self._changed.wait(max(0.0, end - time.monotonic()))
-        assert member.group is not None
+        if member.group is None:  # explicit: an assert would vanish under python -O
+            raise AssertionError("the gather closed without a group for this member")
         return member.group
 
     def _close(self) -> None:
@@ -128,7 +130,8 @@ def current() -> Gather | None:
 def joining() -> Gather:
     """Mark this record as joined (it no longer counts as pending when it ends)."""
     state = _gather.get()
-    assert state is not None
+    if state is None:  # explicit: an assert would vanish under python -O
+        raise AssertionError("joined outside a gather")
     state[1][0] = True
     return state[0]
 

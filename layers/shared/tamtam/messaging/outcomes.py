@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tamtam import clock, queues
+from tamtam import clock, pacing, queues
 from tamtam.messaging.writes import retried
 from tamtam.observability import logger
 from tamtam.providers.base import PROVIDER_SIDE_REASONS, AmbiguousError, ProviderError, Reason
@@ -42,18 +42,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Run:
-    """One record's send: where its writes go, the lane its queue messages ride, and the
-    invocation's end (a time.monotonic() value) that no retried write sleeps past."""
+    """One record's send: where its writes go, the lane its queue messages ride, the
+    invocation's end (a time.monotonic() value) that no retried write sleeps past, and its
+    place in its provider's pacing pool (None: not paced)."""
 
     table: Any
     sqs: Any
     lane: str = queues.TX
     deadline: float | None = None
+    ticket: pacing.Ticket | None = None
 
 
 def backoff(tries: int) -> int:
     s = get_settings()
-    return min(s.retry_base_seconds * 2 ** max(tries - 1, 0), s.retry_max_seconds)
+    factor: int = 2 ** max(tries - 1, 0)  # int ** int is Any to mypy (a negative power is a float)
+    return min(s.retry_base_seconds * factor, s.retry_max_seconds)
 
 
 def attempt(provider: str, outcome: str, error: ProviderError | None = None, *, reason: str | None = None) -> Attempt:
@@ -146,7 +149,15 @@ def retry_or_exhaust(run: Run, message: MessageItem, exc: ProviderError) -> Outc
     _leave_sending(run, message, Status.QUEUED, what="retry", reason=exc.reason.value, provider=message.provider,
                    attempt=attempt(message.provider, AMBIGUOUS if ambiguous else "retry", exc))
     delay = backoff(message.tries)
-    logger.info("provider did not take the message; retrying", extra={"message_id": message.id, "provider": message.provider, "reason": exc.reason.value, "retry_after": delay})
+    logger.info(
+        "provider did not take the message; retrying",
+        extra={
+            "message_id": message.id,
+            "provider": message.provider,
+            "reason": exc.reason.value,
+            "retry_after": delay,
+        },
+    )
     return Outcome("retry", retry_after=delay)
 
 
@@ -173,7 +184,9 @@ def fail_or_failover(run: Run, message: MessageItem, exc: ProviderError, *, exha
         moved = _leave_sending(run, message, Status.QUEUED, what="failover", reason=exc.reason.value, provider=to,
                                attempt=attempt(provider, "failed", exc), fields={"provider": to, "tries": 0})
         if moved is not None:
-            logger.info("failing over", extra={"message_id": message.id, "from": provider, "to": to, "reason": exc.reason.value})
+            logger.info(
+                "failing over", extra={"message_id": message.id, "from": provider, "to": to, "reason": exc.reason.value}
+            )
         return Outcome("failover")
     _leave_sending(run, message, Status.FAILED, what="failed", reason=exc.reason.value, provider=provider,
                    attempt=attempt(provider, "failed", exc))

@@ -66,11 +66,12 @@ MARK_LEAD_SECONDS = 0.5  # the dispatch mark is written this long before a paced
 
 def process(
     body: QueueBody, *, table: Any, sqs: Any, clients: ClientCache, sent_at: float | None = None,
-    deadline: float | None = None,
+    deadline: float | None = None, ticket: pacing.Ticket | None = None,
 ) -> Outcome:
     """`sent_at`: when the queue message was sent (epoch seconds, SQS `SentTimestamp`);
-    `deadline`: the invocation's end, a time.monotonic() value."""
-    run = Run(table, sqs, body.lane, deadline)
+    `deadline`: the invocation's end, a time.monotonic() value; `ticket`: the record's place in
+    its provider's pacing pool (tamtam.pacing.turn; None: not paced)."""
+    run = Run(table, sqs, body.lane, deadline, ticket)
     failpoints.hit("sender.before_claim", message_id=body.message_id)
     claimed = _claim(run, body)
     if claimed is not None:
@@ -93,7 +94,9 @@ def _not_claimed(
     # failed: the common races of enqueue-first. Look once more before handing the message back.
     waiting = current is None or current.status == Status.SCHEDULED or (
         current.status == Status.SENDING and current.provider != body.provider)
-    if again and (waiting or (current.status == Status.QUEUED and current.provider == body.provider)):
+    if again and (
+        waiting or (current is not None and current.status == Status.QUEUED and current.provider == body.provider)
+    ):
         if waiting:
             time.sleep(REREAD_SECONDS)
         claimed = _claim(run, body)
@@ -109,7 +112,9 @@ def _not_claimed(
         if current.provider == body.provider:
             return Outcome("raced", retry_after=NOT_THERE_RETRY_SECONDS)
         # A failover moved it; make sure the current provider's queue has it (claims dedupe).
-        queues.send(run.sqs, queues.provider_queue(current.provider, body.lane), outcomes.queue_body(current, body.lane))
+        queues.send(
+            run.sqs, queues.provider_queue(current.provider, body.lane), outcomes.queue_body(current, body.lane)
+        )
         return Outcome("forwarded")
     if current.status != Status.SENDING:
         return Outcome("already_" + current.status)
@@ -129,7 +134,9 @@ def _not_there(body: QueueBody, sent_at: float | None, result: str) -> Outcome:
     age = time.time() - sent_at if sent_at is not None else math.inf
     if age < get_settings().orphan_window_seconds:
         return Outcome("waiting_record", retry_after=NOT_THERE_RETRY_SECONDS)
-    logger.warning("queue message without a sendable record; dropped", extra={"message_id": body.message_id, "result": result})
+    logger.warning(
+        "queue message without a sendable record; dropped", extra={"message_id": body.message_id, "result": result}
+    )
     return Outcome(result)
 
 
@@ -170,19 +177,19 @@ def _send_claimed(message: MessageItem, body: QueueBody, run: Run, clients: Clie
         together = _send_together(gather, lists.Member(message, client, outbound), run, clients)
         if together is not None:
             return together
-    slot = pacing.take_turn()  # this message's slot of the provider's rate limit (tamtam.pacing)
+    slot = pacing.take_turn(run.ticket)  # this message's slot of the provider's rate limit (tamtam.pacing)
     if slot is None:
         return outcomes.requeue_unpaced(run, message)
     # The dispatch mark is the last write before the call, after the pacing wait (a sender that
     # dies while it waits leaves a message that was certainly not sent). The wait ends
     # MARK_LEAD_SECONDS before the slot, so that the mark's latency never pushes calls together
     # past the provider's rate limit; the rest is a plain sleep, with no call to anything.
-    kept = pacing.sleep_until(slot, lead=MARK_LEAD_SECONDS)
+    kept = pacing.sleep_until(slot, run.ticket, lead=MARK_LEAD_SECONDS)
     if kept is None:
         return outcomes.requeue_unpaced(run, message)
     try:
         marked = messages.mark_dispatched(run.table, message.id, claim_at=message.claim_at)
-    except Exception:  # not marked, so not called: release (the mark, if it landed, is cleared)
+    except Exception:  # noqa: BLE001 - not marked, so not called: release (the mark, if it landed, is cleared)
         logger.exception("dispatch mark not written", extra={"message_id": message.id})
         return _release(run, message, "dispatch mark not written")
     if not marked:
@@ -208,7 +215,7 @@ def _send_together(gather: lists.Gather, member: lists.Member, run: Run, clients
         return None
     # Each member takes its own slot of the rate limit; the first one with a slot leads.
     try:
-        member.slot = pacing.take_turn()
+        member.slot = pacing.take_turn(run.ticket)
     finally:
         member.slotted.set()
     wait = (run.deadline - time.monotonic()) if run.deadline is not None else 60.0
@@ -239,7 +246,7 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
         if list_id is not None:
             try:
                 store_lists.put(run.table, provider, list_id, {m.message.to: m.message.id for m in group})
-            except Exception:
+            except Exception:  # noqa: BLE001 - no list item: the group is not sent
                 logger.exception("list item not written; not sending", extra={"provider": provider, "list_id": list_id})
                 return
         marked = []
@@ -247,7 +254,7 @@ def _lead(group: list[lists.Member], run: Run, clients: ClientCache) -> None:
             try:
                 ok = messages.mark_dispatched(run.table, member.message.id, claim_at=member.message.claim_at,
                                               list_id=list_id)
-            except Exception:
+            except Exception:  # noqa: BLE001 - not marked: this member is not sent
                 logger.exception("dispatch mark not written", extra={"message_id": member.message.id})
                 continue
             member.answer = lists.LEADER_LOST if ok else lists.TAKEN_OVER
@@ -307,7 +314,7 @@ def _send_alone(member: lists.Member, run: Run, clients: ClientCache) -> Outcome
     own = member.client.provider_id_for(message.id)
     try:
         marked = messages.mark_dispatched(run.table, message.id, claim_at=message.claim_at, list_id=own)
-    except Exception:
+    except Exception:  # noqa: BLE001 - not marked, so not called: release
         logger.exception("dispatch mark not written", extra={"message_id": message.id})
         return _release(run, message, "dispatch mark not written")
     if not marked:
@@ -325,8 +332,10 @@ def _prepare(
     """Everything the call needs, or the outcome of a send that never left."""
     provider = message.provider
     try:
-        circuit_open = bool(next_provider(message)) and not possibly_sent(message) and health.is_open(run.table, provider)
-    except Exception:
+        circuit_open = (
+            bool(next_provider(message)) and not possibly_sent(message) and health.is_open(run.table, provider)
+        )
+    except Exception:  # noqa: BLE001 - nothing sent yet: release and retry
         logger.exception("circuit breaker not readable", extra={"message_id": message.id, "provider": provider})
         return _release(run, message, "circuit breaker not readable")
     if circuit_open:
@@ -334,8 +343,11 @@ def _prepare(
         return outcomes.fail_or_failover(run, message, unhealthy, exhausted=True)
     try:
         client = clients.get(provider)
-    except Exception as exc:  # never logged with its text: a validation error quotes the secret
-        logger.error("provider client not available", extra={"message_id": message.id, "provider": provider, "error": type(exc).__name__})
+    except Exception as exc:  # noqa: BLE001 - never logged with its text: a validation error quotes the secret
+        logger.error(
+            "provider client not available",
+            extra={"message_id": message.id, "provider": provider, "error": type(exc).__name__},
+        )
         if not _unusable_secret(exc):  # throttled, 5xx, unreachable: try again later
             return _release(run, message, "provider secret not readable")
         unusable = PermanentError(Reason.AUTH_FAILED, detail="provider secret unusable")
@@ -346,7 +358,7 @@ def _prepare(
         text = text_for(message, table=run.table)
     except OtpUnavailable as exc:  # the code expired or was used meanwhile: already recorded failed
         return Outcome("otp_" + exc.reason)
-    except Exception:  # e.g. KMS throttled: nothing was sent, release the claim and retry
+    except Exception:  # noqa: BLE001 - e.g. KMS throttled: nothing was sent, release the claim and retry
         logger.exception("message text not available", extra={"message_id": message.id})
         return _release(run, message, "message text not available")
     outbound = OutboundMessage(message.id, message.to, text, message.sender, message.channel, group_id=message.group_id,
@@ -400,7 +412,9 @@ def _renewed(fetch: Any) -> Any:
     try:
         return fetch()
     except Exception as exc:
-        raise TransientError(Reason.PROVIDER_UNAVAILABLE, detail=f"secret refetch failed ({type(exc).__name__})") from exc
+        raise TransientError(
+            Reason.PROVIDER_UNAVAILABLE, detail=f"secret refetch failed ({type(exc).__name__})"
+        ) from exc
 
 
 def _call_and_record(

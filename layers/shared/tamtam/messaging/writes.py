@@ -12,13 +12,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from tamtam.observability import logger
-
-T = TypeVar("T")
 
 TRIES = 6
 BASE_SECONDS = 0.05
@@ -46,7 +44,7 @@ def retriable(exc: BaseException) -> bool:
     return isinstance(exc, (BotoConnectionError, HTTPClientError))
 
 
-def retried(call: Callable[[], T], *, what: str, deadline: float | None = None, tries: int = TRIES) -> T:
+def retried[T](call: Callable[[], T], *, what: str, deadline: float | None = None, tries: int = TRIES) -> T:
     """`call()`, again after an AWS-side fault. `deadline`: a time.monotonic() value not to
     sleep past (the invocation's end)."""
     for attempt in range(1, tries + 1):
@@ -58,6 +56,8 @@ def retried(call: Callable[[], T], *, what: str, deadline: float | None = None, 
             delay = min(BASE_SECONDS * 2 ** (attempt - 1), MAX_SECONDS) * random.uniform(0.5, 1.0)  # noqa: S311
             if deadline is not None and time.monotonic() + delay >= deadline:
                 raise
-            logger.warning("write failed; retrying", extra={"what": what, "attempt": attempt, "error": type(exc).__name__})
+            logger.warning(
+                "write failed; retrying", extra={"what": what, "attempt": attempt, "error": type(exc).__name__}
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")

@@ -1,6 +1,6 @@
 """OTP outcomes that are not plain successes. Each is a TamtamError (stable code, message,
 field), so the API's one mapping applies; the two that carry more (a Retry-After delay, the
-attempts left) get their own branches in functions/api/api_errors.py."""
+attempts left) get their own branches in functions/api/errors.py."""
 
 from __future__ import annotations
 

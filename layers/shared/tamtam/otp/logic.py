@@ -153,4 +153,6 @@ def _ensure_open(otp: OtpItem, now: float) -> None:
 def _ensure_cooled(otp: OtpItem, now: float, cooldown: int) -> None:
     wait = otp.last_sent_at + cooldown - now
     if wait > 0:
-        raise RateLimited("the code was just sent; wait before asking again", retry_after=math.ceil(wait), code="otp_cooldown")
+        raise RateLimited(
+            "the code was just sent; wait before asking again", retry_after=math.ceil(wait), code="otp_cooldown"
+        )

@@ -23,7 +23,9 @@ class OtpSettings(BaseSettings):
     phone_max_sends: int = Field(5, ge=0, description="sends to one number (per tenant) in the phone window")
     phone_window_seconds: int = Field(900, ge=1, description="the sliding window of the per-phone limit")
     tenant_daily_max_sends: int = Field(10000, ge=0, description="sends per tenant per UTC day")
-    number_max_sends: int = Field(10, ge=0, description="sends to one number, all tenants together, in the number window")
+    number_max_sends: int = Field(
+        10, ge=0, description="sends to one number, all tenants together, in the number window"
+    )
     number_window_seconds: int = Field(3600, ge=1, description="the fixed window of the per-number limit")
     range_digits: int = Field(3, ge=1, le=6, description="a number range is the number without its last digits "
                               "(3: a range of 1,000 numbers)")

@@ -13,9 +13,23 @@ from tamtam.pacing.slots import (
     reserve,
     reset_cache,
 )
-from tamtam.pacing.turns import Pool, settle, sleep_until, take_turn, turn, wait_turn
+from tamtam.pacing.turns import Pool, Ticket, settle, sleep_until, take_turn, turn, wait_turn
 
 __all__ = [
-    "BULK", "DEFAULT_LIMITS", "TX", "Grid", "PacingSettings", "Pool", "get_pacing_settings", "grid", "reserve",
-    "reset_cache", "settle", "sleep_until", "take_turn", "turn", "wait_turn",
+    "BULK",
+    "DEFAULT_LIMITS",
+    "TX",
+    "Grid",
+    "PacingSettings",
+    "Pool",
+    "Ticket",
+    "get_pacing_settings",
+    "grid",
+    "reserve",
+    "reset_cache",
+    "settle",
+    "sleep_until",
+    "take_turn",
+    "turn",
+    "wait_turn",
 ]

@@ -60,7 +60,7 @@ class PacingSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_pacing_settings() -> PacingSettings:
-    return PacingSettings()  # type: ignore[call-arg]
+    return PacingSettings()
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,8 @@ def _reserve(table: Any, provider: str, n: int, *, cap: int, horizon: float) -> 
     the local stack exact, where every invocation shares one process and moto, whose
     conditional writes are not atomic under concurrency."""
     g = grid(provider)
-    assert g is not None
+    if g is None:  # explicit: an assert would vanish under python -O
+        raise AssertionError(f"{provider} is not paced")
     with _lock:
         reserving = _reserving.setdefault(provider, threading.Lock())
     slots: list[float] = []

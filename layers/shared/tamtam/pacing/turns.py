@@ -1,9 +1,11 @@
 """Each message waits for its slot right before the provider call.
 
 The sender opens a `Pool` per provider and lane of a batch, and runs each record inside
-`turn(pool)`. When a record is ready to call the provider (claimed, text rendered),
-`take_turn()` gives it the pool's next slot and `sleep_until(slot)` sleeps until then (the
-sender writes its dispatch mark in between); `wait_turn()` does both. With no slot before the
+`turn(pool)`, which hands the record its `Ticket`; the sender passes the ticket to the send
+(tamtam.messaging.send.process). When a record is ready to call the provider (claimed, text
+rendered), `take_turn(ticket)` gives it the pool's next slot and `sleep_until(slot, ticket)`
+sleeps until then (the sender writes its dispatch mark in between); `wait_turn(ticket)` does
+both. With no slot before the
 pool's deadline (the invocation's end, less a margin for the call) the record does not call. A pool reserves
 (tamtam.pacing.slots) for the records that are ready: the first one waits for the batch's
 others (at most its lane's `GATHER_SECONDS`; a record that ends without a provider call stops
@@ -15,7 +17,6 @@ its slot (by more than the tolerance) takes a fresh one: a call never starts lat
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import threading
 import time
 from collections import deque
@@ -39,7 +40,8 @@ class Pool:
     def __init__(self, table: Any, provider: str, lane: str, records: int, *, deadline: float):
         self.table, self.provider, self.lane, self.deadline = table, provider, lane, deadline
         paced = grid(provider)
-        assert paced is not None, f"{provider} is not paced"
+        if paced is None:  # explicit: an assert would vanish under python -O
+            raise AssertionError(f"{provider} is not paced")
         self.tolerance, self.spacing = paced.tolerance, paced.spacing
         self._slots: deque[float] = deque()
         self._unserved = records  # records without a slot that may still ask for one
@@ -113,28 +115,26 @@ class Pool:
 
 
 @dataclass
-class _Ticket:
+class Ticket:
+    """One record's place in its pool: handed by `turn` to the send, which passes it to
+    take_turn and sleep_until (None: the record is not paced)."""
+
     pool: Pool
     took: bool = False
 
 
-_ticket: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("tamtam_pacing_ticket", default=None)
-
-
 @contextlib.contextmanager
-def turn(pool: Pool | None) -> Iterator[None]:
-    """Run one record of `pool`'s batch (None: its provider is not paced)."""
-    ticket = _Ticket(pool) if pool is not None else None
-    token = _ticket.set(ticket)
+def turn(pool: Pool | None) -> Iterator[Ticket | None]:
+    """Run one record of `pool`'s batch (None: its provider is not paced); the record's ticket."""
+    ticket = Ticket(pool) if pool is not None else None
     try:
-        yield
+        yield ticket
     finally:
-        _ticket.reset(token)
         if ticket is not None and not ticket.took:
             ticket.pool.forget()
 
 
-def _slot(ticket: _Ticket) -> float | None:
+def _slot(ticket: Ticket) -> float | None:
     slot = ticket.pool.take()
     if slot is None or slot > ticket.pool.deadline:  # the horizon stayed full: an overload
         logger.warning("no rate slot before the deadline; not sending in this invocation",
@@ -143,24 +143,22 @@ def _slot(ticket: _Ticket) -> float | None:
     return slot
 
 
-def take_turn() -> float | None:
+def take_turn(ticket: Ticket | None) -> float | None:
     """This record's slot (epoch seconds; now when it is not paced). None when no slot comes
     before the invocation's deadline: the record must not call the provider in this invocation
     (the sender releases its claim and sees it again later), so a pacing wait never outlives
     the invocation."""
-    ticket = _ticket.get()
     if ticket is None or ticket.took:
         return clock.now()
     ticket.took = True
     return _slot(ticket)
 
 
-def sleep_until(slot: float, *, lead: float = 0.0) -> float | None:
+def sleep_until(slot: float, ticket: Ticket | None, *, lead: float = 0.0) -> float | None:
     """Sleep until `lead` seconds before `slot` (taken by take_turn); the slot it kept. A record
     woken too late for it (by more than the tolerance) takes a fresh one: a call never starts
     late. None when none came before the deadline. With a `lead`, the caller does its last
     short step (the sender's dispatch mark) and then `settle(slot)`."""
-    ticket = _ticket.get()
     while True:
         delay = slot - lead - clock.now()
         if delay > 0:
@@ -181,8 +179,8 @@ def settle(slot: float) -> None:
         time.sleep(delay)
 
 
-def wait_turn() -> bool:
+def wait_turn(ticket: Ticket | None) -> bool:
     """Take this record's slot and sleep until it (at once when it is not paced). False: no
     slot before the deadline, do not call the provider now."""
-    slot = take_turn()
-    return slot is not None and sleep_until(slot) is not None
+    slot = take_turn(ticket)
+    return slot is not None and sleep_until(slot, ticket) is not None

@@ -163,13 +163,17 @@ def recipient_result(body: Any, number: str) -> SendResult | ProviderError:
     items = body.get("messages") if isinstance(body, dict) else None
     for item in items if isinstance(items, list) else []:
         contact = item.get("contact") if isinstance(item, dict) else None
-        phone = str((contact or {}).get("phone_number") or item.get("phone_number") or "") if isinstance(item, dict) else ""
+        phone = (
+            str((contact or {}).get("phone_number") or item.get("phone_number") or "") if isinstance(item, dict) else ""
+        )
         if phone.lstrip("+") == digits:
             return SendResult(provider_message_id({"messages": [item]}), raw_status=str(item.get("status") or "sent"))
     failed = body.get("failed_messages") if isinstance(body, dict) else None
     for item in failed if isinstance(failed, list) else []:
         if digits in json.dumps(item, ensure_ascii=False):
-            return PermanentError(text_reason(failure_text([item])), raw_text=str(failure_text([item]))[:http.RAW_TEXT_MAX])
+            return PermanentError(
+                text_reason(failure_text([item])), raw_text=str(failure_text([item]))[: http.RAW_TEXT_MAX]
+            )
     return AmbiguousError(Reason.PROVIDER_UNAVAILABLE, detail="the campaign answer says nothing of this recipient")
 
 
@@ -199,7 +203,9 @@ def send_result(response: requests.Response) -> SendResult:
     body = http.json_or_none(response)
     if code in (200, 201, 202):
         if not isinstance(body, dict):
-            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send")
+            raise AmbiguousError(
+                Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send"
+            )
         failed = body.get("success") is False or (not body.get("messages_sent") and body.get("messages_failed"))
         if failed:
             raise PermanentError(text_reason(failure_text(body.get("failed_messages"))), **http.raw(response))

@@ -102,7 +102,7 @@ def _contains(text: str, *words: str) -> bool:
 def envelope_error(status: int, message: str) -> ProviderError:
     """The error for a Zender envelope whose `status` is not 200."""
     text = (message or "").lower()
-    raw = dict(raw_status=str(status), raw_text=(message or "")[:_RAW_TEXT_MAX])
+    raw = {"raw_status": str(status), "raw_text": (message or "")[:_RAW_TEXT_MAX]}
     if status == 401:
         return AuthError(**raw, detail="API secret refused")
     if _contains(text, "your own devices"):  # credits mode naming one of our own devices
@@ -317,9 +317,10 @@ class MessageProClient(ProviderClient):
 
     # queries
 
-    def status(self, provider_message_id: str, *, channel: str = "sms") -> DeliveryReport:
+    def status(self, provider_message_id: str, *, channel: str = "sms", recipient: str | None = None) -> DeliveryReport:
         """SMS and WhatsApp live in separate Zender tables with their own ids: a WhatsApp id
-        asked at `get/sms.message` names another message (or none)."""
+        asked at `get/sms.message` names another message (or none). `recipient` is not used:
+        MessagePro takes no lists, so each id names one recipient."""
         if channel == "whatsapp":
             path, report = "get/wa.message", whatsapp_report
         elif channel == "sms":
@@ -343,9 +344,9 @@ class MessageProClient(ProviderClient):
 
     def balance(self) -> float | None:
         data = self._query("get/credits").get("data")
-        credits = data.get("credits") if isinstance(data, dict) else None
+        left = data.get("credits") if isinstance(data, dict) else None
         try:
-            return float(credits) if credits not in (None, False, "") else None
+            return float(left) if left not in (None, False, "") else None
         except (TypeError, ValueError):
             return None
 
@@ -381,7 +382,7 @@ class MessageProClient(ProviderClient):
 
     def _envelope(self, response: requests.Response, *, sending: bool) -> dict[str, Any]:
         code = response.status_code
-        raw = dict(raw_status=str(code), raw_text=response.text[:_RAW_TEXT_MAX])
+        raw = {"raw_status": str(code), "raw_text": response.text[:_RAW_TEXT_MAX]}
         if code >= 500 or code == 429:
             raise TransientError(Reason.PROVIDER_UNAVAILABLE, **raw)
         if code != 200:

@@ -189,7 +189,8 @@ def read_send(response: requests.Response, success_words: list[str], *, needs_id
             Reason.PROVIDER_UNAVAILABLE, str(response.status_code), response.text[:_MAX_RAW],
             detail="success answer without a message id",
         )
-    return body
+    answer: dict[str, Any] = body  # says_failure() is True for anything but a JSON object
+    return answer
 
 
 def read_answer(
@@ -209,7 +210,8 @@ def read_answer(
         )
     if says_failure(response, body, success_words):
         raise answer_error(response, body)
-    return body
+    answer: dict[str, Any] = body  # says_failure() is True for anything but a JSON object
+    return answer
 
 
 # --- the client --------------------------------------------------------------------------
@@ -301,5 +303,6 @@ class PasseInfoClient(ProviderClient):
                 return value
         # Never echo the body: it may hold the key under a name we did not expect.
         raise PermanentError(
-            Reason.REJECTED, detail=f"renew answer has none of {self.settings.renew_response_keys}; keys: {sorted(answer)}"
+            Reason.REJECTED,
+            detail=f"renew answer has none of {self.settings.renew_response_keys}; keys: {sorted(answer)}",
         )

@@ -82,7 +82,8 @@ def channels(name: str) -> frozenset[str]:
 
 def client_class(name: str) -> type[ProviderClient]:
     module_name, _, class_name = _CLIENTS[name].partition(":")
-    return getattr(import_module(module_name), class_name)
+    cls: type[ProviderClient] = getattr(import_module(module_name), class_name)
+    return cls
 
 
 def build_client(name: str, secret: Mapping[str, Any]) -> ProviderClient:

@@ -124,7 +124,7 @@ class RecipientState(BaseModel):
     # handler echoing the request) may carry the credentials it was sent.
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
-    phoneNumber: str = ""
+    phoneNumber: str = ""  # noqa: N815 - SMSGate's field name
     state: str = ""
     error: str | None = None
 
@@ -134,7 +134,7 @@ class MessageState(BaseModel):
 
     id: str
     state: str
-    deviceId: str | None = None
+    deviceId: str | None = None  # noqa: N815 - SMSGate's field name
     recipients: list[RecipientState] = Field(default_factory=list)
 
 
@@ -174,7 +174,9 @@ def verify_webhook_signature(
         return False
     expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
     # As bytes: compare_digest refuses str with non-ASCII characters, which a header can carry.
-    return skew <= max_skew and hmac.compare_digest(expected.encode(), (signature or "").encode("utf-8", "surrogateescape"))
+    return skew <= max_skew and hmac.compare_digest(
+        expected.encode(), (signature or "").encode("utf-8", "surrogateescape")
+    )
 
 
 def _error_text(response: requests.Response) -> str:
@@ -409,7 +411,9 @@ class SmsGateClient(ProviderClient):
 
     def _trade_refresh_token(self, refresh: str) -> Grant:
         headers = {**_ACCEPT, "Authorization": f"Bearer {refresh}"}
-        response = call(self.session, "POST", f"{self._base}/auth/token/refresh", timeout=self._timeout, headers=headers)
+        response = call(
+            self.session, "POST", f"{self._base}/auth/token/refresh", timeout=self._timeout, headers=headers
+        )
         pair = _token_pair(response)
         return Grant(pair.access_token.get_secret_value(), refresh=_secret_value(pair.refresh_token), answer=pair)
 
@@ -433,7 +437,8 @@ class SmsGateClient(ProviderClient):
         response = self._request("POST", "webhooks", json=body)
         if not 200 <= response.status_code < 300:
             raise error_for(response)
-        return response.json()
+        stored: dict[str, Any] = response.json()
+        return stored
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         response = self._request("GET", "webhooks")

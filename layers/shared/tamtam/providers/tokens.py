@@ -64,7 +64,9 @@ class TokenCache:
         self._refresh_token, self._refresh_until = refresh_token, math.inf
 
     def __repr__(self) -> str:  # never the tokens
-        return f"TokenCache(access={'held' if self._access else None}, refresh={'held' if self._refresh_token else None})"
+        return (
+            f"TokenCache(access={'held' if self._access else None}, refresh={'held' if self._refresh_token else None})"
+        )
 
     @property
     def access(self) -> str | None:

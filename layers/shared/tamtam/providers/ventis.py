@@ -58,7 +58,7 @@ from tamtam.providers.base import (
 )
 from tamtam.providers.tokens import Grant, TokenCache, token_call
 
-DEFAULT_TOKEN_URL = "https://signin.ventis.group/realms/Messaging/protocol/openid-connect/token"
+DEFAULT_TOKEN_URL = "https://signin.ventis.group/realms/Messaging/protocol/openid-connect/token"  # noqa: S105 - a URL
 GABON = 241
 
 
@@ -101,7 +101,7 @@ def ventis_number(number: str, keep_leading_zero: bool | None = None) -> str:
         if not _DIGITS.match(digits):
             raise PermanentError(Reason.INVALID_NUMBER, detail="not an international number")
         return digits
-    import phonenumbers  # only the Ventis sender pays for its import
+    import phonenumbers  # noqa: PLC0415 - only the Ventis sender pays for its import
 
     try:
         parsed = phonenumbers.parse("+" + digits, None)
@@ -130,7 +130,8 @@ _ERROR_STATUSES = {"error", "failed", "failure", "ko", "rejected"}
 
 
 def _json_answer(data: dict[str, Any]) -> VentisAnswer:
-    inner = data.get("data") if isinstance(data.get("data"), dict) else {}
+    nested = data.get("data")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else {}
     status = str(data.get("status", "")).lower()
     error = data.get("error") or data.get("errors")
     if error or data.get("success") is False or status in _ERROR_STATUSES:
@@ -203,7 +204,9 @@ def send_result(response: requests.Response) -> SendResult:
         if success and not response.text.strip():
             return SendResult(None, raw_status=str(code))
         if success:
-            raise AmbiguousError(Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send")
+            raise AmbiguousError(
+                Reason.PROVIDER_UNAVAILABLE, **http.raw(response), detail="unreadable answer to a send"
+            )
         reason = Reason.AUTH_FAILED if code == 403 else Reason.PROVIDER_UNAVAILABLE
         raise PermanentError(reason, **http.raw(response))
     if answer.ok and success:

@@ -34,7 +34,9 @@ def create_step(sm: Any, versions: SecretVersions, provider: str, token: str) ->
     except Exception:
         if value != current:
             # The provider already holds credentials that are stored nowhere (docs/secrets.md).
-            logger.critical("new credentials issued but not stored: set the secret by hand", extra={"provider": provider})
+            logger.critical(
+                "new credentials issued but not stored: set the secret by hand", extra={"provider": provider}
+            )
         raise
     logger.info("pending version stored")
 

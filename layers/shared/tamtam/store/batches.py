@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field
 from tamtam import clock
 from tamtam.errors import ServiceUnavailable
 from tamtam.observability import logger
-from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import cursors
 from tamtam.store.message_item import MessageItem
@@ -101,7 +100,8 @@ def chunk_key(batch_id: str, chunk: int) -> dict[str, str]:
 
 
 def _failed_condition(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 # --- the batch record ---------------------------------------------------------------------
@@ -186,8 +186,17 @@ def _transact(table: Any, items: list[dict[str, Any]], what: str) -> bool:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code != "TransactionCanceledException":
-                if code in ("ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError",
-                            "RequestLimitExceeded", "TransactionInProgressException") and attempt < _TRIES - 1:
+                if (
+                    code
+                    in (
+                        "ThrottlingException",
+                        "ProvisionedThroughputExceededException",
+                        "InternalServerError",
+                        "RequestLimitExceeded",
+                        "TransactionInProgressException",
+                    )
+                    and attempt < _TRIES - 1
+                ):
                     _backoff(attempt)
                     continue
                 raise
@@ -197,7 +206,9 @@ def _transact(table: Any, items: list[dict[str, Any]], what: str) -> bool:
             if any(c in _RETRYABLE_CANCEL for c in codes) and attempt < _TRIES - 1:
                 _backoff(attempt)
                 continue
-            raise ServiceUnavailable(f"{what} not written ({', '.join(codes) or code})", code="table_unavailable") from exc
+            raise ServiceUnavailable(
+                f"{what} not written ({', '.join(codes) or code})", code="table_unavailable"
+            ) from exc
     raise ServiceUnavailable(f"{what} not written", code="table_unavailable")
 
 
@@ -210,7 +221,12 @@ def finish_if_done(table: Any, batch_id: str) -> None:
 def complete_chunk(table: Any, batch_id: str, chunk: int, size: int) -> bool:
     """Mark the chunk done and add its size to `written`, in one transaction. False when another
     delivery of the same chunk completed it first."""
-    marker = {**chunk_key(batch_id, chunk), "size": size, "at": clock.iso(), "expires_at": int(clock.now()) + 90 * 86400}
+    marker = {
+        **chunk_key(batch_id, chunk),
+        "size": size,
+        "at": clock.iso(),
+        "expires_at": int(clock.now()) + 90 * 86400,
+    }
     done = _transact(table, [
         {"Put": {"TableName": table.name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
         {"Update": {"TableName": table.name, "Key": batch_key(batch_id), "UpdateExpression": "ADD #w :w",

@@ -24,7 +24,8 @@ _SWEPT = status_index.SWEPT
 
 
 def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 def index_keys(message: MessageItem) -> dict[str, str]:

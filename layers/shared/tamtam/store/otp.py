@@ -18,7 +18,8 @@ _OPEN_NAMES = {"#s": "status", "#e": "expires_at", "#a": "attempts", "#m": "max_
 
 
 def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 def put_new(table: Any, item: dict[str, Any]) -> None:
@@ -28,7 +29,8 @@ def put_new(table: Any, item: dict[str, Any]) -> None:
 
 def get(table: Any, key: dict[str, str]) -> dict[str, Any] | None:
     """The record (consistent read); None when there is none."""
-    return table.get_item(Key=key, ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    return item
 
 
 def _update(table: Any, key: dict[str, str], update: str, condition: str, names: dict[str, str],

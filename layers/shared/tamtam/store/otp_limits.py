@@ -19,7 +19,8 @@ SK = "OTPLIMIT"
 
 
 def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 def phone_key(tenant_id: str, to: str) -> dict[str, str]:

@@ -56,8 +56,10 @@ def _update(table: Any, provider: str, period: int, update: str, condition: str,
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        counter = (exc.response.get("Item") or {}).get("c")  # type: ignore[attr-defined]
-        raise Refused(None if counter is None else int(counter["N"] if isinstance(counter, dict) else counter)) from None
+        counter = (exc.response.get("Item") or {}).get("c")
+        raise Refused(
+            None if counter is None else int(counter["N"] if isinstance(counter, dict) else counter)
+        ) from None
     return int(answer["Attributes"]["c"])
 
 

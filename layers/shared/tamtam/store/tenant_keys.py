@@ -29,7 +29,10 @@ def _write(table: Any, writes: list[dict[str, Any]]) -> bool:
         table.meta.client.transact_write_items(TransactItems=writes)
     except ClientError as exc:
         reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+        if (
+            exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+            and "ConditionalCheckFailed" in reasons
+        ):
             return False
         raise
     return True
@@ -41,7 +44,8 @@ def index(table: Any, tenant_id: str, limit: int | None = None) -> list[dict[str
              "KeyConditionExpression": "pk = :pk AND begins_with(sk, :key)",
              "ExpressionAttributeValues": {":pk": tenant_pk(tenant_id), ":key": KEY_ITEM_PREFIX}}
     if limit:
-        return table.meta.client.query(**query, Limit=limit)["Items"]
+        items: list[dict[str, Any]] = table.meta.client.query(**query, Limit=limit)["Items"]
+        return items
     return [i for page in table.meta.client.get_paginator("query").paginate(**query) for i in page["Items"]]
 
 
@@ -131,11 +135,17 @@ def adopt(table: Any, item: dict[str, Any], *, key_id: str, name: str, at: str) 
     ]
     tenant = {"TableName": table.name, "Key": tenant_key(tenant_id), "ConditionExpression": "attribute_exists(pk)"}
     if item.get("usage_key"):
-        writes.append({"Update": {
-            **tenant,
-            "UpdateExpression": "SET usage_key = if_not_exists(usage_key, :v), usage_key_id = if_not_exists(usage_key_id, :i)",
-            "ExpressionAttributeValues": {":v": item["usage_key"], ":i": item.get("usage_key_id") or ""},
-        }})
+        writes.append(
+            {
+                "Update": {
+                    **tenant,
+                    "UpdateExpression": (
+                        "SET usage_key = if_not_exists(usage_key, :v), usage_key_id = if_not_exists(usage_key_id, :i)"
+                    ),
+                    "ExpressionAttributeValues": {":v": item["usage_key"], ":i": item.get("usage_key_id") or ""},
+                }
+            }
+        )
     else:
         writes.append({"ConditionCheck": tenant})
     return _write(table, writes)

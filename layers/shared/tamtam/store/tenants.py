@@ -13,7 +13,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-
 KEY_ITEM_PREFIX = "KEY#"  # of a KEY item's pk (then the key's hash) and of an index item's sk (then the key id)
 
 
@@ -53,9 +52,8 @@ def create(table: Any, tenant_item: dict[str, Any], key_item: dict[str, Any], in
 
 def _get(table: Any, key: dict[str, str], consistent: bool) -> dict[str, Any] | None:
     """One GetItem; eventually consistent unless `consistent` (DynamoDB's default: no flag sent)."""
-    if consistent:
-        return table.get_item(Key=key, ConsistentRead=True).get("Item")
-    return table.get_item(Key=key).get("Item")
+    answer: dict[str, Any] = table.get_item(Key=key, ConsistentRead=True) if consistent else table.get_item(Key=key)
+    return answer.get("Item")
 
 
 def get_tenant(table: Any, tenant_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
@@ -81,7 +79,9 @@ def mark_key_used(table: Any, key_hash: str, *, at: str, stale: str) -> bool:
         table.update_item(
             Key=key_item_key(key_hash),
             UpdateExpression="SET last_used_at = :at",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)"
+            ),
             ExpressionAttributeValues={":at": at, ":stale": stale},
         )
     except ClientError as exc:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, SecretStr
 
 ENABLED, DISABLED = "enabled", "disabled"
 ENDPOINT_SK_PREFIX = "WEP#"
-SECRET_SK = "SECRET"
+SECRET_SK = "SECRET"  # noqa: S105 - a sort key, not a secret
 MAX_ENDPOINTS = 20  # per tenant: the lifecycle fans each change out to all of them
 
 
@@ -57,7 +57,8 @@ def secret_key(tenant_id: str) -> dict[str, str]:
 
 
 def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 def put_new(table: Any, endpoint: EndpointItem) -> None:

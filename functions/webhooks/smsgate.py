@@ -4,9 +4,10 @@ The device POSTs `{"id", "webhookId", "event", "deviceId", "payload"}` signed wi
 `X-Signature` = lowercase hex HMAC-SHA256(signing key, raw body + `X-Timestamp`), within
 ±5 minutes (docs: providers.md section 5). The payload's `messageId` is the SMSGate id the
 sender gave the message: ours, a bulk id without its `msg_` prefix (`message_id_of`), or the id
-of a list request, whose recipient (`recipient`, or the older `phoneNumber`) names the message. Events other than sent/delivered/failed, and messages
-the gateway does not know, are acknowledged and ignored so that the device stops retrying.
-`sms:received` is a message someone sent to the device: an inbound message (webhooks_inbound).
+of a list request, whose recipient (`recipient`, or the older `phoneNumber`) names the message.
+Events other than sent/delivered/failed, and messages the gateway does not know, are acknowledged
+and ignored so that the device stops retrying.
+`sms:received` is a message someone sent to the device: an inbound message (webhooks.inbound).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from tamtam.providers.smsgate import SmsGateClient, message_id_of, verify_webhoo
 from tamtam.redact import error_keys
 from tamtam.status import Status
 from tamtam.store import lists
-import webhooks_inbound
-from webhooks_errors import WebhookRejected
+from webhooks import inbound
+from webhooks.errors import WebhookRejected
 
 PROVIDER = "smsgate"
 EVENT_STATUS = {"sms:sent": Status.SENT, "sms:delivered": Status.DELIVERED, "sms:failed": Status.FAILED}
@@ -35,9 +36,9 @@ RECEIVED = "sms:received"
 class SmsPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    messageId: str = Field(min_length=1, max_length=64)
+    messageId: str = Field(min_length=1, max_length=64)  # noqa: N815 - SMSGate's JSON field name
     recipient: str | None = None
-    phoneNumber: str | None = None  # deprecated name of `recipient` (older apps send only this)
+    phoneNumber: str | None = None  # noqa: N815 - SMSGate's deprecated name of `recipient` (older apps send only this)
     reason: str | None = None
 
 
@@ -47,21 +48,21 @@ class ReceivedPayload(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    messageId: str = Field(min_length=1, max_length=64)
+    messageId: str = Field(min_length=1, max_length=64)  # noqa: N815 - SMSGate's JSON field name
     message: str = Field(max_length=65535)
     sender: str | None = Field(None, max_length=128)
-    phoneNumber: str | None = Field(None, max_length=128)
+    phoneNumber: str | None = Field(None, max_length=128)  # noqa: N815 - SMSGate's JSON field name
     recipient: str | None = Field(None, max_length=128)
-    receivedAt: AwareDatetime | None = None
+    receivedAt: AwareDatetime | None = None  # noqa: N815 - SMSGate's JSON field name
 
 
 class WebhookEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
-    webhookId: str | None = None
+    webhookId: str | None = None  # noqa: N815 - SMSGate's JSON field name
     event: str
-    deviceId: str | None = None
+    deviceId: str | None = None  # noqa: N815 - SMSGate's JSON field name
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -87,7 +88,7 @@ def signing_client(clients: ClientCache) -> SmsGateClient:
     type and field names only, never by its text (which may quote the secret)."""
     try:
         return cast(SmsGateClient, clients.get(PROVIDER))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any unusable secret: logged by type, re-raised as SigningKeyUnavailable
         logger.error("SMSGate webhook not checked: the smsgate secret is not usable", extra=error_keys(exc))
         raise SigningKeyUnavailable("the smsgate secret is not usable") from None
 
@@ -127,7 +128,7 @@ def our_message_id(table: Any, payload: SmsPayload) -> str:
 
 
 def received(event: WebhookEvent, *, table: Any, bus_client: Any) -> WebhookResult:
-    """`sms:received`: an inbound message (webhooks_inbound)."""
+    """`sms:received`: an inbound message (webhooks.inbound)."""
     try:
         payload = ReceivedPayload.model_validate(event.payload)
     except ValidationError as exc:
@@ -137,9 +138,9 @@ def received(event: WebhookEvent, *, table: Any, bus_client: Any) -> WebhookResu
     if not sender:
         raise WebhookRejected(422, "invalid_value", "payload.sender is required", "payload.sender")
     moment = payload.receivedAt.timestamp() if payload.receivedAt is not None else None
-    message = webhooks_inbound.Received(provider=PROVIDER, provider_message_id=payload.messageId, sender=sender,
+    message = inbound.Received(provider=PROVIDER, provider_message_id=payload.messageId, sender=sender,
                                         text=payload.message, to=payload.recipient, received_at=moment)
-    answer = webhooks_inbound.receive(event.event, message, table=table, bus_client=bus_client)
+    answer = inbound.receive(event.event, message, table=table, bus_client=bus_client)
     return WebhookResult(event=event.event, result=answer.result, inbound_id=answer.inbound_id, keyword=answer.keyword)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from api_model_base import ApiModel
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from api.model_base import ApiModel
 
 
 class ProviderBalanceView(ApiModel):

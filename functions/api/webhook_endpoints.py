@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_router import Call, operation
-from api_webhook_endpoints_models import (
+from api.router import Call, operation
+from api.webhook_endpoints_models import (
     CallbackSecretCreated,
     WebhookEndpointCreated,
     WebhookEndpointDeleted,
@@ -23,10 +23,16 @@ from tamtam.store import webhook_endpoints as store
 from tamtam.store.webhook_endpoints import EndpointItem
 
 ENDPOINT_ID = "wep_01JD3ZF4H6K8M0P2R4T6V8X0Z2"
-SECRET = "whsec_Jx0mQ2v7Yt4nB8sK3pL6wR9eA1cF5hD0gU2iO4zX7q"
-VIEW_EXAMPLE = {"id": ENDPOINT_ID, "url": "https://example.com/tamtam/events",
-                "event_types": ["message.sent", "message.delivered", "message.failed"], "state": "enabled",
-                "disabled_reason": None, "created_at": "2026-05-01T09:00:00.120Z", "updated_at": "2026-05-01T09:00:00.120Z"}
+SECRET = "whsec_Jx0mQ2v7Yt4nB8sK3pL6wR9eA1cF5hD0gU2iO4zX7q"  # noqa: S105 - the OpenAPI example, not a real secret
+VIEW_EXAMPLE = {
+    "id": ENDPOINT_ID,
+    "url": "https://example.com/tamtam/events",
+    "event_types": ["message.sent", "message.delivered", "message.failed"],
+    "state": "enabled",
+    "disabled_reason": None,
+    "created_at": "2026-05-01T09:00:00.120Z",
+    "updated_at": "2026-05-01T09:00:00.120Z",
+}
 _MISSING = {404: ("not_found",)}
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_providers_models import CapabilitiesView, ProviderBalanceView, ProvidersView, ProviderView
-from api_router import Call, operation
+from api.providers_models import CapabilitiesView, ProviderBalanceView, ProvidersView, ProviderView
+from api.router import Call, operation
 from tamtam import aws, health
 from tamtam.providers.registry import PROVIDER_NAMES, capabilities
 from tamtam.settings import get_settings

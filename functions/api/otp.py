@@ -1,13 +1,13 @@
 """/v1/otp routes: send a one-time code, verify it, resend it. Thin: each one call into
 tamtam.otp.logic. (A wrong code's `attempts_left` and a limit's Retry-After are mapped with
-every other error, in api_errors.)"""
+every other error, in api.errors.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from api_otp_models import OtpAccepted, OtpRejected, OtpSendIn, OtpVerified, OtpVerifyIn
-from api_router import Call, operation
+from api.otp_models import OtpAccepted, OtpRejected, OtpSendIn, OtpVerified, OtpVerifyIn
+from api.router import Call, operation
 from tamtam import aws, clock
 from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.otp import keys

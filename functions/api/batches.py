@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from api_batches_models import (
+from api.batches_models import (
     REJECTED_SHOWN,
     BatchCancelled,
     BatchMessage,
@@ -17,13 +17,11 @@ from api_batches_models import (
     GroupView,
     RejectedRecipient,
 )
-from api_router import Call, operation
+from api.router import Call, operation
 from tamtam import aws
 from tamtam.bulk.cancel import cancel_batch
 from tamtam.bulk.intake import BulkRequest, accept_bulk
 from tamtam.bulk.progress import progress_of
-from tamtam.bulk.schedule import parse_schedule
-from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import NotFound
 from tamtam.settings import get_settings
 from tamtam.store import batches
@@ -71,13 +69,7 @@ def _owned(batch_id: str, tenant_id: str) -> BatchItem:
 )
 def send_bulk(call: Call) -> BulkAccepted:
     body: BulkSendIn = call.body
-    request = BulkRequest(
-        text=body.text, to=body.to,
-        recipients=[(r.to, r.vars) for r in body.recipients] if body.recipients is not None else None,
-        group_provider=body.group.provider if body.group else None, group_id=body.group.group_id if body.group else None,
-        sender=body.sender, provider=body.provider, channel=body.channel, schedule_at=parse_schedule(body.schedule_at),
-        reference=body.reference, callback_url=accept_callback_url(_table(), call.tenant_id, body.callback_url),
-    )
+    request = BulkRequest.from_body(body, call.tenant_id, table=_table())
     result = accept_bulk(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"))
     return BulkAccepted(
         batch_id=result.batch_id, accepted=result.accepted, duplicates=result.duplicates,
@@ -88,7 +80,11 @@ def send_bulk(call: Call) -> BulkAccepted:
 
 def _view(batch: BatchItem) -> BatchView:
     progress = progress_of(batch)
-    group = GroupView(provider=batch.group_provider, group_id=batch.group_id) if batch.group_provider and batch.group_id else None
+    group = (
+        GroupView(provider=batch.group_provider, group_id=batch.group_id)
+        if batch.group_provider and batch.group_id
+        else None
+    )
     return BatchView(
         id=batch.id, kind=batch.kind, state=progress.state, total=batch.total, requested=batch.requested,  # type: ignore[arg-type]
         duplicates=batch.duplicates, rejected=batch.rejected, counts=progress.counts, done=progress.done,
@@ -115,9 +111,15 @@ def list_batch_messages(call: Call) -> BatchMessagesPage:
     return BatchMessagesPage(items=[BatchMessage.model_validate(m.model_dump()) for m in items], cursor=next_cursor)
 
 
-@operation("DELETE", "/v1/batches/{batch_id}", summary="Cancel what the batch has not sent yet", tag="batches",
-           answer=BatchCancelled, answer_example={"id": BATCH_ID, "cancelled": 1, "continuing": False, "state": "cancelled"},
-           errors={404: ("not_found",), 409: ("not_cancellable",)})
+@operation(
+    "DELETE",
+    "/v1/batches/{batch_id}",
+    summary="Cancel what the batch has not sent yet",
+    tag="batches",
+    answer=BatchCancelled,
+    answer_example={"id": BATCH_ID, "cancelled": 1, "continuing": False, "state": "cancelled"},
+    errors={404: ("not_found",), 409: ("not_cancellable",)},
+)
 def delete_batch(call: Call) -> BatchCancelled:
     deadline = time.monotonic() + _CANCEL_BUDGET_SECONDS
     result = cancel_batch(_table(), aws.client("sqs"), call.params["batch_id"], call.tenant_id, deadline=deadline)

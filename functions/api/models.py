@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from api_model_base import ApiModel
 from pydantic import AwareDatetime, Field, model_validator
+
+from api.model_base import ApiModel
 
 # The send request and its field types are the request contract's (tamtam.contract), shared with
 # the ingest door; the routes and the other api_*_models modules take them from here.

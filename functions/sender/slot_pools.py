@@ -19,7 +19,9 @@ def _lane_of(body: QueueBody) -> tuple[str, str]:
     return str(body.provider), str(body.lane or queues.TX)
 
 
-def pools(bodies: list[QueueBody | MalformedBody], table: Any, remaining_seconds: float) -> dict[tuple[str, str], pacing.Pool]:
+def pools(
+    bodies: list[QueueBody | MalformedBody], table: Any, remaining_seconds: float
+) -> dict[tuple[str, str], pacing.Pool]:
     """(provider, lane) -> the pool of the batch's records of a paced provider; `bodies`: each
     record's QueueBody, or its parse error (not counted)."""
     sizes = Counter(_lane_of(b) for b in bodies if isinstance(b, QueueBody))

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from api_model_base import ApiModel
 from pydantic import Field
 
-from api_models import Status
-from tamtam.contract.bodies import BulkSendIn  # noqa: F401  (api_batches takes it from here)
+from api.model_base import ApiModel
+from api.models import Status
+from tamtam.contract.bodies import BulkSendIn  # noqa: F401  (api.batches takes it from here)
 
 REJECTED_SHOWN = 1000
 

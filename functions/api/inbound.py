@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_inbound_models import InboundPage, InboundQuery, InboundView
-from api_router import Call, operation
+from api.inbound_models import InboundPage, InboundQuery, InboundView
+from api.router import Call, operation
 from tamtam import aws
 from tamtam.settings import get_settings
 from tamtam.store import inbound

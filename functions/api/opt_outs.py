@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from api_opt_outs_models import OptOutDeleted, OptOutView
-from api_router import Call, operation
+from api.opt_outs_models import OptOutDeleted, OptOutView
+from api.router import Call, operation
 from tamtam import aws, clock
 from tamtam.errors import InvalidRequest, NotFound
 from tamtam.phone import InvalidPhoneNumber, to_e164

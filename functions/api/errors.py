@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from api_router import Answer, MethodNotAllowed
+from api.router import Answer, MethodNotAllowed
 from tamtam.contract.violations import first_violation
 from tamtam.errors import RateLimited, TamtamError, error_body
 from tamtam.observability import count_unhandled, logger
@@ -45,7 +45,11 @@ def to_answer(exc: Exception) -> Answer:
     if isinstance(exc, RateLimited):
         return error_answer(exc.status, exc.code, exc.message, exc.field, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, CodeRejected):
-        body = {"status": "rejected", "attempts_left": exc.attempts_left, **error_body(exc.code, exc.message, exc.field)}
+        body = {
+            "status": "rejected",
+            "attempts_left": exc.attempts_left,
+            **error_body(exc.code, exc.message, exc.field),
+        }
         return Answer(status=exc.status, body=body)
     if isinstance(exc, MethodNotAllowed):
         return error_answer(exc.status, exc.code, exc.message, None, headers={"Allow": ", ".join(exc.allowed)})

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api_models import MessageAccepted, MessageSearchQuery, MessagesPage, MessageSummary, MessageView, SendMessageIn
-from api_router import Call, operation
+from api.models import MessageAccepted, MessageSearchQuery, MessagesPage, MessageSummary, MessageView, SendMessageIn
+from api.router import Call, operation
 from tamtam import aws
 from tamtam.bulk.cancel import cancel_message
-from tamtam.bulk.schedule import parse_schedule
-from tamtam.callbacks.endpoints import accept_callback_url
 from tamtam.errors import NotFound
 from tamtam.messaging.accept import SendRequest, accept_message
 from tamtam.settings import get_settings
@@ -20,14 +18,34 @@ SEND_EXAMPLE = {"to": "+224622000001", "text": "Your order 1042 has shipped.", "
 ACCEPTED_EXAMPLE = {"id": "msg_01JD3Z9V6Q2W8M4N5P7R9T1V3X", "status": "queued", "to": "+224622000001",
                     "provider": "passeinfo", "segments": 1, "encoding": "GSM-7"}
 VIEW_EXAMPLE = {
-    **ACCEPTED_EXAMPLE, "status": "delivered", "final": True, "sender": "ACME", "channel": "sms", "route": ["passeinfo", "smsgate"],
-    "provider_message_id": "8842117", "reason": None, "created_at": "2026-05-01T09:00:00.120Z",
-    "updated_at": "2026-05-01T09:00:04.870Z", "batch_id": None, "schedule_at": None, "group_id": None,
-    "history": [{"status": "queued", "at": "2026-05-01T09:00:00.120Z", "reason": None, "provider": None},
-                {"status": "sent", "at": "2026-05-01T09:00:01.310Z", "reason": None, "provider": "passeinfo"},
-                {"status": "delivered", "at": "2026-05-01T09:00:04.870Z", "reason": None, "provider": "passeinfo"}],
-    "attempts": [{"provider": "passeinfo", "at": "2026-05-01T09:00:01.300Z", "outcome": "sent", "reason": None,
-                  "raw_status": None, "raw_text": None}],
+    **ACCEPTED_EXAMPLE,
+    "status": "delivered",
+    "final": True,
+    "sender": "ACME",
+    "channel": "sms",
+    "route": ["passeinfo", "smsgate"],
+    "provider_message_id": "8842117",
+    "reason": None,
+    "created_at": "2026-05-01T09:00:00.120Z",
+    "updated_at": "2026-05-01T09:00:04.870Z",
+    "batch_id": None,
+    "schedule_at": None,
+    "group_id": None,
+    "history": [
+        {"status": "queued", "at": "2026-05-01T09:00:00.120Z", "reason": None, "provider": None},
+        {"status": "sent", "at": "2026-05-01T09:00:01.310Z", "reason": None, "provider": "passeinfo"},
+        {"status": "delivered", "at": "2026-05-01T09:00:04.870Z", "reason": None, "provider": "passeinfo"},
+    ],
+    "attempts": [
+        {
+            "provider": "passeinfo",
+            "at": "2026-05-01T09:00:01.300Z",
+            "outcome": "sent",
+            "reason": None,
+            "raw_status": None,
+            "raw_text": None,
+        }
+    ],
 }
 
 
@@ -46,10 +64,7 @@ def _table():  # noqa: ANN202
 )
 def send_message(call: Call) -> MessageAccepted:
     body: SendMessageIn = call.body
-    request = SendRequest(to=body.to, text=body.text, sender=body.sender, provider=body.provider, channel=body.channel,
-                          schedule_at=parse_schedule(body.schedule_at), reference=body.reference,
-                          callback_url=accept_callback_url(_table(), call.tenant_id, body.callback_url),
-                          transactional=body.transactional)
+    request = SendRequest.from_body(body, call.tenant_id, table=_table())
     message = accept_message(request, call.tenant_id, table=_table(), sqs=aws.client("sqs"))
     return MessageAccepted(
         id=message.id, status=message.status, to=message.to, provider=message.provider,

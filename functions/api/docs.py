@@ -9,7 +9,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from api_router import Answer, Call, operation
+from api.router import Answer, Call, operation
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
@@ -22,7 +22,7 @@ def _document() -> str:
 @cache
 def _swagger_assets() -> tuple[str, str]:
     spec = importlib.util.find_spec("aws_lambda_powertools")
-    assert spec is not None and spec.origin is not None
+    assert spec is not None and spec.origin is not None  # noqa: S101 - narrows for mypy; powertools is a dependency
     folder = Path(spec.origin).parent / "event_handler" / "openapi" / "swagger_ui"
     return (folder / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"), \
         (folder / "swagger-ui.min.css").read_text(encoding="utf-8")

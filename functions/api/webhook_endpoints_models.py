@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from api_model_base import ApiModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from api.model_base import ApiModel
 
 # tamtam.callbacks.payload.EVENT_TYPES, spelled out for the schema (a unit test keeps them equal)
 EventType = Literal["message.queued", "message.scheduled", "message.sending", "message.sent", "message.delivered",
@@ -19,8 +20,12 @@ class WebhookEndpointIn(ApiModel):
     url: str = Field(min_length=1, max_length=2048, json_schema_extra={"format": "uri"},
                      description="where events are POSTed: https, to a public address",
                      examples=["https://example.com/tamtam/events"])
-    event_types: list[EventType] = Field(min_length=1, max_length=20, description="the status changes wanted, and `message.received` for inbound messages",
-                                         examples=[["message.sent", "message.delivered", "message.failed"]])
+    event_types: list[EventType] = Field(
+        min_length=1,
+        max_length=20,
+        description="the status changes wanted, and `message.received` for inbound messages",
+        examples=[["message.sent", "message.delivered", "message.failed"]],
+    )
 
 
 class WebhookEndpointView(ApiModel):

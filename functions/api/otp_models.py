@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from api_model_base import ApiModel
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
-from api_models import CallbackUrl, ErrorDetail, PhoneNumber, Reference, _provider
+from api.model_base import ApiModel
+from api.models import CallbackUrl, ErrorDetail, PhoneNumber, Reference, _provider
 
 
 class OtpSendIn(ApiModel):

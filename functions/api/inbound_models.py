@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from api_model_base import ApiModel
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from api_models import PhoneNumber
+from api.model_base import ApiModel
+from api.models import PhoneNumber
 
 
 class InboundQuery(ApiModel):

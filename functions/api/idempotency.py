@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on the POST routes that declare it (api_router.Operation.idempotency_key).
+"""`Idempotency-Key` on the POST routes that declare it (api.router.Operation.idempotency_key).
 
 With the header, the route runs once per (tenant, key) within 24 h (tamtam.idempotency): a
 retry with the same key and the same request gets the first answer again (same status, same
@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from api_router import Call
+from api.router import Call
 from tamtam.errors import InvalidRequest
 from tamtam.idempotency import run_once
 
@@ -53,7 +53,12 @@ def _kept(response: Proxy) -> dict[str, Any]:
         raise _NotKept(response)
     headers = {k: v for k, v in response["headers"].items() if k.lower() != "content-type"}
     content_type = response["headers"].get("Content-Type", "application/json")
-    return {"status": response["statusCode"], "content_type": content_type, "headers": headers, "body": response["body"]}
+    return {
+        "status": response["statusCode"],
+        "content_type": content_type,
+        "headers": headers,
+        "body": response["body"],
+    }
 
 
 def _replay(answer: dict[str, Any]) -> Proxy:

@@ -23,11 +23,11 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-import webhooks_inbound
 from tamtam.observability import logger
 from tamtam.providers.messagepro import MessageProSecret
 from tamtam.redact import error_keys
-from webhooks_errors import WebhookRejected
+from webhooks import inbound
+from webhooks.errors import WebhookRejected
 
 PROVIDER = "messagepro"
 CHANNELS = {"sms": "sms", "whatsapp": "whatsapp"}  # Zender's webhook type -> our channel
@@ -56,7 +56,7 @@ def webhook_secret(load_secret: Callable[[str], dict[str, Any]]) -> SecretStr | 
     validated is logged by its error type and field names only, never by its text."""
     try:
         return MessageProSecret.model_validate(load_secret(PROVIDER)).webhook_secret
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any unusable secret: logged by type, re-raised as SecretUnavailable
         logger.error("Message Pro webhook not checked: the messagepro secret is not usable", extra=error_keys(exc))
         raise SecretUnavailable("the messagepro secret is not usable") from None
 
@@ -90,16 +90,16 @@ def _data(fields: dict[str, str]) -> ReceivedData:
         raise WebhookRejected(422, "invalid_value", f"data[{where}] is missing or not valid", f"data[{where}]") from exc
 
 
-def handle(fields: dict[str, str], *, table: Any, bus_client: Any) -> webhooks_inbound.InboundResult:
+def handle(fields: dict[str, str], *, table: Any, bus_client: Any) -> inbound.InboundResult:
     """Apply one verified webhook: a received SMS or chat is an inbound message."""
     kind = fields.get("type", "")
     channel = CHANNELS.get(kind)
     if channel is None:
         logger.info("Message Pro webhook ignored", extra={"type": kind[:32]})
-        return webhooks_inbound.InboundResult(event=kind[:32], result="ignored")
+        return inbound.InboundResult(event=kind[:32], result="ignored")
     data = _data(fields)
-    message = webhooks_inbound.Received(
+    message = inbound.Received(
         provider=PROVIDER, provider_message_id=f"{kind}:{data.id}", sender=data.phone, text=data.message,
         channel=channel, to=data.wid, received_at=float(data.timestamp) if data.timestamp is not None else None,
     )
-    return webhooks_inbound.receive(kind, message, table=table, bus_client=bus_client)
+    return inbound.receive(kind, message, table=table, bus_client=bus_client)

@@ -1,0 +1,1 @@
+"""The api function (handler: api.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The balance_checker function (handler: balance_checker.handler.lambda_handler)."""

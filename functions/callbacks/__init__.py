@@ -1,0 +1,1 @@
+"""The callbacks function (handler: callbacks.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The fanout function (handler: fanout.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The finalizer function (handler: finalizer.handler.lambda_handler)."""

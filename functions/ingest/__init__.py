@@ -1,0 +1,1 @@
+"""The ingest function (handler: ingest.handler.lambda_handler)."""

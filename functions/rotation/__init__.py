@@ -1,0 +1,1 @@
+"""The rotation function (handler: rotation.handler.lambda_handler)."""

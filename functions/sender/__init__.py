@@ -1,0 +1,1 @@
+"""The sender function (handler: sender.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The status_poller function (handler: status_poller.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The sweeper function (handler: sweeper.handler.lambda_handler)."""
