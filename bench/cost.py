@@ -7,6 +7,8 @@
    figures hardly depend on its size beyond the first chunks: 500 recipients a chunk, 10
    messages a batch). Providers are paced at 1,000 messages/s
    each: pacing runs (its DynamoDB calls are counted) without making the local run wait.
+   Each adds the CPU time per message by function and a Lambda GB-s estimate from it plus a
+   modelled provider latency (bench/cpu.py), beside the wall-time figure (an upper bound).
 2. Sender concurrency: one batch of 10 records against a provider answering in 200 ms, against
    the same 10 records one invocation each.
 """
@@ -21,6 +23,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from bench import cpu
 from bench.awscalls import CallCounter
 from bench.measure import per_message_lines, window
 from bench.report import Line
@@ -36,10 +39,14 @@ SINGLE_COST_TARGET, BULK_COST_TARGET, BULK_SQS_TARGET = 6.50, 1.75, 0.3
 
 def run(counter: CallCounter) -> list[Line]:
     with started(counter, env=FAST_PACING) as session:
-        _warm_up(session)
-        lines = singles(session, counter) if SINGLES else []
-        lines += bulk(session, counter) if BULK else []
-        lines += sender_concurrency(session, counter)
+        meter = cpu.CpuMeter(session.stack.invoker).install()
+        try:
+            _warm_up(session)
+            lines = singles(session, counter, meter) if SINGLES else []
+            lines += bulk(session, counter, meter) if BULK else []
+            lines += sender_concurrency(session, counter)
+        finally:
+            meter.uninstall()
     return lines
 
 
@@ -57,28 +64,34 @@ def _done_line(section: str, label: str, statuses: dict[str, str], expected: int
     return Line(section, f"{label}: messages done", f"{done}/{expected} in {seconds:.0f} s ({detail})")
 
 
-def singles(session: Session, counter: CallCounter) -> list[Line]:
+def singles(session: Session, counter: CallCounter, meter: cpu.CpuMeter | None = None) -> list[Line]:
     numbers = mixed_numbers(SINGLES, offset=1_000_000)
     bodies = [{"to": n, "text": f"Your order {i} has shipped"} for i, n in enumerate(numbers)]
     with window(session, counter) as w:
+        if meter is not None:
+            meter.start()
         accepted = send_singles(session, bodies)
         statuses = session.wait_done(accepted.ids, timeout=600)
+    figures = meter.stop() if meter is not None else None
     label = f"{SINGLES:,} singles"
     lines = [_done_line(SECTION, label, statuses, SINGLES, w.elapsed)]
     if accepted.refused:
         lines.append(Line(SECTION, f"{label}: refused by the API", json.dumps(accepted.refused)))
     if not accepted.ids:
         return [*lines, Line.missing(SECTION, f"{label}: cost", "no message was accepted")]
-    return lines + per_message_lines(SECTION, label, w, len(accepted.ids), cost_target=SINGLE_COST_TARGET)
+    lines += per_message_lines(SECTION, label, w, len(accepted.ids), cost_target=SINGLE_COST_TARGET)
+    return lines + (cpu.lines(SECTION, label, w, figures, len(accepted.ids)) if figures is not None else [])
 
 
-def bulk(session: Session, counter: CallCounter) -> list[Line]:
+def bulk(session: Session, counter: CallCounter, meter: cpu.CpuMeter | None = None) -> list[Line]:
     label = f"{BULK:,}-recipient bulk"
     why = bulk_supported(session)
     if why:
         return [Line.missing(SECTION, f"{label}: cost", why, f"<= ${BULK_COST_TARGET}")]
     body = {"to": mixed_numbers(BULK, offset=2_000_000), "text": "Soldes: -20% ce week-end"}
     with window(session, counter) as w:
+        if meter is not None:
+            meter.start()
         answer, _ = post_bulk(session, body)
         if answer.status_code != 202:
             return [
@@ -90,13 +103,15 @@ def bulk(session: Session, counter: CallCounter) -> list[Line]:
             ]
         batch_id = answer.json()["batch_id"]
         batch = session.wait_batch(batch_id, timeout=600 + 0.1 * BULK)
+    figures = meter.stop() if meter is not None else None
     statuses = {m: r.get("status", "?") for m, r in session.batch_messages(batch_id).items()}
     lines = [_done_line(SECTION, label, statuses, BULK, w.elapsed)]
     if not batch.get("finished_at"):
         lines.append(
             Line(SECTION, f"{label}: batch", f"not completed (state {batch.get('state')}): counts are partial")
         )
-    return lines + per_message_lines(SECTION, label, w, BULK, cost_target=BULK_COST_TARGET, sqs_target=BULK_SQS_TARGET)
+    lines += per_message_lines(SECTION, label, w, BULK, cost_target=BULK_COST_TARGET, sqs_target=BULK_SQS_TARGET)
+    return lines + (cpu.lines(SECTION, label, w, figures, BULK) if figures is not None else [])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,7 +53,18 @@ class AttemptView(ApiModel):
     raw_text: str | None = None
 
 
-class MessageView(ApiModel):
+class _WithFinal(ApiModel):
+    """A message answer whose `final` follows from its status and reason (tamtam.status.is_final)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "final" not in data:
+            data = {**data, "final": is_final(data["status"], data.get("reason"))}
+        return data
+
+
+class MessageView(_WithFinal):
     id: str
     status: str
     final: bool = Field(
@@ -79,15 +90,8 @@ class MessageView(ApiModel):
     history: list[StatusChange]
     attempts: list[AttemptView]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _final(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "final" not in data:
-            data = {**data, "final": is_final(data["status"], data.get("reason"))}
-        return data
 
-
-class MessageSummary(ApiModel):
+class MessageSummary(_WithFinal):
     """A message in a listing (GET /v1/messages/{id} has its history and attempts)."""
 
     id: str
@@ -102,13 +106,6 @@ class MessageSummary(ApiModel):
     provider_message_id: str | None
     created_at: str
     updated_at: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _final(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "final" not in data:
-            data = {**data, "final": is_final(data["status"], data.get("reason"))}
-        return data
 
 
 class MessagesPage(ApiModel):

@@ -12,6 +12,10 @@ Hooks for fault-injecting harnesses (`make chaos`), inert unless used:
 - `current()`: the invocation running in this thread (None outside a function), with its deadline
   and whether it is dead. `follow_threads()` makes the threads a function starts through a
   ThreadPoolExecutor (the sender's workers, asyncio's `run_in_executor`) see their invocation too.
+- CPU time (`Invocation.cpu_seconds`, `Invoker.cpu_seconds()`, `cpu_ms=` in the invoke log line):
+  the invoking thread's `time.thread_time()` over the invocation, plus, while `follow_threads()`
+  is installed, that of every task the function submits to a ThreadPoolExecutor (two
+  `thread_time()` calls per task). Waiting (for moto, a provider, a sleep) burns none.
 - `Invoker.remaining_time(logical_id, event)`: seconds to give an invocation instead of its
   timeout (None: the timeout), i.e. a context whose `get_remaining_time_in_millis` is short.
 - An invocation that raised `tamtam.failpoints.Killed` (from any thread), or that a harness marked
@@ -129,9 +133,20 @@ class Invocation:
     request_id: str
     deadline: float  # time.monotonic() value
     dead: str | None = None  # why it died; nothing of it may run any more
+    thread_cpu: float = 0.0  # CPU seconds of the invoking thread, set when the invocation ends
+    # CPU seconds of each executor task it submitted (follow_threads); list.append is atomic
+    task_cpu: list[float] = field(default_factory=list)
 
     def kill(self, why: str) -> None:
         self.dead = self.dead or why
+
+    def add_task_cpu(self, seconds: float) -> None:
+        self.task_cpu.append(seconds)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the invocation: its thread's, and its executor tasks' (those that ended)."""
+        return self.thread_cpu + sum(self.task_cpu)
 
     @property
     def overdue(self) -> bool:
@@ -146,15 +161,30 @@ def current() -> Invocation | None:
     return _current.get()
 
 
+def _cpu_timed(invocation: Invocation, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, adding the CPU time of the thread running it to `invocation`."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            invocation.add_task_cpu(time.thread_time() - started)
+
+    return run
+
+
 def follow_threads() -> Callable[[], None]:
     """Make work submitted to any ThreadPoolExecutor from inside an invocation run in the
-    submitter's context, so `current()` knows it there too. Returns the undo."""
+    submitter's context, so `current()` knows it there too, and add its thread's CPU time to the
+    invocation's. Returns the undo."""
     original = ThreadPoolExecutor.submit
 
     def submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if _current.get() is None:
+        invocation = _current.get()
+        if invocation is None:
             return original(self, fn, *args, **kwargs)
-        return original(self, copy_context().run, fn, *args, **kwargs)
+        return original(self, copy_context().run, _cpu_timed(invocation, fn), *args, **kwargs)
 
     ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
 
@@ -244,7 +274,7 @@ def _exec_module(name: str, file: Path) -> ModuleType:
 
 
 class Invoker:
-    """Invokes functions by logical id. Thread-safe; counts invocations and errors."""
+    """Invokes functions by logical id. Thread-safe; counts invocations, errors and CPU time."""
 
     def __init__(
         self,
@@ -258,6 +288,7 @@ class Invoker:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._cpu: dict[str, float] = {}  # logical id -> CPU seconds of its invocations
         self._in_flight = 0
         # Seconds to give an invocation instead of its function's timeout (None: the timeout).
         self.remaining_time: Callable[[str, Any], float | None] | None = None
@@ -279,6 +310,11 @@ class Invoker:
         with self._lock:
             return dict(self._errors)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds of every invocation so far, by function (`Invocation.cpu_seconds`)."""
+        with self._lock:
+            return dict(self._cpu)
+
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Call the function with `event`; return its (JSON round-tripped) result or raise
         FunctionError."""
@@ -288,32 +324,40 @@ class Invoker:
         with self._lock:
             self._counts[logical_id] += 1
             self._in_flight += 1
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
+        invocation: Invocation | None = None
         outcome = "error"
         try:
-            result = self._call(cfg, payload, request_id, started)
+            budget = cfg.timeout
+            if self.remaining_time is not None:
+                given = self.remaining_time(cfg.logical_id, payload)
+                budget = budget if given is None else min(budget, given)
+            invocation = Invocation(cfg.logical_id, request_id, started + budget)
+            result = self._call(cfg, payload, invocation, budget)
             outcome = "ok"
             return result
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
+            cpu = 0.0
+            if invocation is not None:
+                invocation.thread_cpu = time.thread_time() - cpu_started
+                cpu = invocation.cpu_seconds
             with self._lock:
                 self._in_flight -= 1
+                self._cpu[logical_id] = self._cpu.get(logical_id, 0.0) + cpu
                 if outcome != "ok":
                     self._errors[logical_id] += 1
             log.info(
-                "invoke function=%s request_id=%s duration_ms=%.1f outcome=%s",
-                logical_id, request_id, elapsed_ms, outcome,
+                "invoke function=%s request_id=%s duration_ms=%.1f cpu_ms=%.1f outcome=%s",
+                logical_id, request_id, elapsed_ms, cpu * 1000, outcome,
             )
 
-    def _call(self, cfg: FunctionConfig, payload: Any, request_id: str, started: float) -> Any:
+    def _call(self, cfg: FunctionConfig, payload: Any, invocation: Invocation, budget: float) -> Any:
+        request_id = invocation.request_id
+
         def fail(error_type: str, message: str) -> FunctionError:
             return FunctionError(cfg.logical_id, error_type, message, request_id)
 
-        budget = cfg.timeout
-        if self.remaining_time is not None:
-            given = self.remaining_time(cfg.logical_id, payload)
-            budget = budget if given is None else min(budget, given)
-        invocation = Invocation(cfg.logical_id, request_id, started + budget)
         token = _current.set(invocation)
         try:
             try:
