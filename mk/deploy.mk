@@ -15,7 +15,7 @@ TF_APPLY_FLAGS ?=
 build: $(SAM) $(STAMP) ## sam build into .aws-sam/build without Docker, byte-compiled
 	@if [ -z "$(PYTHON313)" ]; then echo "python3.13 not found (pyenv prefix 3.13, or python3.13 on PATH)"; exit 1; fi
 	@mkdir -p .build
-	$(PY) -m local.stack.language_extensions template.yaml > .build/template.expanded.json
+	$(PY) -m local.stack.template template.yaml > .build/template.expanded.json
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template-file .build/template.expanded.json \
 		--base-dir . --build-dir $(BUILD_DIR) --cached --parallel
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(BUILD_DIR)

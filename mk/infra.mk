@@ -36,7 +36,7 @@ sam-validate: $(SAM) ## sam validate --lint on template.yaml (offline, dummy cre
 checkov: $(CHECKOV) $(STAMP) ## checkov on infra/ and template.yaml (offline; the template with its loops expanded)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) -d infra --framework terraform --skip-download --quiet --compact
 	@mkdir -p .build
-	$(PY) -m local.stack.language_extensions template.yaml > .build/template.expanded.json
+	$(PY) -m local.stack.template template.yaml > .build/template.expanded.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f .build/template.expanded.json --framework cloudformation --skip-download --quiet --compact
 
 infra-check: tools $(STAMP) ## the infra tests: cfn-lint, sam validate, terraform, checkov, consistency

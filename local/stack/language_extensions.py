@@ -25,11 +25,8 @@ Conditions / Resources / Outputs, a loop without the transform, `Fn::Length`, `F
 from __future__ import annotations
 
 import copy
-import json
 import re
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 TRANSFORM = "AWS::LanguageExtensions"
@@ -227,24 +224,3 @@ def _sub(argument: Any) -> Any:
     if _SUB_VARIABLE.search(text):
         return {"Fn::Sub": text}
     return text.replace("${!", "${")
-
-
-def main(argv: list[str]) -> int:
-    """`python -m local.stack.language_extensions TEMPLATE`: the expanded template as JSON on
-    stdout, for the tools that do not expand Fn::ForEach themselves (checkov)."""
-    # Imported here: local.stack.template imports this module.
-    from local.stack.template import TemplateError, load_template
-
-    if len(argv) != 1:
-        print("usage: python -m local.stack.language_extensions TEMPLATE", file=sys.stderr)
-        return 2
-    try:
-        print(json.dumps(load_template(Path(argv[0])), indent=1))
-    except TemplateError as error:
-        print(error, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -430,3 +431,22 @@ def read_api(template: Mapping[str, Any]) -> tuple[ApiDefaults, AuthorizerSpec |
         )
     defaults = ApiDefaults(logical_id, default, bool(auth.get("ApiKeyRequired", False)))
     return defaults, authorizer, responses
+
+
+def main(argv: list[str]) -> int:
+    """`python -m local.stack.template TEMPLATE`: the template as CloudFormation hands it to the
+    SAM transform (load_template: its Fn::ForEach loops expanded) as JSON on stdout, for the
+    tools that do not expand the loops themselves (sam build, checkov)."""
+    if len(argv) != 1:
+        print("usage: python -m local.stack.template TEMPLATE", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(load_template(Path(argv[0])), indent=1))
+    except TemplateError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

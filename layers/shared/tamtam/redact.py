@@ -110,15 +110,14 @@ def redact(text: str | None) -> str | None:
 def error_keys(exc: BaseException) -> dict[str, Any]:
     """Log keys describing `exc` without its text (a validation error's text quotes its input
     unless the model hides it, a transport error's may hold a URL and its query): the type,
-    the fields a validation error names, a provider error's reason, status and redacted words."""
+    the fields a validation error names, what an error that has `log_keys()` says of itself (a
+    provider error: its reason, status and redacted words, tamtam.providers.base)."""
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from tamtam.providers.base import ProviderError  # noqa: PLC0415
-
     keys: dict[str, Any] = {"error": type(exc).__name__}
+    own = getattr(exc, "log_keys", None)
     if isinstance(exc, ValidationError):
         keys["fields"] = sorted({".".join(str(part) for part in error["loc"]) or "(root)" for error in exc.errors()})
-    elif isinstance(exc, ProviderError):
-        keys.update(reason=exc.reason.value, raw_status=exc.raw_status, raw_text=redact(exc.raw_text),
-                    detail=redact(exc.detail) or None)
+    elif callable(own):
+        keys.update(own())
     return keys

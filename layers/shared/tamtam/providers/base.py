@@ -106,6 +106,12 @@ class ProviderError(Exception):
     def __str__(self) -> str:
         return f"{self.reason.value}: {self.detail or self.raw_text or self.raw_status or ''}"
 
+    def log_keys(self) -> dict[str, Any]:
+        """What a log line may say of this error (tamtam.redact.error_keys): its reason, the
+        provider's status and its words, redacted."""
+        return {"reason": self.reason.value, "raw_status": self.raw_status, "raw_text": redact(self.raw_text),
+                "detail": redact(self.detail) or None}
+
 
 class TransientError(ProviderError):
     """The provider certainly did not take the message (an error answer such as 5xx or
