@@ -28,8 +28,9 @@ def fast_retries(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def endpoint(api, tenant_key) -> Iterator[Callable[..., dict]]:
-    """Creates webhook endpoints for a tenant; deletes them at the end (nothing more is sent)."""
+def endpoint(stack, api, tenant_key) -> Iterator[Callable[..., dict]]:
+    """Creates webhook endpoints for a tenant; at the end deletes them and waits until the
+    deliveries still queued for them have been dropped, so no later test finds them in flight."""
     made: list[tuple[str, str]] = []
 
     def create(key: str, url: str, types: list[str]) -> dict:
@@ -41,6 +42,7 @@ def endpoint(api, tenant_key) -> Iterator[Callable[..., dict]]:
     yield create
     for key, endpoint_id in made:
         api("DELETE", f"/v1/webhook-endpoints/{endpoint_id}", key)
+    stack.drain(timeout=90)  # a retry waits out its backoff, finds the endpoint deleted, is dropped
 
 
 def test_given_a_loopback_receiver_then_signed_sent_and_delivered_of_an_smsgate_message(stack, api, tenant_key,
@@ -67,7 +69,7 @@ def test_given_a_loopback_receiver_then_signed_sent_and_delivered_of_an_smsgate_
 
 
 def test_given_a_receiver_answering_500_twice_then_the_same_event_a_third_time_and_nothing_more(
-        stack, api, tenant_key, endpoint, fast_retries):
+        stack, api, tenant_key, fast_retries, endpoint):
     key = tenant_key("callbacks-retries")
     with Receiver(500, 500, 200) as receiver:
         endpoint(key, receiver.url, ["message.sent"])
@@ -93,7 +95,7 @@ def test_given_a_callback_url_to_a_private_or_link_local_address_then_422(api, t
     assert api("GET", "/v1/webhook-endpoints", key).json() == {"items": []}
 
 
-def test_given_a_receiver_that_hangs_then_sending_is_not_slowed(stack, api, tenant_key, endpoint):
+def test_given_a_receiver_that_hangs_then_sending_is_not_slowed(stack, api, tenant_key, fast_retries, endpoint):
     key = tenant_key("callbacks-slow")
     with Receiver(200, delay=15) as receiver:  # answers after the 10 s timeout
         endpoint(key, receiver.url, ["message.queued", "message.sending", "message.sent"])
