@@ -1,13 +1,14 @@
 """The status events of the chaos run, as a subscriber of the tamtam bus gets them.
 
 `BusTap` creates, in the emulated account and with the harness's own clients, an SQS queue and a
-rule on the bus (source `tamtam`, detail-type `Message Status Changed`) targeting it: moto routes
+rule on the bus (source `tamtam`, either status detail type: `Message Status Changes`, a group
+of changes, under the default `STATUS_EVENTS=grouped`, `Message Status Changed` under `each`) targeting it: moto routes
 PutEvents to SQS targets. `drain()` reads the queue empty (at the end of the run, and now and
 then during it so that it never holds too much).
 
 The invariant (bench.chaos_check `missing_events`): every entry of every message's `history`
-has its event, `detail.event_id` = "<message id>:<index of the entry>" (duplicates allowed:
-delivery is at least once).
+has its change on the bus, `event_id` = "<message id>:<index of the entry>" (duplicates
+allowed: delivery is at least once).
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import threading
 from collections import Counter
 from typing import Any
 
-DETAIL_TYPE = "Message Status Changed"
+from tamtam.events import STATUS_DETAIL_TYPES, changes_in
 
 
 class BusTap:
     def __init__(self, *, events: Any, sqs: Any, bus_name: str, name: str = "chaos-status-events"):
         self.events, self.sqs, self.bus, self.name = events, sqs, bus_name, name
         self.event_ids: Counter[str] = Counter()
-        self.without_id = 0  # events whose detail has no event_id
-        self.received = 0
-        self.by_status: Counter[tuple[str, str]] = Counter()  # (message id, new status) -> events
+        self.without_id = 0  # changes without an event_id
+        self.received = 0  # events read (a grouped event carries several changes)
+        self.by_status: Counter[tuple[str, str]] = Counter()  # (message id, new status) -> changes
         self.lock = threading.Lock()
         self.queue_url = ""
 
@@ -35,7 +36,7 @@ class BusTap:
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        pattern = {"source": ["tamtam"], "detail-type": [DETAIL_TYPE]}
+        pattern = {"source": ["tamtam"], "detail-type": list(STATUS_DETAIL_TYPES)}
         self.events.put_rule(Name=self.name, EventBusName=self.bus, EventPattern=json.dumps(pattern), State="ENABLED")
         self.events.put_targets(Rule=self.name, EventBusName=self.bus, Targets=[{"Id": "chaos", "Arn": arn}])
         return self
@@ -68,12 +69,13 @@ class BusTap:
             return
         with self.lock:
             self.received += 1
-            event_id = detail.get("event_id")
-            if event_id:
-                self.event_ids[str(event_id)] += 1
-            else:
-                self.without_id += 1
-            self.by_status[(str(detail.get("message_id")), str(detail.get("new_status")))] += 1
+            for change in changes_in(str(event.get("detail-type")), detail):
+                event_id = change.get("event_id")
+                if event_id:
+                    self.event_ids[str(event_id)] += 1
+                else:
+                    self.without_id += 1
+                self.by_status[(str(change.get("message_id")), str(change.get("new_status")))] += 1
 
     def delete(self) -> None:
         try:

@@ -57,11 +57,14 @@ resource "aws_dynamodb_table" "this" {
     projection_type = "ALL"
   }
 
+  # The messages of a batch by status: keys only, so that a write that does not change a
+  # message's status (the dispatch mark, an attempt) does not write this index; readers take
+  # the records themselves with BatchGetItem (tamtam.store.batches, batch_sweep).
   global_secondary_index {
     name            = "gsi2"
     hash_key        = "gsi2pk"
     range_key       = "gsi2sk"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
 
   # Message search (docs/architecture.md): keys and projected attributes are set when a message

@@ -22,7 +22,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     settings = get_settings()
     records = event.get("Records") or []
     derived = derive(records, table=aws.table(settings.table_name), events_client=aws.client("events"),
-                     bus=settings.event_bus_name or None, sqs=aws.client("sqs"))
+                     bus=settings.event_bus_name or None, sqs=aws.client("sqs"),
+                     status_events=settings.status_events)
     metrics.add_metric(name="StatusEvents", unit="Count", value=derived.events)
     metrics.add_metric(name="CallbacksQueued", unit="Count", value=derived.callbacks)
     logger.debug("changes derived", extra={"records": len(records), "changes": derived.changes,

@@ -15,8 +15,10 @@ from botocore.exceptions import ClientError
 
 from local.stack.invoker import FunctionError
 from tamtam import aws, failpoints
+from tamtam import events as events_module
+from tamtam.lifecycle.changes import Change
 from tamtam.messaging.accept import SendRequest, build_message
-from tamtam.settings import get_settings
+from tamtam.settings import get_settings, reset_settings
 from tamtam.status import Status
 from tamtam.store import batches, messages
 from tamtam.store.batches import BatchItem
@@ -35,7 +37,7 @@ def bus_copy(provisioned) -> Iterator[str]:
     events.put_rule(
         Name="test-lifecycle-copy",
         EventBusName=bus,
-        EventPattern=json.dumps({"detail-type": ["Message Status Changed"]}),
+        EventPattern=json.dumps({"detail-type": list(events_module.STATUS_DETAIL_TYPES)}),
     )
     events.put_targets(Rule="test-lifecycle-copy", EventBusName=bus, Targets=[{"Id": "copy", "Arn": arn}])
     try:
@@ -52,7 +54,9 @@ def published(url: str) -> list[dict[str, Any]]:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not got:
             return out
-        out += [json.loads(m["Body"])["detail"] for m in got]
+        for message in got:
+            body = json.loads(message["Body"])
+            out += events_module.changes_in(body["detail-type"], body["detail"])
         sqs.delete_message_batch(
             QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
         )
@@ -89,10 +93,19 @@ def lifecycle(records: list[dict[str, Any]]) -> Any:
     return _invoker.invoke("lifecycle", {"Records": records})
 
 
-def test_given_the_events_file_then_one_event_per_history_entry_with_its_id(provisioned, bus_copy):
+@pytest.fixture(params=["grouped", "each"])
+def status_events(request, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("STATUS_EVENTS", request.param)
+    reset_settings()
+    yield request.param
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_given_the_events_file_then_one_change_per_history_entry_with_its_id(provisioned, bus_copy, status_events):
     answer = lifecycle(event("lifecycle/stream_batch")["Records"])
     details = sorted(published(bus_copy), key=lambda d: d["sequence"])
-    assert answer == {"records": 3, "changes": 3, "events": 3}
+    assert answer == {"records": 3, "changes": 3, "events": 1 if status_events == "grouped" else 3}
     assert [(d["event_id"], d["old_status"], d["new_status"]) for d in details] == [
         ("msg_events00000000000000000001_000000:0", None, "queued"),
         ("msg_events00000000000000000001_000000:1", "queued", "sending"),
@@ -213,3 +226,36 @@ def test_given_eventbridge_refusing_entries_then_they_are_published_again(provis
         events_client.meta.events.unregister("after-call.events.PutEvents", refuse_first)
     assert state["refused"]
     assert {d["event_id"] for d in published(bus_copy)} == {"msg_lifecycle_refused0000000:0"}
+
+
+def _changes(tenant: str, n: int) -> list[Change]:
+    return [Change(stream_event_id=f"s{i}", message_id=f"msg_{tenant[-6:]}{i:020d}", tenant_id=tenant, batch_id=BATCH,
+                   sequence=i % 4, old_status="queued", new_status="sent", reason="accepted_by_provider_" + "x" * 40,
+                   provider="flowsms", at="2026-12-07T08:00:00.000Z", created=False) for i in range(n)]
+
+
+def test_given_many_changes_of_two_tenants_then_grouped_events_each_within_one_billing_chunk(provisioned, bus_copy):
+    changes = _changes("ten_grouped0000000000000000000a", 700) + _changes("ten_grouped0000000000000000000b", 5)
+    entries = events_module.grouped_entries(changes, get_settings().event_bus_name)
+    calls: list[list[dict[str, Any]]] = []
+    client = aws.client("events")
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["Entries"])
+
+    client.meta.events.register("provide-client-params.events.PutEvents", seen)
+    try:
+        assert events_module.publish(client, entries) == len(entries)
+    finally:
+        client.meta.events.unregister("provide-client-params.events.PutEvents", seen)
+    details = [json.loads(e["Detail"]) for e in entries]
+    assert all(len(e["Detail"].encode()) <= 60_000 for e in entries)  # one 64 KB billing chunk each
+    tenants = [d["tenant_id"] for d in details]
+    assert tenants[-1].endswith("b") and details[-1]["count"] == 5 and all(t.endswith("a") for t in tenants[:-1])
+    assert sum(d["count"] for d in details[:-1]) == 700 and len(details) - 1 == -(-sum(
+        len(e["Detail"]) for e in entries[:-1]) // 60_000)  # as few events as fit one 64 KB billing chunk each
+    assert all(len(call) <= 10 and sum(len(e["Detail"]) for e in call) <= 240_000 for call in calls)
+    assert len(calls) > 1  # 256 KB a call at most
+    got = published(bus_copy)
+    assert sorted(d["event_id"] for d in got) == sorted(c.event_id for c in changes)
+    assert [d["message_id"] for d in got if d["tenant_id"].endswith("a")][:3] == [c.message_id for c in changes[:3]]

@@ -7,6 +7,7 @@ the rest are tunables with defaults, overridable per deployment.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,10 @@ class Settings(BaseSettings):
     queue_urls: dict[str, str] = Field(default_factory=dict, description="queue key -> URL")
     provider_secrets: dict[str, str] = Field(default_factory=dict, description="provider -> secret id")
     event_bus_name: str = ""
+    status_events: Literal["grouped", "each"] = Field(
+        "grouped", description="status changes on the bus: one event per lifecycle invocation and tenant "
+        "(`grouped`), or one event per change (`each`); tamtam.events"
+    )
 
     phone_default_region: str = Field("GN", description="region for numbers given without +")
     max_segments: int = Field(10, description="longest accepted text, in SMS segments")

@@ -1,7 +1,8 @@
 """One batch of stream records -> its events, its batch counter moves, its failure counts.
 
 Order matters for what a death in between leaves behind, and every step is safe to repeat:
-1. the events are published (at least once; `event_id` lets receivers dedupe), and the status
+1. the events are published (grouped per tenant, or one per change: the `STATUS_EVENTS`
+   setting; at least once; `event_id` lets receivers dedupe), and the status
    callbacks they call for are put on the callbacks queue (tamtam.callbacks.enqueue: at least
    once too, same ids);
 2. each batch's counters move in one transaction with a marker named after the stream records
@@ -81,11 +82,13 @@ def status_transitions(changes: list[Change]) -> Counter[str]:
 
 
 def derive(records: list[Mapping[str, Any]], *, table: Any, events_client: Any, bus: str | None,
-           sqs: Any = None) -> Derived:
+           sqs: Any = None, status_events: str = "grouped") -> Derived:
+    """`status_events`: how the changes go on the bus, `grouped` or `each` (tamtam.events);
+    `Derived.events` counts the bus entries published."""
     changes = all_changes(records)
     published = 0
     if changes and bus:
-        published = events.publish(events_client, [events.entry_of(c, bus) for c in changes])
+        published = events.publish(events_client, events.status_entries(changes, bus, status_events))
     failpoints.hit("lifecycle.published", changes=len(changes))
     received = received_of(records)
     queued = (

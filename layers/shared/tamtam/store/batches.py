@@ -269,12 +269,15 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0) * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
 
 
-def get_many(table: Any, keys: list[dict[str, str]], projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
-    """BatchGetItem (consistent), 100 keys a call, unprocessed keys retried with backoff."""
+def get_many(table: Any, keys: list[dict[str, str]], projection: str | None = None,
+             names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """BatchGetItem (consistent), 100 keys a call, unprocessed keys retried with backoff; whole
+    items unless a projection is given. Items not found are left out."""
     client, found = table.meta.client, []
     for start in range(0, len(keys), _BATCH_GET_MAX):
-        request = {"Keys": keys[start : start + _BATCH_GET_MAX], "ConsistentRead": True,
-                   "ProjectionExpression": projection, "ExpressionAttributeNames": names}
+        request: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET_MAX], "ConsistentRead": True}
+        if projection:
+            request.update(ProjectionExpression=projection, ExpressionAttributeNames=names or {})
         for attempt in range(_TRIES):
             answer = client.batch_get_item(RequestItems={table.name: request})
             found += answer.get("Responses", {}).get(table.name, [])
@@ -300,10 +303,19 @@ def decode_cursor(cursor: str, batch_id: str, status: str | None) -> dict[str, s
     return key
 
 
+def records_of(table: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The message records of gsi2 entries (the index holds keys only), in the entries' order;
+    a record gone since (its TTL) is left out."""
+    found = {item["pk"]: item for item in get_many(table, [{"pk": e["pk"], "sk": e["sk"]} for e in entries])}
+    return [found[e["pk"]] for e in entries if e["pk"] in found]
+
+
 def list_messages(
     table: Any, batch_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
 ) -> tuple[list[MessageItem], str | None]:
-    """A page of the batch's messages (ordered by status, then id), and the next page's cursor."""
+    """A page of the batch's messages (ordered by status, then id), and the next page's cursor.
+    The records are read after the index: with a `status`, one that has moved on since the
+    index was written is left out of this page (it is listed under its new status)."""
     names, values = {"#pk": "gsi2pk"}, {":pk": batch_index_pk(batch_id)}
     condition = "#pk = :pk"
     if status:
@@ -314,6 +326,8 @@ def list_messages(
     if cursor:
         kwargs["ExclusiveStartKey"] = decode_cursor(cursor, batch_id, status)
     answer = table.query(**kwargs)
-    items = [MessageItem.from_item(item) for item in answer.get("Items", [])]
+    items = [MessageItem.from_item(item) for item in records_of(table, answer.get("Items", []))]
+    if status:
+        items = [item for item in items if item.status == status]
     return items, cursors.encode(answer.get("LastEvaluatedKey"))
 
