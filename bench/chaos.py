@@ -87,8 +87,10 @@ class Plan:
         "lifecycle.published": 0.4})
     kill_budget: int = 40
     short_rate: float = 0.1
+    # Status changes go on the bus grouped per lifecycle invocation (STATUS_EVENTS=grouped): a
+    # few PutEvents calls a second, so EventBridge faults need a high rate to be seen often.
     aws_rates: dict[str, float] = field(default_factory=lambda: {
-        "dynamodb": 0.01, "sqs": 0.08, "secrets-manager": 0.15, "kms": 0.25, "eventbridge": 0.15})
+        "dynamodb": 0.01, "sqs": 0.08, "secrets-manager": 0.15, "kms": 0.25, "eventbridge": 0.4})
     conflict_rate: float = 0.25
     aws_budget: int = 40
     twin_rate: float = 0.8
@@ -130,7 +132,7 @@ SHORT = Plan(singles=90, scheduled=20, otps=50, bulks=2, bulk_size=80, chunk=10,
              kill_rates={"accept.enqueued": 0.1, "scheduler.enqueued": 0.4, "sender.before_claim": 0.03,
                          "sender.claimed": 0.04, "sender.called": 0.06, "sender.recorded": 0.08, "fanout.written": 0.35,
                          "fanout.enqueued": 0.35, "lifecycle.published": 0.3},
-             aws_rates={"dynamodb": 0.02, "sqs": 0.08, "secrets-manager": 0.15, "kms": 0.2, "eventbridge": 0.1},
+             aws_rates={"dynamodb": 0.02, "sqs": 0.08, "secrets-manager": 0.15, "kms": 0.2, "eventbridge": 0.4},
              # Bulk recipients now share provider requests (tamtam.messaging.lists), so their
              # changes reach the batch counters in fewer transactions: a higher rate keeps the
              # conflicts at least `min_applied`.
