@@ -162,19 +162,16 @@ class Session:
         return _flat(item)
 
     def batch_messages(self, batch_id: str) -> dict[str, dict[str, Any]]:
-        """message id -> record, for every message of a batch (through gsi2)."""
-        out: dict[str, dict[str, Any]] = {}
+        """message id -> {id, status}, for every message of a batch (gsi2 holds their keys only)."""
+        ids: list[str] = []
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
                                   "KeyConditionExpression": "gsi2pk = :b",
                                   "ExpressionAttributeValues": {":b": {"S": f"BATCH#{batch_id}"}}}
         while True:
             answer = self.ddb.query(**kwargs)
-            for item in answer["Items"]:
-                if item.get("sk", {}).get("S") == "MSG":
-                    flat = _flat(item)
-                    out[flat["id"]] = flat
+            ids += [item["pk"]["S"].removeprefix("MSG#") for item in answer["Items"] if item["sk"]["S"] == "MSG"]
             if "LastEvaluatedKey" not in answer:
-                return out
+                return self.records(ids)
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def queue_depths(self) -> dict[str, int]:
