@@ -4,8 +4,8 @@ quotas. Standard library only; prints the tables of docs/capacity.md (`--write` 
 `--check` exits 1 when the doc's tables are not what this prints).
 
 Every input carries its source and its kind:
-  measured  a figure of the `make bench` table in docs/performance.md (commit ef6c28f,
-            2026-11-22), taken on the local emulator (moto serves one request at a time, so
+  measured  a figure of `make bench ONLY=cost BULK=2000` in docs/performance.md (commit
+            e82cfb8, 2026-12-07), taken on the local emulator (moto serves one request at a time, so
             durations are upper bounds; request and unit counts are what the code does)
   quota     an AWS default quota, from the page named in the source
   setting   a default of this repository (template.yaml, tamtam settings)
@@ -39,7 +39,7 @@ class Fig:
 
 
 # --- the bench (docs/performance.md, "Last figures", line 1 "cost") ---------------------------------
-BENCH = "docs/performance.md, make bench on ef6c28f, line `1 cost"
+BENCH = "docs/performance.md, make bench ONLY=cost BULK=2000 on e82cfb8, line `1 cost"
 
 
 @dataclass(frozen=True)
@@ -93,63 +93,71 @@ SINGLES = PerMessage(
     messages=1000,
     # `1,000 singles: Lambda/msg` (memory: template.yaml Globals 256 MB)
     invocations=[
-        Invocations("Api", 1000, 69, 256),
-        Invocations("PasseinfoSender", 334, 223, 256),
-        Invocations("FlowsmsSender", 333, 222, 256),
-        Invocations("VentisSender", 333, 223, 256),
+        Invocations("Api", 1000, 54, 256),
+        Invocations("PasseinfoSender", 334, 162, 256),
+        Invocations("VentisSender", 333, 160, 256),
+        Invocations("FlowsmsSender", 333, 158, 256),
+        Invocations("Lifecycle", 50, 60, 256),
     ],
     apigw_requests=Fig(1.0, "measured", f"{BENCH} 1,000 singles: Lambda/msg` (Api 1000 invocations)"),
-    ddb_write_units=Fig(5.22, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
-    ddb_read_units=Fig(0.02, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
+    ddb_write_units=Fig(7.60, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
+    ddb_read_units=Fig(0.65, "measured", f"{BENCH} 1,000 singles: DynamoDB units/msg`"),
     sqs_requests=Fig(2.997, "measured", f"{BENCH} 1,000 singles: SQS requests/msg (billed)`"),
-    putevents_calls=Fig(1.626, "measured", f"{BENCH} 1,000 singles: EventBridge calls/msg`"),
-    events_entries=Fig(3.0, "measured", f"{BENCH} 1,000 singles: AWS cost per 1M` (EventBridge $3.00 at $1/M)"),
+    putevents_calls=Fig(0.050, "measured", f"{BENCH} 1,000 singles: EventBridge calls/msg`"),
+    events_entries=Fig(
+        0.050, "measured", f"{BENCH} 1,000 singles: AWS cost per 1M` (EventBridge $0.050 at $1/M: grouped events)"
+    ),
     secrets_calls=Fig(0.002, "measured", f"{BENCH} 1,000 singles: Secrets Manager calls/msg`"),
     kms_requests=Fig(0.002, "measured", f"{BENCH} 1,000 singles: AWS cost per 1M` (KMS $0.006 at $3/M)"),
     log_kib=Fig(1.2, "measured", f"{BENCH} 1,000 singles: logs (not in the cost)`"),
     msg_writes=Fig(
-        3.0, "measured", f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem MSG 2, PutItem MSG 1)"
+        4.107, "measured", f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem MSG 3.107, PutItem MSG 1)"
     ),
     rate_item_writes=Fig(
-        1.195,
+        1.154,
         "measured",
-        f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem RATE 1.007, PutItem RATE 0.188)",
+        f"{BENCH} 1,000 singles: DynamoDB calls/msg by item` (UpdateItem RATE 1.002, PutItem RATE 0.152)",
     ),
     batch_item_writes=Fig(0.0, "measured", "singles belong to no batch"),
 )
 
 BULK = PerMessage(
-    messages=10000,
-    # `10,000-recipient bulk: Lambda/msg` (Fanout: MemorySize 512 in template.yaml)
+    messages=2000,
+    # `2,000-recipient bulk: Lambda/msg` (Fanout: MemorySize 512 in template.yaml)
     invocations=[
-        Invocations("FlowsmsSender", 339, 2748, 256),
-        Invocations("VentisSender", 335, 2767, 256),
-        Invocations("PasseinfoSender", 335, 2789, 256),
-        Invocations("Fanout", 20, 17733, 512),
-        Invocations("Api", 1, 187, 256),
+        Invocations("Lifecycle", 81, 734, 256),
+        Invocations("VentisSender", 67, 1801, 256),
+        Invocations("PasseinfoSender", 67, 1684, 256),
+        Invocations("FlowsmsSender", 67, 2132, 256),
+        Invocations("Fanout", 4, 16254, 512),
+        Invocations("Api", 1, 100, 256),
     ],
-    apigw_requests=Fig(1 / 10000, "measured", f"{BENCH} 10,000-recipient bulk: Lambda/msg` (Api 1 invocation)"),
-    ddb_write_units=Fig(9.51, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB units/msg`"),
-    ddb_read_units=Fig(1.09, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB units/msg`"),
-    sqs_requests=Fig(0.307, "measured", f"{BENCH} 10,000-recipient bulk: SQS requests/msg (billed)`"),
-    putevents_calls=Fig(0.355, "measured", f"{BENCH} 10,000-recipient bulk: EventBridge calls/msg`"),
-    events_entries=Fig(3.0, "measured", f"{BENCH} 10,000-recipient bulk: AWS cost per 1M` (EventBridge $3.00)"),
-    secrets_calls=Fig(0.003, "measured", f"{BENCH} 10,000-recipient bulk: Secrets Manager calls/msg`"),
-    kms_requests=Fig(0.003, "measured", f"{BENCH} 10,000-recipient bulk: AWS cost per 1M` (KMS $0.009)"),
-    log_kib=Fig(0.5, "measured", f"{BENCH} 10,000-recipient bulk: logs (not in the cost)`"),
+    apigw_requests=Fig(1 / 2000, "measured", f"{BENCH} 2,000-recipient bulk: Lambda/msg` (Api 1 invocation)"),
+    ddb_write_units=Fig(11.90, "measured", f"{BENCH} 2,000-recipient bulk: DynamoDB units/msg`"),
+    ddb_read_units=Fig(1.14, "measured", f"{BENCH} 2,000-recipient bulk: DynamoDB units/msg`"),
+    sqs_requests=Fig(0.306, "measured", f"{BENCH} 2,000-recipient bulk: SQS requests/msg (billed)`"),
+    putevents_calls=Fig(0.041, "measured", f"{BENCH} 2,000-recipient bulk: EventBridge calls/msg`"),
+    events_entries=Fig(
+        0.041, "measured", f"{BENCH} 2,000-recipient bulk: AWS cost per 1M` (EventBridge $0.041: grouped events)"
+    ),
+    secrets_calls=Fig(
+        0.0, "measured", f"{BENCH} 2,000-recipient bulk: AWS cost per 1M` (none: cached since the singles)"
+    ),
+    kms_requests=Fig(0.0, "measured", f"{BENCH} 2,000-recipient bulk: AWS cost per 1M` (none)"),
+    log_kib=Fig(0.5, "measured", f"{BENCH} 2,000-recipient bulk: logs (not in the cost)`"),
     msg_writes=Fig(
-        3.007,
+        4.0,
         "measured",
-        f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem MSG 2.007, created 1)",
+        f"{BENCH} 2,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem MSG 3.000, PutItem MSG 1.000)",
     ),
     rate_item_writes=Fig(
-        0.391, "measured", f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem RATE 0.391)"
+        0.293, "measured", f"{BENCH} 2,000-recipient bulk: DynamoDB calls/msg by item` (UpdateItem RATE 0.293)"
     ),
     batch_item_writes=Fig(
-        0.089,
+        0.088,
         "measured",
-        f"{BENCH} 10,000-recipient bulk: DynamoDB calls/msg by item`"
-        " (UpdateItem BATCH 0.085, TransactWriteItems BATCH 0.002 x 2)",
+        f"{BENCH} 2,000-recipient bulk: DynamoDB calls/msg by item`"
+        " (TransactWriteItems BATCH 0.043 x 2, UpdateItem BATCH 0.001, PutItem BATCH 0.001)",
     ),
 )
 
@@ -157,7 +165,7 @@ BULK = PerMessage(
 # what tamtam.otp.logic adds, counted from the code (design): the limits (phone log: a consistent
 # GetItem and a conditional PutItem; number, range and tenant-day counters: 3 UpdateItems), the
 # code's record (PutItem), KMS Encrypt (api) and Decrypt (sender), the sender's GetItem of the
-# code; and its verification: one more API request and api invocation (the singles' 69 ms), a
+# code; and its verification: one more API request and api invocation (the singles' 54 ms), a
 # GetItem and two UpdateItems (count_attempt, approve).
 OTP_EXTRA_WRITES = 7.0
 OTP_EXTRA_READS = 2.0  # consistent GetItem 1, two eventually consistent GetItems 0.5 each
@@ -180,7 +188,7 @@ OTP = PerMessage(
     msg_writes=SINGLES.msg_writes,
     rate_item_writes=SINGLES.rate_item_writes,
     batch_item_writes=SINGLES.batch_item_writes,
-    extra_lambda_s=0.069,
+    extra_lambda_s=0.054,
     extra_invocations=1.0,
 )
 USE = {"singles": SINGLES, "bulk": BULK, "otp": OTP}
@@ -279,15 +287,10 @@ STORAGE_KB = {
 RETENTION_MONTHS = 3  # message records' 90-day TTL
 PROFILE = {"bulk": 30_000_000, "singles": 1_500_000, "otp": 300_000}  # a month: see docs/capacity.md
 PROFILE_TEXT = ("one 1,000,000-recipient bulk hour a day, 50,000 single sends and 10,000 codes a day, 30 days")
-# Code since ef6c28f that the measured figures miss (design, $ per message): see docs/capacity.md.
-SINCE_BENCH = [
-    ("singles", "DynamoDB", 1 * PRICES["ddb_write_unit"], "send-limit counter LIMIT#: 1 write (e228e10)"),
-    ("singles", "DynamoDB", 0.5 * PRICES["ddb_read_unit"], "opt-out GetItem: 0.5 read unit (e228e10)"),
-    ("otp", "DynamoDB", 0.0, "codes read no opt-out and count their own limits (already in the OTP figures)"),
-    ("all", "DynamoDB", 1 * PRICES["ddb_write_unit"], "gsi3 entry at creation: 1 write unit (0a6abea)"),
-    ("all", "Lambda", 0.03 * PRICES["lambda_request"] + 0.03 * 0.5 * 0.25 * PRICES["lambda_gb_second"],
-     "lifecycle function: ~0.03 invocations of ~0.5 s per message (0c78188)"),
-]
+# Code since the bench that its figures miss (design, $ per message): see docs/capacity.md. The
+# run of e82cfb8 measured every write of the code it ran; sends through SMSGate and Message Pro
+# also write the `LAST#` item, which the bench's providers do not (docs/capacity.md says so).
+SINCE_BENCH: list[tuple[str, str, float, str]] = []
 
 
 def per_message_cost(use: PerMessage) -> dict[str, float]:
