@@ -23,7 +23,7 @@ LOG_DIR = OUT_DIR / "logs"
 
 @dataclass(frozen=True)
 class Scenario:
-    module: str
+    module: str  # "bench.<module>", or "bench.<module>:<function>" for another entry than run()
     section: str
     what: str
     timeout: float  # seconds before the scenario is stopped and its lines reported as not measured
@@ -38,6 +38,7 @@ BENCH_SCENARIOS: dict[str, Scenario] = {
     "cost": Scenario("bench.cost", "1 cost", "AWS requests and cost per message", _COST_TIMEOUT),
     "acceptance": Scenario("bench.acceptance", "3 accept", "bulk acceptance", 300),
     "otp": Scenario("bench.otp_load", "5 otp", "OTP under a bulk", 300),
+    "otp_paced": Scenario("bench.otp_load:run_paced", "5 otp", "OTP under a bulk paced at 50/s", 600),
     "pacing": Scenario("bench.pacing_rate", "6 pacing", "provider pacing", 300),
     "lists": Scenario("bench.lists", "7 lists", "provider requests per bulk message", 600),
 }
@@ -57,7 +58,8 @@ def run_scenario(name: str, result_path: str) -> int:
     started = time.monotonic()
     status = 0
     try:
-        lines = importlib.import_module(spec.module).run(counter)
+        module, _, function = spec.module.partition(":")  # "package.module[:function]", run() by default
+        lines = getattr(importlib.import_module(module), function or "run")(counter)
     except Exception as exc:  # noqa: BLE001 - reported as a line, with the traceback in the log
         traceback.print_exc()
         lines = [Line.missing(spec.section, spec.what, f"{type(exc).__name__}: {exc}"[:200])]

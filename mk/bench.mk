@@ -2,7 +2,7 @@
 # prints one table; how to read them and the last figures: docs/performance.md.
 #   make bench                  all seven lines (~25 min on 2 cores, most of it the 10,000 bulk)
 #   make bench BULK=2000        the cost line with a smaller bulk (~10 min less)
-#   make bench ONLY=cost        one scenario: coldstart, cost, acceptance, otp, pacing, lists
+#   make bench ONLY=cost        one scenario: coldstart, cost, acceptance, otp, otp_paced, pacing, lists
 #   make chaos                  1,000 messages under every fault at once (bench/chaos.py), ~8 min
 #   make chaos-short            the few hundred messages of tests/e2e/test_chaos.py, ~3 min
 #   CHAOS_SEED=n                another draw of the faults (default 7)
