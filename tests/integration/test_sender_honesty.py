@@ -216,6 +216,32 @@ def test_given_a_claim_taken_over_before_the_dispatch_mark_then_the_first_sender
                               dispatched=False) is None
 
 
+def test_given_two_deliveries_racing_for_a_stale_claim_then_the_loser_keeps_its_queue_message(
+    provisioned, sandbox, monkeypatch, later
+):
+    """SQS can hand one message to two invocations at once. The one that loses the takeover of a
+    stale claim must not drop its copy: the winner may die before its dispatch mark, and then
+    that copy is the only way back to the message."""
+    msg = seed.message(provider="passeinfo")
+    messages.transition(seed.table(), msg.id, Status.SENDING, expect={Status.QUEUED},
+                        fields={"claim_at": clock.now() - STALE}, increment_tries=True)  # its sender died
+    real = messages.take_over
+
+    def the_other_copy_first(table, message_id, **kwargs):
+        assert real(table, message_id, **kwargs) is not None  # the twin takes it over (and then dies)
+        return real(table, message_id, **kwargs)  # this copy's takeover: the claim moved, None
+
+    monkeypatch.setattr(messages, "take_over", the_other_copy_first)
+    answer = send(msg)
+    monkeypatch.setattr(messages, "take_over", real)
+    assert answer["batchItemFailures"] != []  # kept on the queue, to look again after the stale window
+    assert messages.get(seed.table(), msg.id).status == Status.SENDING and sandbox.sandbox.outbox_items() == []
+    later(STALE)
+    assert send(msg) == {"batchItemFailures": []}  # the twin never came back: this copy sends it
+    assert messages.get(seed.table(), msg.id).status == Status.SENT
+    assert len(sandbox.sandbox.outbox_items(provider="passeinfo")) == 1
+
+
 # -- after the call ------------------------------------------------------------------------------
 
 

@@ -154,7 +154,11 @@ def _stale_claim(current: MessageItem, body: QueueBody, run: Run, clients: Clien
         attempt=mark,
     )
     if taken is None:
-        return Outcome("raced")
+        # Another delivery of this message took it over first. Keep this queue message: if that
+        # one dies in turn, this copy is what finds its claim stale (dropping it left a record
+        # `sending` with nothing queued, found by `make chaos`).
+        stale_after = get_settings().claim_stale_seconds
+        return Outcome("in_flight", retry_after=int(stale_after) + 1)
     logger.info("stale claim taken over", extra={"message_id": current.id, "dispatched": dispatched})
     return _send_claimed(taken, body, run, clients)
 
