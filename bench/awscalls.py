@@ -44,6 +44,8 @@ class Snapshot:
     ddb_read_units: float = 0.0
     idle_polls: int = 0  # empty receives of the pollers, not counted
     by_item: Counter[str] = field(default_factory=Counter)  # "UpdateItem MSG" -> DynamoDB calls on that kind of item
+    # DynamoDB write units by item kind and where written: "MSG table", "MSG gsi2" (bench.dynamo_units)
+    write_units_by: Counter[str] = field(default_factory=Counter)
 
     def service_calls(self, service: str) -> int:
         return sum(n for (s, _), n in self.calls.items() if s == service)
@@ -132,7 +134,8 @@ class CallCounter:
         with self._lock:
             snap = self._snapshot
             return Snapshot(Counter(snap.calls), snap.sqs_requests, snap.events_entries,
-                            self._meter.write, self._meter.read, snap.idle_polls, Counter(snap.by_item))
+                            self._meter.write, self._meter.read, snap.idle_polls, Counter(snap.by_item),
+                            Counter(self._meter.write_by))
 
     def busy_seconds(self, service: str) -> float:
         """Wall time during which at least one of the app's calls to `service` was in flight."""

@@ -253,16 +253,13 @@ SETTINGS = {
 }
 DESIGN = {
     "sender_batch_seconds": Fig(
-        0.3, "design", "docs/performance.md, Cost: on AWS a batch of 10 takes ~0.3 s (local: 2.77 s)"
+        0.3, "design", "docs/performance.md, Cost: on AWS a batch of 10 takes ~0.3 s (local: 1.7-2.1 s)"
     ),
     "fanout_chunk_seconds": Fig(
         1.0, "design", "500 conditional PutItems 16 at a time + 50 SendMessageBatch calls (local: 17.7 s)"
     ),
     "gsi1_writes_per_msg": Fig(
         2, "design", "gsi1 STATUS#sent: the record's copy put at `sent`, deleted at its final status"
-    ),
-    "gsi2_writes_per_msg": Fig(
-        5, "design", "gsi2 BATCH#<id>: put at creation, moved (delete + put) by claim and `sent`"
     ),
     "gsi3_writes_per_msg": Fig(1, "design", "gsi3 TENANT#<id>: one entry at creation (docs/architecture.md)"),
     "lifecycle_ms_per_record": Fig(
@@ -281,9 +278,9 @@ MONTHLY_FIXED = {  # design: the stack's resources billed by the month (list pri
 STORAGE_PRICE_GB_MONTH = 0.25  # DynamoDB Standard table class, us-east-1
 STORAGE_KB = {
     "singles": 1.3,
-    "bulk": 2.3,
+    "bulk": 1.3,
     "otp": 1.8,
-}  # design: record ~1 KB + gsi2 copy (bulk) + gsi3 0.3 KB (+ OTP item)
+}  # design: record ~1 KB + gsi3 0.3 KB (+ OTP item); a batch's messages are in no index
 RETENTION_MONTHS = 3  # message records' 90-day TTL
 PROFILE = {"bulk": 30_000_000, "singles": 1_500_000, "otp": 300_000}  # a month: see docs/capacity.md
 PROFILE_TEXT = ("one 1,000,000-recipient bulk hour a day, 50,000 single sends and 10,000 codes a day, 30 days")
@@ -523,14 +520,6 @@ def rows(region: str = REGION) -> list[Row]:
             "quota",
             each(lambda u: over(partition, u.rate_item_writes.value)),
             "none needed: far above any provider's rate",
-        ),
-        Row(
-            "batch",
-            "gsi2 `BATCH#<id>`: one partition key",
-            f"{partition:,.0f} WCU/s",
-            "quota",
-            {**every, "bulk": partition / d["gsi2_writes_per_msg"].value},
-            "none: a code change (keys-only gsi2 by id)",
         ),
         Row(
             "batch",

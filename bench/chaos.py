@@ -211,7 +211,7 @@ def _send_otps(session: Session, plan: Plan, traffic: Traffic) -> None:
 def _send_bulks(session: Session, plan: Plan, traffic: Traffic) -> None:
     """Guinea on its route, Gabon and Senegal mixed, Guinea pinned to SMSGate; a bulk answered
     5xx is not accepted: it is sent again with other numbers (at most 5 times)."""
-    from tamtam.bulk.intake import message_id_for
+    from tamtam.store.batches import message_id_for
 
     for b in range(plan.bulks):
         for attempt in range(5):

@@ -6,7 +6,10 @@ eventually consistent; a Query or Scan sums the sizes of the items it returns). 
 secondary index whose key the item carries costs the same again for the write: a put into the
 index when the key appears, a delete when it goes, both when it changes, one write when only
 its projected attributes change: any attribute for an ALL index, only the included ones for an
-INCLUDE or KEYS_ONLY index (a write that changes none of them costs the index nothing). A
+INCLUDE or KEYS_ONLY index (a write that changes none of them costs the index nothing). An
+index write is sized on the index entry, not the item: the table's and the index's key
+attributes and the projected ones (the whole item for an ALL index; "Larger index entries
+require additional write capacity units", DynamoDB developer guide, GSI throughput). A
 transaction costs twice. A conditional write that
 fails still costs the size of the item it checked.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +79,13 @@ class TableSchema:
         return self.projections[index] if index < len(self.projections) else None
 
 
+def _kind(item: dict[str, Any]) -> str:
+    """The prefix of an item's partition key, `pk` (MSG, RATE, BATCH...)."""
+    value = item.get("pk") or {}
+    text = str(next(iter(value.values()), "")) if isinstance(value, dict) and value else ""
+    return text.split("#", 1)[0] or "?"
+
+
 ANY_CHANGE = None  # an ALL index: every write of the item rewrites its entry
 
 
@@ -84,6 +95,15 @@ class _Known:
     index_keys: tuple[tuple[str, ...] | None, ...]  # per GSI: its key values, None when absent
     # per GSI: the projected attributes' values (INCLUDE / KEYS_ONLY), ANY_CHANGE for ALL
     projected: tuple[tuple[str, ...] | None, ...] = ()
+    entry_sizes: tuple[int, ...] = ()  # per GSI: the size of the item's entry in it
+    kind: str = "?"  # the prefix of the partition key (MSG, RATE, BATCH...)
+    index_names: tuple[str, ...] = ()  # per GSI: its name as the breakdown shows it (gsi1...)
+
+    def index_name(self, index: int) -> str:
+        return self.index_names[index] if index < len(self.index_names) else f"index {index + 1}"
+
+    def entry_size(self, index: int) -> int:
+        return self.entry_sizes[index] if index < len(self.entry_sizes) else self.size
 
 
 def _entry_changed(before: _Known, after: _Known, index: int) -> bool:
@@ -101,6 +121,8 @@ class UnitMeter:
     schemas: dict[str, TableSchema]
     write: float = 0.0
     read: float = 0.0
+    # write units by item kind and where they were written: "MSG table", "MSG gsi2", "RATE table"
+    write_by: Counter[str] = field(default_factory=Counter)
     _known: dict[tuple[str, tuple[str, ...]], _Known] = field(default_factory=dict)
 
     def observe(self, operation: str, request: dict[str, Any], answer: dict[str, Any], error: str | None) -> None:
@@ -142,9 +164,31 @@ class UnitMeter:
         key = self._key_of(table, item)
         if key is None:
             return None
-        known = _Known(item_size(item), self._index_keys(table, item), self._projected(table, item))
+        known = _Known(item_size(item), self._index_keys(table, item), self._projected(table, item),
+                       self._entry_sizes(table, item), _kind(item),
+                       self._index_names(table))
         self._known[key] = known
         return known
+
+    def _index_names(self, table: str) -> tuple[str, ...]:
+        schema = self._schema(table)
+        return tuple(attrs[0].removesuffix("pk") for attrs in schema.indexes) if schema else ()
+
+    def _entry_sizes(self, table: str, item: dict[str, Any]) -> tuple[int, ...]:
+        """Per GSI, the size of the item's entry: the whole item for ALL, else the table's and
+        the index's keys and the projected attributes."""
+        schema = self._schema(table)
+        if schema is None:
+            return ()
+        out = []
+        for i, attrs in enumerate(schema.indexes):
+            projected = schema.projection(i)
+            if projected is None:
+                out.append(item_size(item))
+            else:
+                names = set(schema.key) | set(attrs) | set(projected)
+                out.append(item_size({k: v for k, v in item.items() if k in names}))
+        return tuple(out)
 
     def _before(self, table: str, key_item: dict[str, Any]) -> _Known | None:
         key = self._key_of(table, key_item)
@@ -157,25 +201,32 @@ class UnitMeter:
 
     def _write(self, before: _Known | None, after: _Known | None, factor: int = 1) -> None:
         size = max(before.size if before else 0, after.size if after else 0)
-        units = write_units(size)
+        kind = (after or before).kind if (after or before) else "?"
+        self._add(f"{kind} table", write_units(size) * factor)
         for i in range(len((after or before).index_keys) if (after or before) else 0):
             old = before.index_keys[i] if before else None
             new = after.index_keys[i] if after else None
-            if old is not None and new is not None:
+            units = 0
+            if old is not None and new is not None and before is not None and after is not None:
                 if old != new:
-                    units += write_units(before.size) + write_units(after.size)
+                    units = write_units(before.entry_size(i)) + write_units(after.entry_size(i))
                 elif _entry_changed(before, after, i):
-                    units += write_units(after.size)
-            elif new is not None:
-                units += write_units(after.size)
-            elif old is not None:
-                units += write_units(before.size)
-        self.write += units * factor
+                    units = write_units(after.entry_size(i))
+            elif new is not None and after is not None:
+                units = write_units(after.entry_size(i))
+            elif old is not None and before is not None:
+                units = write_units(before.entry_size(i))
+            if units:
+                self._add(f"{kind} {(after or before).index_name(i)}", units * factor)
+
+    def _add(self, where: str, units: float) -> None:
+        self.write += units
+        self.write_by[where] += units
 
     def _failed_condition(self, before: _Known | None, answer: dict[str, Any], table: str) -> None:
         old = answer.get("Item")
         size = item_size(old) if old else (before.size if before else 0)
-        self.write += write_units(size)
+        self._add(f"{before.kind if before else '?'} table (failed condition)", write_units(size))
 
     # -- writes ------------------------------------------------------------------------
     def _op_PutItem(self, request: dict[str, Any], answer: dict[str, Any], error: str | None) -> None:
@@ -198,7 +249,8 @@ class UnitMeter:
         else:  # the new item is unknown: sized like the old one, or like what was sent
             sent = item_size(key) + item_size(dict(request.get("ExpressionAttributeValues") or {}))
             after = _Known(max(before.size if before else 0, sent), before.index_keys if before else (),
-                           self._projected_after_update(table, request, before))
+                           self._projected_after_update(table, request, before),
+                           before.entry_sizes if before else (), _kind(key), self._index_names(table))
         self._write(before, after)
 
     def _projected_after_update(self, table: str, request: dict[str, Any],
@@ -248,14 +300,15 @@ class UnitMeter:
             key_item = body.get("Item") or body.get("Key") or {}
             before = self._before(table, key_item)
             if error or kind == "ConditionCheck":
-                self.write += 2 * write_units(before.size if before else 0)
+                self._add(f"{before.kind if before else '?'} table (transaction check)",
+                          2 * write_units(before.size if before else 0))
             elif kind == "Put":
                 self._write(before, self._remember(table, body["Item"]), factor=2)
             elif kind == "Delete":
                 self._write(before, None, factor=2)
                 self._forget(table, key_item)
             else:  # Update: the new item is not returned by a transaction
-                self._write(before, before or _Known(item_size(key_item), ()), factor=2)
+                self._write(before, before or _Known(item_size(key_item), (), kind=_kind(key_item)), factor=2)
 
     # -- reads -------------------------------------------------------------------------
     def _op_GetItem(self, request: dict[str, Any], answer: dict[str, Any], error: str | None) -> None:

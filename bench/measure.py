@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bench.awscalls import CallCounter, Snapshot
-from bench.pricing import Usage, logs_cost_per_million, per_million
+from bench.pricing import DYNAMODB_SINCE_2024_11, Usage, logs_cost_per_million, per_million
 from bench.report import Line, money
 from bench.stack import Session
 
@@ -110,6 +110,9 @@ def per_message_lines(section: str, label: str, w: Window, messages: int, *, cos
             " (from item sizes, GSIs included)",
         )
     )
+    if w.snapshot.write_units_by:
+        detail = ", ".join(f"{k} {n / messages:.2f}" for k, n in w.snapshot.write_units_by.most_common())
+        lines.append(Line(section, f"{label}: DynamoDB write units/msg by item", detail))
     per_fn = ", ".join(
         f"{fn.removesuffix('Function')} {w.invocations[fn]} x {w.seconds[fn] / w.invocations[fn] * 1000:.0f} ms"
         for fn in sorted(w.invocations, key=lambda f: -w.invocations[f]))
@@ -126,6 +129,10 @@ def per_message_lines(section: str, label: str, w: Window, messages: int, *, cos
     detail = ", ".join(f"{svc} {money(c)}" for svc, c in sorted(costs.items(), key=lambda kv: -kv[1]) if c >= 0.0005)
     lines.append(Line.check(section, f"{label}: AWS cost per 1M messages", f"{money(total)} ({detail})",
                             f"<= {money(cost_target)}", total <= cost_target))
+    today = per_million(usage, messages, DYNAMODB_SINCE_2024_11)
+    lines.append(Line(section, f"{label}: AWS cost per 1M, DynamoDB at its price since 2024-11",
+                      f"{money(sum(today.values()))} (DynamoDB {money(today['DynamoDB'])} at $0.625/$0.125 per million"
+                      " write/read units, half the bench's price: informational, the line above is judged)"))
     lines.append(
         Line(
             section,

@@ -6,6 +6,12 @@ payload); DynamoDB on-demand $1.25 per million write units and $0.25 per million
 API Gateway REST $3.50 per million requests; Secrets Manager $0.05 per 10,000 calls;
 EventBridge $1.00 per million events; KMS $0.03 per 10,000 requests. CloudWatch Logs ingestion
 ($0.50 per GB) is not in that list: it is reported beside the total, never in it.
+
+DynamoDB's on-demand list price has been half of that since 1 November 2024 ($0.625 per million
+write units, $0.125 per million read units, us-east-1: AWS's announcement "Amazon DynamoDB
+reduces prices for on-demand throughput and global tables"). The targets were set at the prices
+above, so the cost line keeps them; `DYNAMODB_SINCE_2024_11` prices an informational line beside
+it, what the same use costs on today's bill.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ PRICES: dict[str, float] = {
     "kms_request": 0.03 / 1e4,
     "logs_gb": 0.50,
 }
+DYNAMODB_SINCE_2024_11: dict[str, float] = {"ddb_write_unit": 0.625 / 1e6, "ddb_read_unit": 0.125 / 1e6}
 SQS_CHUNK_BYTES = 64 * 1024
 
 
@@ -68,18 +75,19 @@ def sqs_requests(payload_bytes: int) -> int:
     return max(1, -(-payload_bytes // SQS_CHUNK_BYTES))
 
 
-def cost_by_service(usage: Usage) -> dict[str, float]:
-    """USD per service for `usage`."""
+def cost_by_service(usage: Usage, prices: dict[str, float] | None = None) -> dict[str, float]:
+    """USD per service for `usage`, at PRICES (or at `prices` where it names one)."""
+    table = {**PRICES, **(prices or {})}
     out: dict[str, float] = {}
     for name, price in _PRICE_OF.items():
         service = SERVICE_OF[name]
-        out[service] = out.get(service, 0.0) + getattr(usage, name) * PRICES[price]
+        out[service] = out.get(service, 0.0) + getattr(usage, name) * table[price]
     return out
 
 
-def per_million(usage: Usage, messages: int) -> dict[str, float]:
+def per_million(usage: Usage, messages: int, prices: dict[str, float] | None = None) -> dict[str, float]:
     """USD per service for one million messages at the measured usage of `messages`."""
-    return {service: cost * 1e6 for service, cost in cost_by_service(usage.per(messages)).items()}
+    return {service: cost * 1e6 for service, cost in cost_by_service(usage.per(messages), prices).items()}
 
 
 def logs_cost_per_million(log_bytes: int, messages: int) -> float:

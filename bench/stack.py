@@ -162,17 +162,12 @@ class Session:
         return _flat(item)
 
     def batch_messages(self, batch_id: str) -> dict[str, dict[str, Any]]:
-        """message id -> {id, status}, for every message of a batch (gsi2 holds their keys only)."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
-                                  "KeyConditionExpression": "gsi2pk = :b",
-                                  "ExpressionAttributeValues": {":b": {"S": f"BATCH#{batch_id}"}}}
-        while True:
-            answer = self.ddb.query(**kwargs)
-            ids += [item["pk"]["S"].removeprefix("MSG#") for item in answer["Items"] if item["sk"]["S"] == "MSG"]
-            if "LastEvaluatedKey" not in answer:
-                return self.records(ids)
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        """message id -> {id, status}, for every message of a batch (their ids follow from the
+        batch: tamtam.store.batches.message_ids)."""
+        from tamtam.store.batches import BatchItem, message_ids
+
+        batch = BatchItem.from_item(self.batch(batch_id))
+        return self.records([message_id for _, message_id in message_ids(batch)])
 
     def queue_depths(self) -> dict[str, int]:
         """Messages on every queue of the stack (visible, in flight, delayed), DLQs included."""

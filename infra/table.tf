@@ -1,6 +1,8 @@
-# The one table: pk/sk, gsi1 (status sweeps, open batches), gsi2 (messages of a batch), gsi3 (a
-# tenant's messages by creation time: message search), TTL on expires_at. Its change stream (new and old images) feeds the lifecycle function: status events,
-# batch counters and failure counts are derived from the writes themselves (docs/lifecycle.md).
+# The one table: pk/sk, gsi1 (status sweeps, open batches), gsi3 (a tenant's messages by creation
+# time: message search), TTL on expires_at. No index lists a batch's messages: their ids follow
+# from the batch (tamtam.store.batches.message_ids); gsi2 was that index until 2026-12. Its
+# change stream (new and old images) feeds the lifecycle function: status events, batch counters
+# and failure counts are derived from the writes themselves (docs/lifecycle.md).
 resource "aws_dynamodb_table" "this" {
   name                        = local.prefix
   billing_mode                = "PAY_PER_REQUEST"
@@ -31,16 +33,6 @@ resource "aws_dynamodb_table" "this" {
   }
 
   attribute {
-    name = "gsi2pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "gsi2sk"
-    type = "S"
-  }
-
-  attribute {
     name = "gsi3pk"
     type = "S"
   }
@@ -55,16 +47,6 @@ resource "aws_dynamodb_table" "this" {
     hash_key        = "gsi1pk"
     range_key       = "gsi1sk"
     projection_type = "ALL"
-  }
-
-  # The messages of a batch by status: keys only, so that a write that does not change a
-  # message's status (the dispatch mark, an attempt) does not write this index; readers take
-  # the records themselves with BatchGetItem (tamtam.store.batches, batch_sweep).
-  global_secondary_index {
-    name            = "gsi2"
-    hash_key        = "gsi2pk"
-    range_key       = "gsi2sk"
-    projection_type = "KEYS_ONLY"
   }
 
   # Message search (docs/architecture.md): keys and projected attributes are set when a message

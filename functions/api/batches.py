@@ -100,13 +100,13 @@ def get_batch(call: Call) -> BatchView:
     return _view(_owned(call.params["batch_id"], call.tenant_id))
 
 
-@operation("GET", "/v1/batches/{batch_id}/messages", summary="The messages of a batch, by status, a page at a time",
+@operation("GET", "/v1/batches/{batch_id}/messages", summary="The messages of a batch, by id, a page at a time",
            tag="batches", query=BatchMessagesQuery, answer=BatchMessagesPage, answer_example=PAGE_EXAMPLE,
            errors={404: ("not_found",), 422: ("invalid_cursor",)})
 def list_batch_messages(call: Call) -> BatchMessagesPage:
     query: BatchMessagesQuery = call.query
     batch = _owned(call.params["batch_id"], call.tenant_id)
-    items, next_cursor = batches.list_messages(_table(), batch.id, status=query.status, limit=query.limit,
+    items, next_cursor = batches.list_messages(_table(), batch, status=query.status, limit=query.limit,
                                                cursor=query.cursor)
     return BatchMessagesPage(items=[BatchMessage.model_validate(m.model_dump()) for m in items], cursor=next_cursor)
 

@@ -58,7 +58,10 @@ class BatchView(ApiModel):
 
 
 class BatchMessagesQuery(ApiModel):
-    status: Status | None = Field(None, description="only the messages in this status")
+    status: Status | None = Field(
+        None, description="only the messages in this status; a page then reads up to 1,000 of the batch's messages, "
+        "so it may hold fewer than `limit` (even none) and still have a cursor"
+    )
     limit: int = Field(100, ge=1, le=1000, description="messages per page")
     cursor: str | None = Field(None, max_length=2048, description="from the previous page")
 
@@ -76,7 +79,7 @@ class BatchMessage(ApiModel):
 
 class BatchMessagesPage(ApiModel):
     items: list[BatchMessage]
-    cursor: str | None = Field(description="pass it back for the next page; null on the last")
+    cursor: str | None = Field(description="pass it back for the next page (with the same status); null on the last")
 
 
 class BatchCancelled(ApiModel):

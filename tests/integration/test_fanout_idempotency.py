@@ -19,9 +19,9 @@ import pytest
 
 from local.stack.invoker import FunctionConfig, FunctionError, Invoker
 from tamtam import clock, failpoints
-from tamtam.bulk.intake import message_id_for
 from tamtam.status import Status
 from tamtam.store import messages
+from tamtam.store.batches import message_id_for
 from tests.integration import seed
 from tests.integration.bulk_helpers import api, drain, drain_all
 

@@ -21,6 +21,7 @@ from tamtam.otp.logic import OtpRequest, send_otp
 from tamtam.otp.settings import reset_otp_settings
 from tamtam.status import Status
 from tamtam.store import batches, cursors, messages, search
+from tamtam.store.batches import BatchItem
 from tamtam.store.message_item import MessageItem, message_pk
 from tamtam.store.search import find_messages
 from tests.integration import seed, stream
@@ -82,11 +83,17 @@ def single(tenant: str, to: str, *, schedule_at: float | None = None) -> Message
     return accept_message(req, tenant, table=seed.table(), sqs=aws.client("sqs"))
 
 
+def _batch(batch_id: str) -> BatchItem:
+    batch = batches.get_batch(seed.table(), batch_id)
+    assert batch is not None
+    return batch
+
+
 def bulk(tenant: str, recipients: list[str]) -> tuple[str, list[MessageItem]]:
     """A list batch accepted, then expanded by the fan-out function; its records."""
     result = accept_bulk(BulkRequest(text="Promo", to=recipients), tenant, table=seed.table(), sqs=aws.client("sqs"))
     assert fan_out(result.batch_id) == []
-    listed, _ = batches.list_messages(seed.table(), result.batch_id, limit=100)
+    listed, _ = batches.list_messages(seed.table(), _batch(result.batch_id), limit=100)
     assert len(listed) == len(recipients)
     return result.batch_id, listed
 
@@ -94,7 +101,7 @@ def bulk(tenant: str, recipients: list[str]) -> tuple[str, list[MessageItem]]:
 def group(tenant: str) -> MessageItem:
     result = accept_bulk(BulkRequest(text="Hello group", group_provider="passeinfo", group_id="club"), tenant,
                          table=seed.table(), sqs=aws.client("sqs"))
-    (record,), _ = batches.list_messages(seed.table(), result.batch_id)
+    (record,), _ = batches.list_messages(seed.table(), _batch(result.batch_id))
     return record
 
 
@@ -339,7 +346,7 @@ def test_given_a_tampered_or_foreign_cursor_then_invalid_cursor(history, at):
     _refused(TENANT_A, _forged(cursor, gsi3pk=f"TENANT#{TENANT_B}"), to=R1)
     _refused(TENANT_A, _forged(cursor, gsi3sk=data["gsi3sk"] + "x"), to=R1)
     _refused(TENANT_A, _forged(cursor, pk=message_pk(other.id)), to=R1)
-    batch_cursor = batches.list_messages(seed.table(), history.batch_id, limit=1)[1]
+    batch_cursor = batches.list_messages(seed.table(), _batch(history.batch_id), limit=1)[1]
     assert batch_cursor
     _refused(TENANT_A, batch_cursor)
     assert find_messages(seed.table(), TENANT_A, limit=2, to=R1, cursor=cursor)[0]  # the genuine one still works

@@ -29,7 +29,7 @@ def records(n: int) -> list[str]:
     ids = []
     for i in range(n):
         item = build_message(SendRequest(to=f"+22462201{i:04d}", text="hi"), seed.EVENTS_TENANT, batch_id=BATCH)
-        item = item.model_copy(update={"id": f"msg_sweeper{i:019d}"})
+        item = item.model_copy(update={"id": batches.message_id_for(BATCH, i)})
         messages.put_new(seed.table(), item)
         ids.append(item.id)
     return ids

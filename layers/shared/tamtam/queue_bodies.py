@@ -90,7 +90,9 @@ class ChunkBody(BaseModel):
 
 
 class CancelBody(BaseModel):
-    """Continue a batch cancel from the listing's position (`status`, `cursor`) (tamtam.bulk.cancel)."""
+    """Continue a batch cancel from the listing's position, `cursor` (tamtam.bulk.cancel); a
+    `status`, or a cursor of another form, is only in positions written by earlier versions
+    (a listing through an index): such a cancel starts again from the first record."""
 
     model_config = ConfigDict(extra="ignore")
 

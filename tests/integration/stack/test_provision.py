@@ -61,12 +61,10 @@ def test_table_has_keys_indexes_ttl_recovery_and_kms(stack: Provisioned, aws) ->
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"gsi1", "gsi2", "gsi3"}
+    assert set(indexes) == {"gsi1", "gsi3"}  # a batch's messages are found by id, in no index
     for name, index in indexes.items():
         assert [k["AttributeName"] for k in index["KeySchema"]] == [f"{name}pk", f"{name}sk"]
     assert indexes["gsi1"]["Projection"]["ProjectionType"] == "ALL"
-    # a batch's messages: keys only, so a write that keeps the status writes no index entry
-    assert indexes["gsi2"]["Projection"]["ProjectionType"] == "KEYS_ONLY"
     # message search: only attributes that never change after creation (no write on a transition)
     assert indexes["gsi3"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["to", "batch_id"]}
     ttl = dynamodb.describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]

@@ -107,3 +107,14 @@ def test_given_an_include_index_then_only_a_change_of_its_projected_attributes_w
     moved = {**unknown, "ExpressionAttributeNames": {"#s": "to"}}
     meter.observe("UpdateItem", moved, {}, None)
     assert meter.write == 4 + 2  # `to` is projected: the table and gsi3
+
+
+def test_given_a_large_item_then_a_keys_only_index_entry_costs_one_unit_and_an_all_index_the_whole_item():
+    schema = {"t": TableSchema(key=("pk", "sk"), indexes=(("gsi1pk", "gsi1sk"), ("gsi2pk", "gsi2sk")),
+                               projections=(None, ()))}
+    meter = UnitMeter(schema)
+    item = _item(pk="MSG#1", sk="MSG", gsi1pk="STATUS#sent", gsi1sk="t#1", gsi2pk="BATCH#b", gsi2sk="1",
+                 text="x" * 1500)
+    meter.observe("PutItem", {"TableName": "t", "Item": item}, {}, None)
+    assert meter.write_by == {"MSG table": 2, "MSG gsi1": 2, "MSG gsi2": 1}
+    assert meter.write == 5

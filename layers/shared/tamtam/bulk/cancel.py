@@ -3,8 +3,9 @@ write, so a message a sender has already claimed (`sending`) or sent is never to
 
 A batch is marked cancelled first (the fan-out then writes the chunks it has not expanded yet
 as cancelled, and re-checks the mark before it enqueues); its waiting messages are then
-cancelled page by page through gsi2. What does not fit in the caller's time budget continues
-on the fan-out queue (a `cancel` job carrying the listing's position).
+cancelled page by page, the records read by id (tamtam.store.batches.list_messages). What
+does not fit in the caller's time budget continues on the fan-out queue (a `cancel` job
+carrying the listing's position).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tamtam import queues
-from tamtam.errors import Conflict, NotFound
+from tamtam.errors import Conflict, InvalidRequest, NotFound
 from tamtam.observability import logger
 from tamtam.queue_bodies import CancelBody
 from tamtam.status import Status
@@ -66,22 +67,30 @@ def cancel_ids(table: Any, ids: list[str], reason: str = "batch_cancelled") -> i
 
 
 def cancel_pending(
-    table: Any, batch_id: str, *, deadline: float, status: str | None = None, cursor: str | None = None
+    table: Any, batch: BatchItem, *, deadline: float, status: str | None = None, cursor: str | None = None
 ) -> tuple[int, dict[str, str] | None]:
-    """Cancel the batch's scheduled, then queued messages until `deadline` (time.monotonic());
-    returns how many, and where to continue (None: done)."""
-    order = [Status.SCHEDULED.value, Status.QUEUED.value]
-    statuses = order[order.index(status):] if status in order else order
+    """Cancel the batch's scheduled and queued messages, in one pass over its records, until
+    `deadline` (time.monotonic()); returns how many, and where to continue (None: done).
+    A position written by an earlier version (a `status`, or a cursor that was an index key)
+    starts again from the first record: cancelling twice changes nothing."""
+    if status is not None or (cursor is not None and not _ours(cursor, batch)):
+        cursor = None
     cancelled = 0
-    for current in statuses:
-        while True:
-            page, cursor = batches.list_messages(table, batch_id, status=current, limit=_PAGE, cursor=cursor)
-            cancelled += cancel_ids(table, [m.id for m in page if m.status in CANCELLABLE])
-            if not cursor:
-                break
-            if time.monotonic() > deadline:
-                return cancelled, {"status": current, "cursor": cursor}
-    return cancelled, None
+    while True:
+        page, cursor = batches.list_messages(table, batch, limit=_PAGE, cursor=cursor)
+        cancelled += cancel_ids(table, [m.id for m in page if m.status in CANCELLABLE])
+        if not cursor:
+            return cancelled, None
+        if time.monotonic() > deadline:
+            return cancelled, {"cursor": cursor}
+
+
+def _ours(cursor: str, batch: BatchItem) -> bool:
+    try:
+        batches.decode_cursor(cursor, batch)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def continue_later(sqs: Any, batch: BatchItem, position: dict[str, str]) -> None:
@@ -98,7 +107,7 @@ def cancel_batch(table: Any, sqs: Any, batch_id: str, tenant_id: str, *, deadlin
     if batch.finished_at or (batch.state == batches.OPEN and batch.done() >= batch.total):
         raise _not_cancellable("batch", "completed")
     batch = batches.mark_cancelled(table, batch_id) or batch
-    cancelled, position = cancel_pending(table, batch_id, deadline=deadline)
+    cancelled, position = cancel_pending(table, batch, deadline=deadline)
     if position is not None:
         continue_later(sqs, batch, position)
         logger.info("batch cancel continues on the fan-out queue", extra={"batch_id": batch_id, **position})

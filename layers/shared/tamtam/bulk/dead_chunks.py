@@ -21,7 +21,6 @@ from typing import Any
 from tamtam.bulk import recipients as rcpt
 from tamtam.bulk import records
 from tamtam.bulk.fanout import ChunkJob, _final, requeue_orphans
-from tamtam.bulk.intake import message_id_for
 from tamtam.observability import logger
 from tamtam.phone import InvalidPhoneNumber, to_e164
 from tamtam.settings import get_settings
@@ -48,7 +47,7 @@ def _failed(batch: BatchItem, row: list[Any]) -> MessageItem:
         to = to_e164(number, get_settings().phone_default_region)
     except InvalidPhoneNumber:
         to = number
-    return _final(batch, message_id_for(batch.id, index), to, text, Status.FAILED, REASON)
+    return _final(batch, batches.message_id_for(batch.id, index), to, text, Status.FAILED, REASON)
 
 
 def resolve(job: ChunkJob, *, table: Any, sqs: Any) -> Resolution:
@@ -59,7 +58,7 @@ def resolve(job: ChunkJob, *, table: Any, sqs: Any) -> Resolution:
     if batch.state == batches.ABORTED:  # the fan-out never expands an aborted batch's chunks
         return Resolution("aborted")
     created, _ = records.write_once(table, [_failed(batch, row) for row in job.recipients], records.new_token())
-    ids = [message_id_for(batch.id, int(row[0])) for row in job.recipients]
+    ids = [batches.message_id_for(batch.id, int(row[0])) for row in job.recipients]
     requeued = requeue_orphans(table, sqs, batch, ids)
     counted = batches.complete_chunk(table, batch.id, job.chunk, len(job.recipients))
     resolution = Resolution("resolved" if counted else "duplicate", failed=len(created), requeued=requeued)

@@ -25,7 +25,6 @@ from typing import Any
 from tamtam import clock, failpoints, queues
 from tamtam.bulk import cancel, records
 from tamtam.bulk import recipients as rcpt
-from tamtam.bulk.intake import message_id_for
 from tamtam.bulk.schedule import epoch
 from tamtam.bulk.sqs_batch import MAX_ENTRIES, Entry, send_entries
 from tamtam.errors import InvalidRequest, ServiceUnavailable
@@ -86,7 +85,7 @@ def _final(batch: BatchItem, message_id: str, to: str, text: str, status: Status
 def _build(batch: BatchItem, row: list[Any], *, table: Any) -> MessageItem:
     index, number = int(row[0]), str(row[1])
     variables = row[2] if len(row) > 2 else None
-    message_id = message_id_for(batch.id, index)
+    message_id = batches.message_id_for(batch.id, index)
     text = rcpt.render(batch.text, variables) if batch.template else batch.text
     due = epoch(batch.schedule_at) if batch.schedule_at else None
     try:

@@ -33,7 +33,7 @@ from tamtam.segments import analyse
 from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import batches, messages
-from tamtam.store.batches import BatchItem
+from tamtam.store.batches import BatchItem, group_message_id
 
 if TYPE_CHECKING:
     from tamtam.contract.bodies import BulkSendIn
@@ -82,15 +82,6 @@ class BulkResult:
     duplicates: int = 0
     rejected: list[rcpt.Rejected] = field(default_factory=list)
     state: str = batches.OPEN
-
-
-def message_id_for(batch_id: str, index: int) -> str:
-    """Deterministic per batch and request index, so a redelivered chunk rewrites nothing."""
-    return f"msg_{batch_id.removeprefix('bat_')}_{index:06d}"
-
-
-def group_message_id(batch_id: str) -> str:
-    return f"msg_{batch_id.removeprefix('bat_')}_group"
 
 
 def _check_text(text: str) -> None:

@@ -14,11 +14,12 @@ from tamtam.store import batches
 def continue_cancel(body: CancelBody, *, table: Any, sqs: Any, deadline: float) -> int:
     """Cancel what is still waiting of the batch until `deadline` (time.monotonic()); the rest
     continues on the fan-out queue. How many this call cancelled."""
-    cancelled, position = cancel.cancel_pending(
-        table, body.batch_id, deadline=deadline, status=body.status, cursor=body.cursor
-    )
     batch = batches.get_batch(table, body.batch_id)
-    if position is not None and batch is not None:
+    if batch is None:  # gone with its TTL: nothing is left to cancel
+        return 0
+    cancelled, position = cancel.cancel_pending(table, batch, deadline=deadline, status=body.status,
+                                                cursor=body.cursor)
+    if position is not None:
         cancel.continue_later(sqs, batch, position)
     logger.info(
         "batch cancel continued",

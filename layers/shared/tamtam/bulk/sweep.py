@@ -1,7 +1,7 @@
 """The sweeper's pass over open batches (docs/lifecycle.md): nothing is left behind.
 
 Open batches are listed in gsi1 (`BATCHES#open`). A batch whose counters have not moved since
-the previous pass is *stalled*: its records are recounted (gsi2, per status) and
+the previous pass is *stalled*: its records are recounted (read by id, per status) and
 - counters that disagree with the recount are set to it, once none of its records changed for
   `SWEEP_QUIET_SECONDS` (a change still in the table's stream would otherwise count twice), and
   conditional on the counters read (a move landing meanwhile wins; the next pass looks again);
@@ -55,12 +55,11 @@ def _mark(batch: BatchItem) -> str:
     return hashlib.sha256(json.dumps(moving, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def recount(table: Any, batch_id: str) -> tuple[Counter[str], str]:
-    """Records of the batch per status (gsi2 keys `<status>#<id>`), and the latest `updated_at`
-    among them."""
+def recount(table: Any, batch: BatchItem) -> tuple[Counter[str], str]:
+    """Records of the batch per status (each read by id), and the latest `updated_at` among them."""
     counts: Counter[str] = Counter()
     latest = ""
-    for status, updated_at in batch_sweep.record_statuses(table, batch_id):
+    for status, updated_at in batch_sweep.record_statuses(table, batch):
         counts[status] += 1
         latest = max(latest, updated_at)
     return counts, latest
@@ -108,12 +107,12 @@ def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> 
                 result.aborted += 1
         return
     result.stalled += 1
-    counted, latest = recount(table, batch.id)
+    counted, latest = recount(table, batch)
     drifted = counted != Counter({s: n for s, n in batch.counts.items() if n})
     settled = drifted and _quiet_since(latest, get_settings().sweep_quiet_seconds)
     if settled and batch_sweep.set_counts(table, batch, counted):
         result.recounted += 1
-    pending = batch_sweep.records_in(table, batch.id, _PENDING)
+    pending = batch_sweep.records_in(table, batch, _PENDING)
     if pending:
         result.reenqueued += _reenqueue(sqs, pending)
     batches.finish_if_done(table, batch.id)

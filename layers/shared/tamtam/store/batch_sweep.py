@@ -1,7 +1,7 @@
 """What the sweeper (tamtam.bulk.sweep) reads and writes of open batches: the open-batch index
 (gsi1 `BATCHES#open`), the batch's `sweep_mark` (its counters as the previous pass saw them),
-its records by status (gsi2 `BATCH#<id>`, sort key `<status>#<id>`, keys only: the records
-themselves are then read) and the counters set to a recount, conditional on the counters read."""
+its records (read by id: the ids follow from the batch, tamtam.store.batches.message_ids) and the
+counters set to a recount, conditional on the counters read."""
 
 from __future__ import annotations
 
@@ -35,51 +35,28 @@ def set_sweep_mark(table: Any, batch_id: str, mark: str) -> None:
                       ExpressionAttributeValues={":m": mark})
 
 
-def _gsi2(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Every entry of a gsi2 query, page after page."""
-    while True:
-        answer = table.query(IndexName="gsi2", **kwargs)
-        yield from answer.get("Items", [])
-        if "LastEvaluatedKey" not in answer:
-            return
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
-_READ_AT_ONCE = 100  # records read per BatchGetItem (the index holds keys only)
 _FIELDS = {"#s": "status", "#u": "updated_at", "#i": "id", "#t": "tenant_id", "#p": "provider"}
 
 
-def _records(table: Any, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Status, `updated_at`, id, tenant and provider of the records of gsi2 entries, read from
-    the records themselves (consistent), a hundred at a time."""
-    part: list[dict[str, str]] = []
-    for entry in entries:
-        part.append({"pk": entry["pk"], "sk": entry["sk"]})
-        if len(part) == _READ_AT_ONCE:
-            yield from batches.get_many(table, part, ", ".join(_FIELDS), _FIELDS)
-            part = []
-    if part:
-        yield from batches.get_many(table, part, ", ".join(_FIELDS), _FIELDS)
+def _records(table: Any, batch: BatchItem) -> Iterator[dict[str, Any]]:
+    """Status, `updated_at`, id, tenant and provider of every record of the batch, read by id
+    (consistent), a hundred at a time."""
+    for _, item in batches.records(table, batch, projection="pk, " + ", ".join(_FIELDS), names=_FIELDS):
+        yield item
 
 
-def record_statuses(table: Any, batch_id: str) -> Iterator[tuple[str, str]]:
+def record_statuses(table: Any, batch: BatchItem) -> Iterator[tuple[str, str]]:
     """(status, `updated_at`) of every record of the batch."""
-    entries = _gsi2(table, KeyConditionExpression="gsi2pk = :pk",
-                    ExpressionAttributeValues={":pk": batches.batch_index_pk(batch_id)})
-    for item in _records(table, entries):
+    for item in _records(table, batch):
         yield str(item["status"]), str(item.get("updated_at", ""))
 
 
-def records_in(table: Any, batch_id: str, statuses: Iterable[Status]) -> list[dict[str, Any]]:
-    """`id`, `tenant_id` and `provider` of the batch's records in `statuses`, status by status
-    (as the records say when they are read)."""
-    out: list[dict[str, Any]] = []
-    for status in statuses:
-        entries = _gsi2(table, KeyConditionExpression="gsi2pk = :pk AND begins_with(gsi2sk, :st)",
-                        ExpressionAttributeValues={":pk": batches.batch_index_pk(batch_id), ":st": f"{status.value}#"})
-        out += [{k: item.get(k) for k in ("id", "tenant_id", "provider")}
-                for item in _records(table, entries) if item.get("status") == status.value]
-    return out
+def records_in(table: Any, batch: BatchItem, statuses: Iterable[Status]) -> list[dict[str, Any]]:
+    """`id`, `tenant_id` and `provider` of the batch's records in `statuses` (as the records say
+    when they are read)."""
+    wanted = {status.value for status in statuses}
+    return [{k: item.get(k) for k in ("id", "tenant_id", "provider")}
+            for item in _records(table, batch) if item.get("status") in wanted]
 
 
 def set_counts(table: Any, batch: BatchItem, counted: Mapping[str, int]) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -291,43 +291,95 @@ def get_many(table: Any, keys: list[dict[str, str]], projection: str | None = No
     return found
 
 
-# --- the messages of a batch (gsi2) -------------------------------------------------------
-
-_CURSOR_KEYS = {"pk", "sk", "gsi2pk", "gsi2sk"}
+# --- the messages of a batch: their ids follow from the batch --------------------------------
 
 
-def decode_cursor(cursor: str, batch_id: str, status: str | None) -> dict[str, str]:
-    key = cursors.decode(cursor, _CURSOR_KEYS)
-    if key["gsi2pk"] != batch_index_pk(batch_id) or (status and not key["gsi2sk"].startswith(f"{status}#")):
+def message_id_for(batch_id: str, index: int) -> str:
+    """Deterministic per batch and request index, so a redelivered chunk rewrites nothing, and
+    a batch's messages are found from the batch alone (no index lists them)."""
+    return f"msg_{batch_id.removeprefix('bat_')}_{index:06d}"
+
+
+def group_message_id(batch_id: str) -> str:
+    return f"msg_{batch_id.removeprefix('bat_')}_group"
+
+
+def positions(batch: BatchItem) -> int:
+    """How many message ids the batch has (`message_ids`)."""
+    return 1 if batch.kind == "group" else batch.requested
+
+
+def message_ids(batch: BatchItem, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, str]]:
+    """(position, message id) of every message the batch may hold, in id order, from `start` to
+    `stop` (excluded): a list batch's request indexes (a recipient refused by the API, or a
+    repeated number, has no record), a group batch's one message."""
+    end = positions(batch) if stop is None else min(stop, positions(batch))
+    for position in range(start, end):
+        yield position, group_message_id(batch.id) if batch.kind == "group" else message_id_for(batch.id, position)
+
+
+def records(table: Any, batch: BatchItem, *, start: int = 0, stop: int | None = None, projection: str | None = None,
+            names: dict[str, str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position, record) of the batch's messages that exist, in id order from `start` to
+    `stop`, read with BatchGetItem a hundred at a time (consistent; whole records unless a
+    projection is given, which must name `pk`)."""
+    part: list[tuple[int, str]] = []
+    for position, message_id in message_ids(batch, start, stop):
+        part.append((position, message_id))
+        if len(part) == _BATCH_GET_MAX:
+            yield from _read_part(table, part, projection, names)
+            part = []
+    if part:
+        yield from _read_part(table, part, projection, names)
+
+
+def _read_part(table: Any, part: list[tuple[int, str]], projection: str | None,
+               names: dict[str, str] | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    keys = [{"pk": f"MSG#{message_id}", "sk": "MSG"} for _, message_id in part]
+    found = {item["pk"]: item for item in get_many(table, keys, projection, names)}
+    for (position, message_id) in part:
+        item = found.get(f"MSG#{message_id}")
+        if item is not None:
+            yield position, item
+
+
+_CURSOR_KEYS = {"batch_id", "next"}
+_EXAMINE_MAX = 1000  # message ids one filtered page reads at most
+
+
+def decode_cursor(cursor: str, batch: BatchItem) -> int:
+    """The position a cursor of this batch's listing goes on from."""
+    data = cursors.decode(cursor, _CURSOR_KEYS)
+    if data["batch_id"] != batch.id or not data["next"].isdigit() or int(data["next"]) > positions(batch):
         raise cursors.invalid()
-    return key
+    return int(data["next"])
 
 
-def records_of(table: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The message records of gsi2 entries (the index holds keys only), in the entries' order;
-    a record gone since (its TTL) is left out."""
-    found = {item["pk"]: item for item in get_many(table, [{"pk": e["pk"], "sk": e["sk"]} for e in entries])}
-    return [found[e["pk"]] for e in entries if e["pk"] in found]
+def _cursor(batch: BatchItem, position: int) -> str | None:
+    more = position < positions(batch)
+    return cursors.encode({"batch_id": batch.id, "next": str(position)}) if more else None
 
 
 def list_messages(
-    table: Any, batch_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    table: Any, batch: BatchItem, *, status: str | None = None, limit: int = 100, cursor: str | None = None
 ) -> tuple[list[MessageItem], str | None]:
-    """A page of the batch's messages (ordered by status, then id), and the next page's cursor.
-    The records are read after the index: with a `status`, one that has moved on since the
-    index was written is left out of this page (it is listed under its new status)."""
-    names, values = {"#pk": "gsi2pk"}, {":pk": batch_index_pk(batch_id)}
-    condition = "#pk = :pk"
-    if status:
-        names["#sk"], values[":st"] = "gsi2sk", f"{status}#"
-        condition += " AND begins_with(#sk, :st)"
-    kwargs: dict[str, Any] = {"IndexName": "gsi2", "KeyConditionExpression": condition, "Limit": limit,
-                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-    if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, batch_id, status)
-    answer = table.query(**kwargs)
-    items = [MessageItem.from_item(item) for item in records_of(table, answer.get("Items", []))]
-    if status:
-        items = [item for item in items if item.status == status]
-    return items, cursors.encode(answer.get("LastEvaluatedKey"))
+    """A page of the batch's messages (by id), and the next page's cursor (None after the last).
 
+    The ids follow from the batch (`message_ids`): no index lists a batch's messages, so
+    creating a record and every status change write none. The records are read by id, and a
+    `status` filters them as read: such a page reads at most 1,000 ids, so it may hold fewer
+    than `limit` messages, even none, and still have a next page."""
+    position = decode_cursor(cursor, batch) if cursor else 0
+    page: list[MessageItem] = []
+    end = min(positions(batch), position + _EXAMINE_MAX)
+    while position < end and len(page) < limit:
+        # unfiltered, read no more ids than the page still needs (a missing one: read on)
+        step = min(end - position, _BATCH_GET_MAX if status else limit - len(page))
+        for at, item in records(table, batch, start=position, stop=position + step):
+            message = MessageItem.from_item(item)
+            if not status or message.status == status:
+                page.append(message)
+                if len(page) == limit:
+                    return page, _cursor(batch, at + 1)
+        position += step
+    return page, _cursor(batch, position)

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from tamtam import clock
 from tamtam.status import Status
-from tamtam.store import batches, search, status_index
+from tamtam.store import search, status_index
 from tamtam.store.message_item import Attempt, HistoryEntry, MessageItem, message_pk
 
 # Statuses that the status poller and the scheduler sweep through gsi1.
@@ -30,15 +30,14 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 def index_keys(message: MessageItem) -> dict[str, str]:
     """Index attributes of a new record: gsi1 for a swept status (a scheduled message sorts by
-    its due time), gsi2 for a message of a batch (`<status>#<id>`: a batch listed by status),
-    gsi3 for every message (the tenant's search, tamtam.store.search: never written again)."""
+    its due time), gsi3 for every message (the tenant's search, tamtam.store.search: never
+    written again). A batch's messages are in no index: their ids follow from the batch
+    (tamtam.store.batches.message_ids)."""
     keys: dict[str, str] = search.tenant_index_keys(message)
     status = Status(message.status)
     if status in _SWEPT:
         at = message.schedule_at if status == Status.SCHEDULED and message.schedule_at else message.updated_at
         keys.update(gsi1pk=_SWEPT[status], gsi1sk=f"{at}#{message.id}")
-    if message.batch_id:
-        keys.update(gsi2pk=batches.batch_index_pk(message.batch_id), gsi2sk=f"{status.value}#{message.id}")
     return keys
 
 
@@ -100,10 +99,6 @@ def transition(
         else:
             values[f":f{i}"] = Decimal(str(value)) if isinstance(value, float) else value
             sets.append(f"#f{i} = :f{i}")
-    # gsi2sk follows the status; it only indexes records that have a gsi2pk (messages of a batch).
-    names["#b2"] = "gsi2sk"
-    values[":b2"] = f"{new_status.value}#{message_id}"
-    sets.append("#b2 = :b2")
     if new_status in _SWEPT and not final:
         due = (fields or {}).get("schedule_at") if new_status == Status.SCHEDULED else None
         names.update({"#g1": "gsi1pk", "#g2": "gsi1sk"})
