@@ -28,7 +28,7 @@ from tamtam.errors import ServiceUnavailable
 from tamtam.observability import logger
 from tamtam.status import Status
 from tamtam.store import cursors
-from tamtam.store.message_item import MessageItem
+from tamtam.store.message_item import MessageItem, message_pk
 
 DONE = frozenset(
     {Status.SENT, Status.UNCONFIRMED, Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.CANCELLED}
@@ -335,10 +335,10 @@ def records(table: Any, batch: BatchItem, *, start: int = 0, stop: int | None = 
 
 def _read_part(table: Any, part: list[tuple[int, str]], projection: str | None,
                names: dict[str, str] | None) -> Iterator[tuple[int, dict[str, Any]]]:
-    keys = [{"pk": f"MSG#{message_id}", "sk": "MSG"} for _, message_id in part]
+    keys = [{"pk": message_pk(message_id), "sk": "MSG"} for _, message_id in part]
     found = {item["pk"]: item for item in get_many(table, keys, projection, names)}
     for (position, message_id) in part:
-        item = found.get(f"MSG#{message_id}")
+        item = found.get(message_pk(message_id))
         if item is not None:
             yield position, item
 
