@@ -102,3 +102,21 @@ def test_given_a_batch_left_accepting_by_a_dead_api_then_it_is_aborted_and_leave
     assert result["aborted"] == 1
     assert batches.get_batch(seed.table(), BATCH).state == batches.ABORTED
     assert sweep()["open_batches"] == 0
+
+
+def test_given_a_stalled_batch_then_one_pass_reads_each_record_once(provisioned, monkeypatch):
+    a_batch(total=3)
+    records(3)
+    pump_stream()
+    drain_all()
+    sweep()
+    read: list[str] = []
+    real = batches.get_many
+
+    def counting(table: Any, keys: list[dict[str, str]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        read.extend(k["pk"] for k in keys if k["pk"].startswith("MSG#"))
+        return real(table, keys, *args, **kwargs)
+
+    monkeypatch.setattr(batches, "get_many", counting)
+    assert sweep()["reenqueued"] == 3  # recounted and re-enqueued from the same read
+    assert sorted(read) == sorted(f"MSG#{batches.message_id_for(BATCH, i)}" for i in range(3))

@@ -55,16 +55,6 @@ def _mark(batch: BatchItem) -> str:
     return hashlib.sha256(json.dumps(moving, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def recount(table: Any, batch: BatchItem) -> tuple[Counter[str], str]:
-    """Records of the batch per status (each read by id), and the latest `updated_at` among them."""
-    counts: Counter[str] = Counter()
-    latest = ""
-    for status, updated_at in batch_sweep.record_statuses(table, batch):
-        counts[status] += 1
-        latest = max(latest, updated_at)
-    return counts, latest
-
-
 def _older_than(iso: str, seconds: int) -> bool:
     try:
         at = datetime.fromisoformat(iso).timestamp() if iso else 0.0
@@ -107,14 +97,14 @@ def sweep_batch(table: Any, sqs: Any, batch: BatchItem, result: SweepResult) -> 
                 result.aborted += 1
         return
     result.stalled += 1
-    counted, latest = recount(table, batch)
-    drifted = counted != Counter({s: n for s, n in batch.counts.items() if n})
-    settled = drifted and _quiet_since(latest, get_settings().sweep_quiet_seconds)
-    if settled and batch_sweep.set_counts(table, batch, counted):
+    # One read of the records serves the recount and the re-enqueue.
+    found = batch_sweep.census(table, batch, _PENDING)
+    drifted = found.counts != Counter({s: n for s, n in batch.counts.items() if n})
+    settled = drifted and _quiet_since(found.latest, get_settings().sweep_quiet_seconds)
+    if settled and batch_sweep.set_counts(table, batch, found.counts):
         result.recounted += 1
-    pending = batch_sweep.records_in(table, batch, _PENDING)
-    if pending:
-        result.reenqueued += _reenqueue(sqs, pending)
+    if found.waiting:
+        result.reenqueued += _reenqueue(sqs, found.waiting)
     batches.finish_if_done(table, batch.id)
     current = batches.get_batch(table, batch.id)
     if current is not None and current.finished_at:

@@ -5,7 +5,9 @@ counters set to a recount, conditional on the counters read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,25 +40,27 @@ def set_sweep_mark(table: Any, batch_id: str, mark: str) -> None:
 _FIELDS = {"#s": "status", "#u": "updated_at", "#i": "id", "#t": "tenant_id", "#p": "provider"}
 
 
-def _records(table: Any, batch: BatchItem) -> Iterator[dict[str, Any]]:
-    """Status, `updated_at`, id, tenant and provider of every record of the batch, read by id
-    (consistent), a hundred at a time."""
+@dataclass
+class Census:
+    """One read of every record of a batch: how many in each status, the latest `updated_at`,
+    and `id`, `tenant_id` and `provider` of those in the statuses asked for."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    latest: str = ""
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+
+
+def census(table: Any, batch: BatchItem, waiting: Iterable[Status]) -> Census:
+    """Every record of the batch, read by id once (consistent, a hundred at a time)."""
+    wanted = {status.value for status in waiting}
+    out = Census()
     for _, item in batches.records(table, batch, projection="pk, " + ", ".join(_FIELDS), names=_FIELDS):
-        yield item
-
-
-def record_statuses(table: Any, batch: BatchItem) -> Iterator[tuple[str, str]]:
-    """(status, `updated_at`) of every record of the batch."""
-    for item in _records(table, batch):
-        yield str(item["status"]), str(item.get("updated_at", ""))
-
-
-def records_in(table: Any, batch: BatchItem, statuses: Iterable[Status]) -> list[dict[str, Any]]:
-    """`id`, `tenant_id` and `provider` of the batch's records in `statuses` (as the records say
-    when they are read)."""
-    wanted = {status.value for status in statuses}
-    return [{k: item.get(k) for k in ("id", "tenant_id", "provider")}
-            for item in _records(table, batch) if item.get("status") in wanted]
+        status = str(item["status"])
+        out.counts[status] += 1
+        out.latest = max(out.latest, str(item.get("updated_at", "")))
+        if status in wanted:
+            out.waiting.append({k: item.get(k) for k in ("id", "tenant_id", "provider")})
+    return out
 
 
 def set_counts(table: Any, batch: BatchItem, counted: Mapping[str, int]) -> bool:
