@@ -16,14 +16,13 @@ import time
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tamtam import aws
+from tamtam.env_settings import EnvSettings
 from tamtam.ingest import Door
 
 
-class DoorSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+class DoorSettings(EnvSettings):
 
     ingest_sources_parameter: str = Field("", description="the SSM parameter holding the door's configuration (JSON)")
     ingest_door_cache_seconds: float = Field(60.0, ge=0, description="how long a read of it is used")
@@ -31,7 +30,7 @@ class DoorSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_door_settings() -> DoorSettings:
-    return DoorSettings()
+    return DoorSettings.from_env()
 
 
 _lock = threading.Lock()

@@ -10,12 +10,11 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tamtam.env_settings import EnvSettings
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
-
+class Settings(EnvSettings):
     table_name: str = Field(description="the DynamoDB table")
     queue_urls: dict[str, str] = Field(default_factory=dict, description="queue key -> URL")
     provider_secrets: dict[str, str] = Field(default_factory=dict, description="provider -> secret id")
@@ -70,7 +69,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_env()
 
 
 def reset_settings() -> None:

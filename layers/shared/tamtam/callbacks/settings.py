@@ -9,15 +9,17 @@ name it), where callbacks go to public https addresses only.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tamtam.env_settings import EnvSettings
 
 DAY = 24 * 3600
 
 
-class CallbackSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_prefix="CALLBACK_")
+class CallbackSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CALLBACK_"
 
     allow_loopback: bool = Field(
         False, description="receivers on loopback addresses, http allowed there (the local stack only)")
@@ -31,7 +33,7 @@ class CallbackSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_callback_settings() -> CallbackSettings:
-    return CallbackSettings()
+    return CallbackSettings.from_env()
 
 
 def reset_callback_settings() -> None:

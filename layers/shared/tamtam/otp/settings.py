@@ -7,13 +7,15 @@ with a default (tamtam.otp.limits says what each counts). A limit of 0 turns tha
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tamtam.env_settings import EnvSettings
 
 
-class OtpSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OTP_", extra="ignore", case_sensitive=False)
+class OtpSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "OTP_"
 
     key_id: str = Field("", description="KMS key (id, ARN or alias) that encrypts the code for resends")
     pepper_secret: str = Field("", description="Secrets Manager id of the HMAC pepper ({'pepper': ...} or plain)")
@@ -41,7 +43,7 @@ class OtpSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_otp_settings() -> OtpSettings:
-    return OtpSettings()
+    return OtpSettings.from_env()
 
 
 def reset_otp_settings() -> None:

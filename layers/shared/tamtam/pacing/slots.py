@@ -28,12 +28,12 @@ import math
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tamtam import clock
+from tamtam.env_settings import EnvSettings
 from tamtam.store import pacing_slots
 
 TX, BULK = "tx", "bulk"
@@ -42,8 +42,8 @@ _SLOTS_PER_PERIOD = 20  # periods long enough to hold about this many slots: the
 _TRIES_PER_PERIOD = 4
 
 
-class PacingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PACING_", extra="ignore", case_sensitive=False)
+class PacingSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "PACING_"
 
     enabled: bool = Field(True, description="false: senders call providers as fast as they can")
     limits: dict[str, int] = Field(
@@ -60,7 +60,7 @@ class PacingSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_pacing_settings() -> PacingSettings:
-    return PacingSettings()
+    return PacingSettings.from_env()
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,12 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.env_settings import EnvSettings
 from tamtam.observability import logger
 from tamtam.providers import http
 from tamtam.providers.base import (
@@ -69,10 +69,10 @@ class FlowSmsSecret(BaseModel):
         return value if value.endswith("/") else value + "/"
 
 
-class FlowSmsSettings(BaseSettings):
+class FlowSmsSettings(EnvSettings):
     """Tunables, from `TAMTAM_FLOWSMS_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TAMTAM_FLOWSMS_", extra="ignore")
+    env_prefix: ClassVar[str] = "TAMTAM_FLOWSMS_"
 
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -237,7 +237,7 @@ class FlowSmsClient(ProviderClient):
         clock: Callable[[], float] = time.time,
     ):
         self._secret = secret
-        self._settings = settings or FlowSmsSettings()
+        self._settings = settings or FlowSmsSettings.from_env()
         self._session = session or http.make_session()
         self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)
         self._clock = clock

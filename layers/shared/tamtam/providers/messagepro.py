@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.env_settings import EnvSettings
 from tamtam.providers import http
 from tamtam.providers.base import (
     AmbiguousError,
@@ -75,10 +75,10 @@ class MessageProSecret(BaseModel):
     webhook_secret: SecretStr | None = None
 
 
-class MessageProSettings(BaseSettings):
+class MessageProSettings(EnvSettings):
     """Tunables, from `TAMTAM_MESSAGEPRO_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TAMTAM_MESSAGEPRO_", extra="ignore")
+    env_prefix: ClassVar[str] = "TAMTAM_MESSAGEPRO_"
 
     mode: Literal["devices", "credits"] | None = None  # None: devices if the secret has a device
     sim: int = Field(default=1, ge=1, le=2)
@@ -233,7 +233,7 @@ class MessageProClient(ProviderClient):
         session: requests.Session | None = None,
     ):
         self._secret = secret
-        self._settings = settings or MessageProSettings()
+        self._settings = settings or MessageProSettings.from_env()
         self._session = session or http.make_session()
         self._base = secret.base_url.rstrip("/")
         self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.env_settings import EnvSettings
 from tamtam.providers.base import (
     AmbiguousError,
     AuthError,
@@ -67,10 +67,10 @@ class PasseInfoSecret(BaseModel):
     api_key: SecretStr
 
 
-class PasseInfoSettings(BaseSettings):
+class PasseInfoSettings(EnvSettings):
     """Non-secret client settings (environment, prefix `TAMTAM_PASSEINFO_`)."""
 
-    model_config = SettingsConfigDict(env_prefix="TAMTAM_PASSEINFO_")
+    env_prefix: ClassVar[str] = "TAMTAM_PASSEINFO_"
 
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -89,7 +89,7 @@ class PasseInfoSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def passeinfo_settings() -> PasseInfoSettings:
-    return PasseInfoSettings()
+    return PasseInfoSettings.from_env()
 
 
 def format_contact(e164: str, phone_format: str) -> str:

@@ -16,12 +16,12 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.env_settings import EnvSettings
 from tamtam.providers.base import (
     AmbiguousError,
     AuthError,
@@ -81,10 +81,10 @@ class SmsGateSecret(BaseModel):
         return self
 
 
-class SmsGateSettings(BaseSettings):
+class SmsGateSettings(EnvSettings):
     """Non-secret client settings (environment, prefix `TAMTAM_SMSGATE_`)."""
 
-    model_config = SettingsConfigDict(env_prefix="TAMTAM_SMSGATE_")
+    env_prefix: ClassVar[str] = "TAMTAM_SMSGATE_"
 
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -103,7 +103,7 @@ class SmsGateSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def smsgate_settings() -> SmsGateSettings:
-    return SmsGateSettings()
+    return SmsGateSettings.from_env()
 
 
 class TokenPair(BaseModel):

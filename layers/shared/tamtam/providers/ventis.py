@@ -38,12 +38,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tamtam.env_settings import EnvSettings
 from tamtam.observability import logger
 from tamtam.providers import http
 from tamtam.providers.base import (
@@ -76,10 +76,10 @@ class VentisSecret(BaseModel):
     sender: str
 
 
-class VentisSettings(BaseSettings):
+class VentisSettings(EnvSettings):
     """Tunables, from `TAMTAM_VENTIS_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TAMTAM_VENTIS_", extra="ignore")
+    env_prefix: ClassVar[str] = "TAMTAM_VENTIS_"
 
     is_otp_as_string: bool = False  # True: "false" (the NestJS integration); default: a JSON boolean
     keep_leading_zero: bool | None = None  # None: digits as given; see the phone rule above
@@ -232,7 +232,7 @@ class VentisClient(ProviderClient):
         clock: Callable[[], float] = time.time,
     ):
         self._secret = secret
-        self._settings = settings or VentisSettings()
+        self._settings = settings or VentisSettings.from_env()
         self._session = session or http.make_session()
         self._timeout = (self._settings.connect_timeout, self._settings.read_timeout)
         self._clock = clock
