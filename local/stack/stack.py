@@ -182,7 +182,8 @@ def _reset_function_caches() -> None:
     resets = [("tamtam.aws", "reset"), ("tamtam.settings", "reset_settings"),
               ("tamtam.otp.settings", "reset_otp_settings"), ("tamtam.health", "reset_cache"),
               ("tamtam.pacing", "reset_cache"), ("tamtam.idempotency", "reset_cache"),
-              ("tamtam.tenant_settings", "reset_cache"), ("tamtam.callbacks.settings", "reset_callback_settings")]
+              ("tamtam.tenant_settings", "reset_cache"), ("tamtam.callbacks.settings", "reset_callback_settings"),
+              ("tamtam.limits", "reset_leases")]
     for module_name, name in resets:
         try:
             reset = getattr(importlib.import_module(module_name), name, None)

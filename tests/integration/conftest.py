@@ -14,7 +14,7 @@ from local.sandbox.secrets import local_secret
 from local.sandbox.server import start_sandbox
 from local.stack.moto_server import patch_dynamodb_in_process
 from local.stack.resources import provision
-from tamtam import aws, health, pacing, routing, tenant_settings
+from tamtam import aws, health, limits, pacing, routing, tenant_settings
 from tamtam.settings import get_settings, reset_settings
 from tests.integration import seed, stream
 
@@ -99,6 +99,7 @@ def provisioned(provisioned_once, sandbox, monkeypatch: pytest.MonkeyPatch):
     health.reset_cache()
     pacing.reset_cache()
     tenant_settings.reset_cache()  # the table is emptied: no tenant's settings of an earlier test
+    limits.reset_leases()  # ... and no send-limit counter: no units leased from one
     _empty(result)
     stream.skip_to_latest()
     sm = aws.client("secretsmanager")

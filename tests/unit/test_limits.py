@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tamtam import limits, routing, tenant_settings
+from tamtam.errors import RateLimited
 from tamtam.lifecycle.changes import Change
 from tamtam.lifecycle.derive import status_transitions
 from tamtam.otp import limits as otp_limits
@@ -123,3 +124,65 @@ def test_given_transitions_then_each_move_into_failed_or_unconfirmed_counts_once
         _change(2, "sent", "delivered", message="m4"),
     ]
     assert status_transitions(changes) == {"failed": 2, "unconfirmed": 1}
+
+
+class CountingTable(CounterTable):
+    def __init__(self, tenant: dict[str, Any] | None = None):
+        super().__init__(tenant)
+        self.writes = 0
+
+    def update_item(self, **kwargs: Any) -> dict:
+        self.writes += 1
+        return super().update_item(**kwargs)
+
+
+@pytest.fixture
+def minute(monkeypatch):
+    """Send-limit settings from a clean environment, the clock at second 5 of a minute, no lease held."""
+    from tamtam import clock
+    from tamtam.settings import reset_settings
+
+    monkeypatch.setenv("TABLE_NAME", "t")
+    monkeypatch.setenv("SEND_LIMIT_MESSAGES_PER_MINUTE", "600")
+    reset_settings()
+    limits.reset_leases()
+    now = [60_000 * 60 + 5.0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    yield now
+    limits.reset_leases()
+    reset_settings()
+
+
+def test_given_a_busy_minute_then_single_sends_are_counted_a_lease_at_a_time(minute):
+    table = CountingTable()
+
+    for _ in range(100):
+        limits.take_message(table, "ten_busy")
+
+    assert table.writes == 4 + 9  # leases of 1, 2, 4, 8, then 10 at a time
+    taken = table.counters["LIMIT#SEND#ten_busy#60000"]
+    assert 100 <= taken < 100 + limits.LEASE_MAX  # what is leased and not used yet is counted
+
+
+def test_given_a_lease_larger_than_what_is_left_then_the_last_units_are_taken_one_by_one(minute):
+    table = CountingTable({"pk": "TENANT#ten_four", "sk": "TENANT", "messages_per_minute": 4})
+
+    for _ in range(4):
+        limits.take_message(table, "ten_four")
+    with pytest.raises(RateLimited) as refused:
+        limits.take_message(table, "ten_four")
+
+    assert table.counters == {"LIMIT#SEND#ten_four#60000": 4}  # exactly the limit: nothing leased is lost
+    assert refused.value.retry_after == 55
+
+
+def test_given_a_new_minute_then_units_leased_in_the_last_one_are_not_spent(minute):
+    table = CountingTable()
+    for _ in range(4):  # leases of 1, 2 and 4: three units left over
+        limits.take_message(table, "ten_edge")
+    minute[0] += 60
+
+    limits.take_message(table, "ten_edge")
+
+    assert table.counters["LIMIT#SEND#ten_edge#60001"] == 1
+    assert table.writes == 4
