@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -19,11 +17,12 @@ from tamtam.bulk.jobs import continue_cancel
 from tamtam.observability import logger, metrics
 from tamtam.queue_bodies import CancelBody, parse_fanout
 from tamtam.settings import get_settings
+from tamtam.sqs_records import SqsRecord, partial_response
 
 _MARGIN_SECONDS = 5.0
 
 
-def _retry_soon(record: SQSRecord, seconds: int) -> None:
+def _retry_soon(record: SqsRecord, seconds: int) -> None:
     try:
         aws.client("sqs").change_message_visibility(
             QueueUrl=get_settings().queue_urls["fanout"], ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
@@ -32,7 +31,7 @@ def _retry_soon(record: SQSRecord, seconds: int) -> None:
         logger.warning("could not shorten the retry delay", extra={"message_id": record.message_id})
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def record_handler(record: SqsRecord, lambda_context: LambdaContext) -> None:
     body = parse_fanout(record.body)
     deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     if isinstance(body, CancelBody):
@@ -50,5 +49,4 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return partial_response(event, lambda record: record_handler(record, context))

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tamtam import aws
@@ -20,11 +18,12 @@ from tamtam.bulk.jobs import continue_cancel
 from tamtam.observability import logger, metrics
 from tamtam.queue_bodies import CancelBody, parse_fanout
 from tamtam.settings import get_settings
+from tamtam.sqs_records import SqsRecord, partial_response
 
 _MARGIN_SECONDS = 5.0
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def record_handler(record: SqsRecord, lambda_context: LambdaContext) -> None:
     body = parse_fanout(record.body)
     table = aws.table(get_settings().table_name)
     if isinstance(body, CancelBody):
@@ -44,5 +43,4 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return partial_response(event, lambda record: record_handler(record, context))

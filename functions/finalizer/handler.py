@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tamtam import aws
@@ -14,9 +12,10 @@ from tamtam.messaging.finalize import finalize
 from tamtam.observability import logger, metrics
 from tamtam.queue_bodies import QueueBody
 from tamtam.settings import get_settings
+from tamtam.sqs_records import SqsRecord, partial_response
 
 
-def _record_handler(record: SQSRecord) -> None:
+def _record_handler(record: SqsRecord) -> None:
     body = QueueBody.parse(record.body)
     result = finalize(body.message_id, table=aws.table(get_settings().table_name))
     metrics.add_metric(name="DeadLettered", unit="Count", value=1)
@@ -26,5 +25,4 @@ def _record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    return partial_response(event, _record_handler)

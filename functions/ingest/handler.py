@@ -16,14 +16,13 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest import door
 from tamtam import aws, ingest, queues
 from tamtam.observability import capture_lambda_handler, logger, metrics
 from tamtam.settings import get_settings
+from tamtam.sqs_records import SqsRecord, partial_response
 
 
 @cache
@@ -45,12 +44,12 @@ def _attribute(value: str) -> dict[str, str]:
 _REFUSALS = frozenset({"unknown_sender", "unknown_source", "source_mismatch", "tenant_not_allowed"})
 
 
-def _sender_id(record: SQSRecord) -> str | None:
+def _sender_id(record: SqsRecord) -> str | None:
     """SQS's SenderId: the unique id of the IAM user, or of the role then `:<session>`, that sent it."""
     return (record.raw_event.get("attributes") or {}).get("SenderId")
 
 
-def _dead_letter(record: SQSRecord, rejected: ingest.Rejected, source: str | None) -> None:
+def _dead_letter(record: SqsRecord, rejected: ingest.Rejected, source: str | None) -> None:
     attributes = {
         "reason": _attribute(rejected.reason),
         "reason_message": _attribute(rejected.message or rejected.reason),
@@ -66,7 +65,7 @@ def _dead_letter(record: SQSRecord, rejected: ingest.Rejected, source: str | Non
     )
 
 
-def _record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+def _record_handler(record: SqsRecord, lambda_context: LambdaContext | None = None) -> None:
     source = None
     try:
         request = ingest.parse(record.body, message_id=record.message_id)
@@ -89,6 +88,4 @@ def _record_handler(record: SQSRecord, lambda_context: LambdaContext | None = No
 @logger.inject_lambda_context
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # A processor per call: the local stack runs several calls in one process.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    return partial_response(event, lambda record: _record_handler(record, context))

@@ -7,13 +7,10 @@ are formed from them."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -27,6 +24,7 @@ from tamtam.providers.registry import PROVIDER_NAMES, capabilities
 from tamtam.queue_bodies import MalformedBody, QueueBody
 from tamtam.secrets import provider_secret
 from tamtam.settings import get_settings
+from tamtam.sqs_records import SqsRecord, partial_response
 
 _clients = ClientCache(provider_secret)
 # A batch holds at most 10 records; the local stack runs several invocations in this process,
@@ -37,14 +35,6 @@ _END_MARGIN_SECONDS = 1.0
 
 class RetryLater(Exception):
     """The record goes back to its queue (its visibility already set to the backoff)."""
-
-
-def _sent_at(record: SQSRecord) -> float | None:
-    """When the queue message was first sent (epoch seconds), from SQS's SentTimestamp."""
-    try:
-        return int(record.attributes.sent_timestamp) / 1000
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _bodies(records: list[dict[str, Any]]) -> dict[str, QueueBody | MalformedBody]:
@@ -73,7 +63,7 @@ def _gather(bodies: list[QueueBody | MalformedBody]) -> lists.Gather | None:
     return lists.Gather(len(sendable), caps.list_max) if caps is not None and caps.takes_lists else None
 
 
-def _send_one(record: SQSRecord, body: QueueBody | MalformedBody, pools: dict[tuple[str, str], pacing.Pool],
+def _send_one(record: SqsRecord, body: QueueBody | MalformedBody, pools: dict[tuple[str, str], pacing.Pool],
               gather: lists.Gather | None, deadline: float) -> None:
     if isinstance(body, MalformedBody):
         raise body
@@ -81,7 +71,7 @@ def _send_one(record: SQSRecord, body: QueueBody | MalformedBody, pools: dict[tu
     # waits for its slot before the call; may share the call with the batch's other recipients
     with pacing.turn(slot_pools.pool_for(pools, body)) as ticket, lists.taking_part(gather):
         outcome = process(body, table=aws.table(settings.table_name), sqs=aws.client("sqs"), clients=_clients,
-                          sent_at=_sent_at(record), deadline=deadline, ticket=ticket)
+                          sent_at=record.sent_at, deadline=deadline, ticket=ticket)
     metrics.add_metric(name=f"Send_{outcome.result}", unit="Count", value=1)
     if outcome.retry_after is not None:
         queue_url = settings.queue_urls.get(f"{body.provider}-{body.lane}")
@@ -99,8 +89,6 @@ def _send_one(record: SQSRecord, body: QueueBody | MalformedBody, pools: dict[tu
 @logger.inject_lambda_context
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # A processor per call: the local stack runs several calls in one process.
-    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     table = aws.table(get_settings().table_name)
     remaining = context.get_remaining_time_in_millis() / 1000
     bodies = _bodies(event.get("Records") or [])
@@ -108,14 +96,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     gather = _gather(list(bodies.values()))
     deadline = time.monotonic() + remaining - _END_MARGIN_SECONDS  # no retried write sleeps past it
 
-    async def record_handler(record: SQSRecord) -> None:
-        body = bodies[record.message_id]
-        await asyncio.get_running_loop().run_in_executor(_executor, _send_one, record, body, pools, gather, deadline)
+    def send(record: SqsRecord) -> None:
+        _send_one(record, bodies[record.message_id], pools, gather, deadline)
 
-    try:
-        return async_process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+    try:  # the batch's records at once, each on a worker of its own
+        return partial_response(event, send, executor=_executor)
     finally:
         try:
             health.flush(aws.table(get_settings().table_name))
