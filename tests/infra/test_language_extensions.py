@@ -97,7 +97,7 @@ def test_each_provider_has_its_sender_function(provider: str) -> None:
             "SQSPollerPolicy": {"QueueName": {"Fn::Select": [5, {"Fn::Split": [":", _ref(f"{name}{queue}QueueArn")]}]}}
         }
     assert [s["Sid"] for s in shared["Statement"]] == ["UnsealOtpCodes", "FailOverToAnotherProvider", "UseTheStateKey",
-                                                       "ClaimAndRecordMessages", "ReadOtpRecords"]
+                                                       "ClaimAndRecordMessages", "ReadTextSources"]
     own_items = [f"PROVIDER#{provider}", f"RATE#{provider}#*"]
     assert own["Statement"] == [
         {"Sid": f"PaceAndWatch{name}", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -186,7 +186,7 @@ def process_chunk(job: ChunkJob, *, table: Any, sqs: Any) -> str:
     # Slice by slice: the first messages are on their queues while the chunk's rest is built and written.
     for start in range(0, len(rows), SLICE):
         part = [_build(batch, row, table=table) for row in rows[start : start + SLICE]]
-        new, stored = records.write_once(table, part, token)
+        new, stored = records.write_once(table, part, token, shared_text=not batch.template)
         failpoints.hit("fanout.written", batch_id=batch.id, chunk=job.chunk)
         # Only what this delivery created, and the orphans of a dead one; never a record another
         # delivery running now has just created (it enqueues those itself).

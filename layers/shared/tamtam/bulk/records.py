@@ -26,9 +26,9 @@ from tamtam import clock
 from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import batches, chunk_records, messages
-from tamtam.store.message_item import MessageItem, message_pk
+from tamtam.store.message_item import FANOUT_TOKEN, MessageItem, message_pk
 
-TOKEN = "fanout_token"  # noqa: S105 - attribute name: the delivery that created the record
+TOKEN = FANOUT_TOKEN  # the delivery that created the record (removed by the sender's claim)
 _workers = ThreadPoolExecutor(max_workers=16)  # one slice's puts at once; the client is thread-safe
 
 
@@ -61,12 +61,17 @@ def read(table: Any, ids: list[str]) -> dict[str, Stored]:
     }
 
 
-def write_once(table: Any, part: list[MessageItem], token: str) -> tuple[list[MessageItem], dict[str, Stored]]:
+def write_once(table: Any, part: list[MessageItem], token: str, *, shared_text: bool = False,
+               ) -> tuple[list[MessageItem], dict[str, Stored]]:
     """Create the records of `part` that do not exist yet. Returns the records this call created
-    (in `part`'s order) and, for the others, what is stored."""
+    (in `part`'s order) and, for the others, what is stored. `shared_text`: every record has
+    its batch's text, which is then not stored in them (tamtam.store.message_item)."""
     stored = read(table, [m.id for m in part])  # a redelivery rewrites nothing, not even a refused put
     todo = [m for m in part if m.id not in stored]
     items = [{**m.to_item(), **messages.index_keys(m), TOKEN: token} for m in todo]
+    if shared_text:
+        for item in items:
+            item.pop("text", None)
     created = _workers.map(lambda item: chunk_records.put_once(table, item), items)
     won = dict(zip((m.id for m in todo), created, strict=True))
     lost = [i for i, ok in won.items() if not ok]

@@ -54,7 +54,7 @@ from tamtam.settings import get_settings
 from tamtam.status import Status
 from tamtam.store import lists as store_lists
 from tamtam.store import messages
-from tamtam.store.message_item import Attempt, MessageItem
+from tamtam.store.message_item import FANOUT_TOKEN, Attempt, MessageItem
 
 __all__ = ["DONE", "Outcome", "QueueBody", "process"]
 
@@ -82,7 +82,7 @@ def process(
 def _claim(run: Run, body: QueueBody) -> MessageItem | None:
     return messages.transition(
         run.table, body.message_id, Status.SENDING, expect={Status.QUEUED}, expect_provider=body.provider,
-        provider=body.provider, fields={"claim_at": clock.now()}, increment_tries=True,
+        provider=body.provider, fields={"claim_at": clock.now(), FANOUT_TOKEN: None}, increment_tries=True,
     )
 
 
