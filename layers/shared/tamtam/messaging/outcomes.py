@@ -104,8 +104,11 @@ def record_sent(
     saying so, out of the poller's index (so never `expired`)."""
     fields: dict[str, Any] = {"provider_message_id": provider_message_id} if provider_message_id else {}
     extra: dict[str, Any] = {} if reported else {"reason": NO_DELIVERY_REPORT, "final": True}
-    _leave_sending(run, message, Status.SENT, what="sent", provider=message.provider, attempt=taken, fields=fields,
-                   **extra)
+    # Sent at the first try: the `sent` history entry is the attempt (tamtam.store.message_item.implicit_attempts)
+    plain = not (taken.reason or taken.raw_status or taken.raw_text)
+    first_try = taken.outcome == "sent" and not message.attempts and plain
+    _leave_sending(run, message, Status.SENT, what="sent", provider=message.provider,
+                   attempt=None if first_try else taken, fields=fields, **extra)
     logger.info("message sent", extra={"message_id": message.id, "provider": message.provider, "final": not reported})
     return Outcome("sent")
 
