@@ -92,3 +92,19 @@ def test_given_every_function_module_then_pydantic_settings_is_never_imported():
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_given_breaker_variables_set_after_import_then_the_breaker_reads_them(monkeypatch):
+    from tamtam import health
+
+    monkeypatch.setenv("BREAKER_MIN_FAILURES", "3")
+    monkeypatch.setenv("BREAKER_OPEN_SECONDS", "10")
+    health.reset_cache()
+    try:
+        settings = health.breaker_settings()
+    finally:
+        monkeypatch.undo()
+        health.reset_cache()
+
+    assert (settings.min_calls, settings.open_seconds, settings.failure_ratio) == (3, 10, 0.5)
+    assert health.breaker_settings().min_calls == 5

@@ -10,14 +10,16 @@ traffic flows again (half-open) and the next window decides.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from tamtam import clock
+from tamtam.env_settings import EnvSettings
 from tamtam.store import health as health_items
 
 WINDOW_SECONDS = 60
@@ -25,11 +27,20 @@ _CACHE_SECONDS = 5.0
 OK_FLUSH_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class BreakerSettings:
-    min_calls: int = int(os.environ.get("BREAKER_MIN_FAILURES", "5"))
-    failure_ratio: float = float(os.environ.get("BREAKER_FAILURE_RATIO", "0.5"))
-    open_seconds: int = int(os.environ.get("BREAKER_OPEN_SECONDS", "60"))
+class BreakerSettings(EnvSettings):
+    """`BREAKER_*` variables, read on first use (they were read at import before)."""
+
+    env_prefix: ClassVar[str] = "BREAKER_"
+
+    min_calls: int = Field(5, ge=1, validation_alias="BREAKER_MIN_FAILURES",
+                           description="provider-side failures in a window before the breaker may open")
+    failure_ratio: float = Field(0.5, gt=0, le=1, description="share of a window's calls that must have failed")
+    open_seconds: int = Field(60, ge=1, description="how long an open breaker keeps traffic away")
+
+
+@lru_cache(maxsize=1)
+def breaker_settings() -> BreakerSettings:
+    return BreakerSettings.from_env()
 
 
 _lock = threading.Lock()
@@ -71,7 +82,7 @@ def flush(table: Any, settings: BreakerSettings | None = None) -> None:
     """Write the counts of a provider that failed, or whose successes wait since
     `OK_FLUSH_SECONDS` (kept in this process meanwhile: a warm sender writes its successes
     once every few seconds, not once per invocation); open a breaker whose window went bad."""
-    settings = settings or BreakerSettings()
+    settings = settings or breaker_settings()
     now = time.monotonic()
     with _lock:
         due = {p for (p, kind), n in _counts.items()
@@ -99,6 +110,7 @@ def recent(table: Any, provider: str, windows: int = 15) -> tuple[int, int]:
 
 
 def reset_cache() -> None:
+    breaker_settings.cache_clear()
     with _lock:
         _counts.clear()
         _state_cache.clear()
