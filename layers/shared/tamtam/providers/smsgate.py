@@ -306,8 +306,10 @@ class SmsGateClient(ProviderClient):
         if self.settings.device_active_within is not None:
             params["deviceActiveWithin"] = str(self.settings.device_active_within)
         response = self._request("POST", "messages", json=body, params=params)
-        if response.status_code == 409 and len(messages) == 1 and first.provider_id is not None:
-            return [self._resend_alone(first, provider_id, body, params, response)]
+        if response.status_code == 409 and first.provider_id is not None:
+            if len(messages) == 1:
+                return [self._resend_alone(first, provider_id, body, params, response)]
+            return self._each_after_held_list(messages, answers, provider_id, body, params, response)
         if not 200 <= response.status_code < 300:
             raise error_for(response)
         state = response.json() if response.content else {}
@@ -332,6 +334,27 @@ class SmsGateClient(ProviderClient):
             raise error_for(response)
         state = response.json() if response.content else {}
         return SendResult(own, raw_status=state.get("state") if isinstance(state, dict) else None)
+
+    def _each_after_held_list(
+        self, messages: list[OutboundMessage], answers: list[SendResult | ProviderError | None], held_id: str,
+        body: dict[str, Any], params: dict[str, str], refused: requests.Response,
+    ) -> list[SendResult | ProviderError]:
+        """A list request under an id SMSGate already holds. List ids follow from the leading
+        message, and a member whose dispatch mark failed is left out of its leader's request: it
+        may lead the next list, under the same id, with others. So the 409 says the list went
+        out only for the recipients the held message has; each of the others goes now on its
+        own (`_resend_alone`), and gets its own answer."""
+        out: list[SendResult | ProviderError] = []
+        for message, answer in zip(messages, answers, strict=True):
+            if answer is not None:  # refused before the request (not an E.164 number)
+                out.append(answer)
+                continue
+            try:
+                out.append(self._resend_alone(message, held_id, {**body, "phoneNumbers": [message.to]}, params,
+                                              refused))
+            except ProviderError as exc:
+                out.append(exc)
+        return out
 
     def _holds(self, provider_id: str, recipient: str) -> bool:
         response = self._request("GET", f"messages/{provider_id}")
