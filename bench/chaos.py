@@ -18,9 +18,12 @@ The faults, and where each is made and counted (all counted from the run itself)
   the same moment (two concurrent invocations) -- local.stack.pollers `duplicate_rate`,
   `simultaneous`.
 Faults stop once 97 % of the messages are done and every kind was applied `min_applied` times,
-or `fault_seconds` after the traffic. Status events are read from the bus (bench.chaos_events),
-log lines from this process (bench.chaos_logs), the requests the sandbox received from the wire
-(bench.chaos_provider `Wire`).
+or `fault_seconds` after the traffic. When the traffic is done before every kind was applied
+often enough (how many requests fall inside a TLS outage, or reach a failpoint that kills, is
+chance), the run sends top-up singles through PasseInfo (`TOP_UP` every pass, 3 s apart), which
+count as accepted messages like the others, until every kind is covered or the time is up.
+Status events are read from the bus (bench.chaos_events), log lines from this process
+(bench.chaos_logs), the requests the sandbox received from the wire (bench.chaos_provider `Wire`).
 
 Short settings, for this run's local stack only (`Plan.env`): retries after 1 s (at most 4 s), a
 claim is stale after 15 s, the providers' read timeout is 2 s (the injected timeouts hold 3 s),
@@ -64,6 +67,8 @@ SEED = int(os.environ.get("CHAOS_SEED", "7"))
 OTP_TEMPLATE = "Chaos code {{code}} ok"
 _OTP_CODE = re.compile(r"Chaos code (\d+) ok")
 _UNSCHEDULED = {"status_poller", "balance_checker", "rotation"}  # schedules the chaos run does not fire
+TOP_UP = 10  # singles a pass while a fault kind is applied too rarely and the traffic is done
+_TOP_UP_BASE = 150_000  # their numbers' offset: apart from the singles', the bulks' and the codes'
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class Traffic:
     other: Counter[int] = field(default_factory=Counter)  # other refusals, by status
     samples: dict[int, str] = field(default_factory=dict)  # status -> one answer's body
     lock: threading.Lock = field(default_factory=threading.Lock)
+    top_ups: int = 0  # top-up singles sent (accepted or not)
 
     def answer(self, status: int, numbers: list[str], body: str = "") -> None:
         with self.lock:
@@ -192,6 +198,24 @@ def _send_singles(session: Session, plan: Plan, traffic: Traffic) -> None:
 
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(one, bodies))
+
+
+def _top_up(session: Session, traffic: Traffic) -> None:
+    """`TOP_UP` more singles through PasseInfo: its TLS outages and the api's failpoint only
+    apply to traffic."""
+    def one(k: int) -> None:
+        to = number("passeinfo", _TOP_UP_BASE + k)
+        answer = session.post("/v1/messages", {"to": to, "text": f"chaos top-up {k}"})
+        if answer.status_code == 202:
+            with traffic.lock:
+                traffic.accepted[answer.json()["id"]] = to
+        else:
+            traffic.answer(answer.status_code, [to], answer.text)
+
+    first = traffic.top_ups
+    traffic.top_ups += TOP_UP
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(one, range(first, first + TOP_UP)))
 
 
 def _send_otps(session: Session, plan: Plan, traffic: Traffic) -> None:
@@ -395,12 +419,13 @@ def _chaos(counter: CallCounter, plan: Plan, capture: LogCapture, started_at: fl
             # faults go on until 97 % are done and every kind was applied often enough (or time is up)
             if (
                 (done >= 0.97 * total and covered)
-                or done >= total
                 or time.monotonic() > traffic_done + plan.fault_seconds
                 or time.monotonic() > deadline
             ):
                 faults_off.set()
             else:
+                if done >= 0.97 * total:  # not covered yet: more traffic for the faults to apply to
+                    _top_up(session, traffic)
                 time.sleep(3)
         fault_seconds = time.monotonic() - traffic_done
         stop_faults()
@@ -443,7 +468,8 @@ def _chaos(counter: CallCounter, plan: Plan, capture: LogCapture, started_at: fl
             SECTION,
             "messages sent in",
             f"{plan.messages} ({plan.singles} single of which {plan.scheduled} scheduled, "
-            f"{plan.otps} OTP, {plan.bulks} bulks of {plan.bulk_size}); refused by the API: "
+            f"{plan.otps} OTP, {plan.bulks} bulks of {plan.bulk_size})"
+            f"{f', and {traffic.top_ups} top-up singles' if traffic.top_ups else ''}; refused by the API: "
             f"{len(traffic.refused)} (5xx), {sum(traffic.other.values())} (other"
             f"{': ' + ', '.join(f'{n} x{s}' for s, n in sorted(traffic.other.items())) if traffic.other else ''})",
         )
